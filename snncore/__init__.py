@@ -1,0 +1,85 @@
+"""snncore: train spiking neural networks with surrogate gradients on PyTorch.
+
+Quick start::
+
+    import torch
+    import snncore as snn
+
+    lif = snn.create("leaky", beta=0.9)       # from the neuron registry
+    spk, state = lif.run(torch.rand(25, 8, 100))   # time-first [T, B, N]
+"""
+
+from __future__ import annotations
+
+from . import surrogates
+from ._api import (
+    backend,
+    create,
+    encoder,
+    plugin_report,
+    register_backend,
+    register_encoder,
+    register_neuron,
+    register_plugin,
+    register_surrogate,
+    registries,
+    surrogate,
+    unregister_plugin,
+)
+from ._backends import Backend, EagerBackend, use_backend
+from ._errors import (
+    AmbiguousNameError,
+    BackendUnavailableError,
+    DuplicateNameError,
+    SnncoreError,
+    UnknownNameError,
+)
+from ._hookspecs import hookimpl, hookspec
+from ._leaky import Leaky, LeakyState
+from ._neuron import Neuron, detach, neurons_of, reset
+from ._plugins import PluginWarning
+from ._surrogate import Surrogate, heaviside, spike
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # registries and plugins
+    "create",
+    "surrogate",
+    "encoder",
+    "backend",
+    "registries",
+    "register_neuron",
+    "register_surrogate",
+    "register_encoder",
+    "register_backend",
+    "register_plugin",
+    "unregister_plugin",
+    "plugin_report",
+    "hookimpl",
+    "hookspec",
+    "PluginWarning",
+    # errors
+    "SnncoreError",
+    "UnknownNameError",
+    "DuplicateNameError",
+    "AmbiguousNameError",
+    "BackendUnavailableError",
+    # neurons
+    "Neuron",
+    "Leaky",
+    "LeakyState",
+    "reset",
+    "detach",
+    "neurons_of",
+    # surrogates
+    "Surrogate",
+    "surrogates",
+    "spike",
+    "heaviside",
+    # backends
+    "Backend",
+    "EagerBackend",
+    "use_backend",
+]

@@ -1,0 +1,172 @@
+"""Backends run a neuron over a whole time-first sequence; selection rules live here.
+
+Which backend :meth:`Neuron.run` uses, first match wins:
+
+1. the ``backend=`` argument of the call;
+2. the neuron's ``backend`` attribute;
+3. the innermost :func:`use_backend` context;
+4. the environment variable ``SNNCORE_BACKEND``;
+5. ``"auto"``: the available backend with the highest ``priority`` that supports the neuron,
+   its options and the input's device.
+
+A named backend that is not available on this machine raises
+:class:`~snncore.BackendUnavailableError`; one that is available but does not support this neuron,
+option set or device falls back to ``eager`` (logged at debug level).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from ._errors import BackendUnavailableError
+
+if TYPE_CHECKING:
+    from ._neuron import Neuron
+
+__all__ = [
+    "Backend",
+    "EagerBackend",
+    "ENV_BACKEND",
+    "use_backend",
+    "select_backend",
+    "get_backend",
+    "backend_availability",
+]
+
+log = logging.getLogger("snncore.backends")
+ENV_BACKEND = "SNNCORE_BACKEND"
+_context: contextvars.ContextVar[str | None] = contextvars.ContextVar("snncore_backend", default=None)
+_instances: dict[type, Backend] = {}
+
+
+class Backend:
+    """Base class of backends.
+
+    Subclasses set ``name`` and ``priority`` (higher wins in ``"auto"``) and implement
+    :meth:`run`; :meth:`available` and :meth:`supports` say when they can be used.
+    """
+
+    name: ClassVar[str] = ""
+    priority: ClassVar[int] = 0
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this backend can run on this machine at all, and if not, why."""
+        return True, ""
+
+    def supports(self, neuron: Neuron, x_seq: Tensor) -> tuple[bool, str]:
+        """Whether this backend can run ``neuron`` with its options on ``x_seq``, and why not."""
+        return True, ""
+
+    def run(self, neuron: Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Spikes ``[T, ...]`` and the final state; ``state`` has been checked already."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+class EagerBackend(Backend):
+    """The reference: a Python loop of single steps through autograd. Supports every neuron."""
+
+    name = "eager"
+    priority = 0
+
+    def run(self, neuron: Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        spikes = []
+        for x in x_seq.unbind(0):
+            spk, state = neuron.step(x, state)
+            spikes.append(spk)
+        return torch.stack(spikes), state
+
+
+@contextlib.contextmanager
+def use_backend(name: str | None) -> Iterator[None]:
+    """Within this block, :meth:`Neuron.run` uses backend ``name`` (``"auto"`` or None: select)."""
+    if name is not None:
+        _validate_name(name, "use_backend")
+    token = _context.set(name)
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def _validate_name(name: Any, where: str) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"{where}: backend must be a backend name (str), got {name!r}")
+    if name != "auto":
+        from ._api import registries
+
+        registries()["backend"].get(name)  # raises a clear UnknownNameError
+    return name
+
+
+def get_backend(name: str) -> Backend:
+    """The (cached) instance of backend ``name``."""
+    from ._api import registries
+
+    cls = registries()["backend"].get(name).factory
+    inst = _instances.get(cls)
+    if inst is None:
+        inst = _instances[cls] = cls()
+    return inst
+
+
+def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) -> Backend:
+    """Pick the backend for ``neuron.run(x_seq)`` following the module docstring's rules."""
+    name = requested or neuron.backend or _context.get() or os.environ.get(ENV_BACKEND) or "auto"
+    if name == "auto":
+        return _auto(neuron, x_seq)
+    _validate_name(name, "run")
+    backend = get_backend(name)
+    ok, why = type(backend).available()
+    if not ok:
+        raise BackendUnavailableError(f"backend {name!r} is not available here: {why}")
+    ok, why = backend.supports(neuron, x_seq)
+    if not ok:
+        log.debug("backend %r cannot run %s (%s); falling back to 'eager'",
+                  name, type(neuron).__name__, why)
+        return get_backend("eager")
+    return backend
+
+
+def _auto(neuron: Neuron, x_seq: Tensor) -> Backend:
+    from ._api import registries
+
+    entries = registries()["backend"].entries()
+    ranked = sorted(entries, key=lambda e: -getattr(e.factory, "priority", 0))
+    for entry in ranked:
+        cls = entry.factory
+        if not cls.available()[0]:
+            continue
+        backend = get_backend(entry.qualified_name)
+        ok, why = backend.supports(neuron, x_seq)
+        if ok:
+            return backend
+        log.debug("auto: backend %r skipped for %s: %s", entry.name, type(neuron).__name__, why)
+    return get_backend("eager")
+
+
+def backend_availability() -> dict[str, dict[str, Any]]:
+    """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str}}``."""
+    from ._api import registries
+
+    out: dict[str, dict[str, Any]] = {}
+    for entry in registries()["backend"].entries():
+        try:
+            ok, why = entry.factory.available()
+        except Exception as exc:  # a backend's probe must not break the listing
+            ok, why = False, f"availability check raised {type(exc).__name__}: {exc}"
+        out[entry.qualified_name if entry.name in out else entry.name] = {
+            "available": bool(ok),
+            "reason": why,
+            "priority": getattr(entry.factory, "priority", 0),
+            "plugin": entry.plugin,
+        }
+    return out

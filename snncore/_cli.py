@@ -1,0 +1,86 @@
+"""The ``snncore`` command: ``snncore plugins [--json]`` and ``snncore demo``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+__all__ = ["main", "format_report"]
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Human-readable form of :func:`snncore.plugin_report`."""
+    lines = []
+    lines.append(f"plugin autoload: {'on' if report['autoload'] else 'off'}")
+    lines.append("plugins:")
+    for p in report["plugins"]:
+        where = f"{p['distribution']} {p['version'] or ''}".strip() if p["distribution"] else ""
+        lines.append(f"  {p['name']} [{p['source']}]" + (f" ({where})" if where else ""))
+        for kind, names in p["registered"].items():
+            lines.append(f"    {kind}s: {', '.join(names)}")
+    if report["skipped"]:
+        lines.append("skipped:")
+        lines += [f"  {n}: {why}" for n, why in report["skipped"].items()]
+    lines.append("failures:" if report["failures"] else "failures: none")
+    for f in report["failures"]:
+        dist = f" ({f['distribution']} {f['version'] or ''})".rstrip(")").rstrip() + ")" \
+            if f["distribution"] else ""
+        lines.append(f"  {f['name']}{dist} during {f['stage']}: {f['error']}")
+    conflicts = report["conflicts"]
+    lines.append("conflicts:" if conflicts else "conflicts: none")
+    for kind, names in conflicts.items():
+        for name, providers in names.items():
+            lines.append(f"  {kind} {name!r}: registered by {', '.join(providers)} "
+                         f"(use {providers[0]}:{name} ...)")
+    lines.append("backends:")
+    for name, b in report["backends"].items():
+        state = "available" if b["available"] else f"unavailable: {b['reason']}"
+        lines.append(f"  {name} (priority {b['priority']}, from {b['plugin']}): {state}")
+    return "\n".join(lines)
+
+
+def _plugins(args: argparse.Namespace, out: TextIO) -> int:
+    from ._api import plugin_report
+
+    report = plugin_report()
+    if args.json:
+        json.dump(report, out, indent=2, sort_keys=True)
+        out.write("\n")
+    else:
+        out.write(format_report(report) + "\n")
+    return 0
+
+
+def _demo(args: argparse.Namespace, out: TextIO) -> int:
+    from ._demo import run_demo
+
+    result = run_demo(epochs=args.epochs, seed=args.seed, save_plots=args.save_plots,
+                      progress=not args.no_progress, out=out)
+    return 0 if result["test_accuracy"] >= args.min_accuracy else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snncore", description="snncore command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plugins", help="list plugins, what they registered, failures, backends")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_plugins)
+    d = sub.add_parser("demo", help="train a spiking network on scikit-learn's 8x8 digits")
+    d.add_argument("--epochs", type=int, default=None, help="training epochs (default: recipe's)")
+    d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    d.add_argument("--save-plots", metavar="DIR", default=None,
+                   help="save a raster and training curves as PNG into DIR (needs snncore[viz])")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d.add_argument("--min-accuracy", type=float, default=0.0,
+                   help="exit with status 1 if test accuracy is below this (0..1)")
+    d.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point of the ``snncore`` command. Returns the exit status."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args, out or sys.stdout))

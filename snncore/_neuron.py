@@ -1,0 +1,394 @@
+"""Neuron base class: parameters, firing, the three reset rules, state handling, stateful mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from ._surrogate import Surrogate, heaviside
+
+__all__ = ["Neuron", "RESET_RULES", "reset", "detach", "neurons_of"]
+
+RESET_RULES = ("subtract", "zero", "none")
+
+StateQuant = Callable[[Tensor], Tensor]
+
+
+def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
+    """A float tensor from a Python number or a tensor (copied, detached)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{owner}: {name} must be a number or a tensor, got bool")
+    if isinstance(value, (int, float)):
+        return torch.tensor(float(value), dtype=torch.get_default_dtype())
+    if isinstance(value, Tensor):
+        t = value.detach().clone()
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        return t
+    raise TypeError(
+        f"{owner}: {name} must be a float or a tensor (scalar or per-neuron), got "
+        f"{type(value).__name__}"
+    )
+
+
+class Neuron(nn.Module):
+    r"""Base class of snncore's threshold neurons.
+
+    Subclasses define a ``State`` NamedTuple and :meth:`step` (one update, no checks), using the
+    shared pieces here so that spiking and reset mean the same in every model:
+
+    - spike :math:`S_t = H(U_t - \theta)\cdot g` with the surrogate's derivative in backward;
+    - reset signal with ``reset_delay=True``: :math:`R_t = H(U_{t-1} - \theta)` (detached);
+    - reset rules ``"subtract"`` (:math:`-R_t\theta`), ``"zero"`` (carried membrane times
+      :math:`1-R_t`) and ``"none"``; with ``reset_delay=False`` the reset is applied in the step
+      that fires.
+
+    Args:
+        threshold: :math:`\theta`, a float or per-neuron tensor (> 0). Default: 1.0.
+        surrogate: a registered surrogate name or a :class:`~snncore.Surrogate`. Default: "atan".
+        reset: ``"subtract"``, ``"zero"`` or ``"none"``. Default: "subtract".
+        reset_delay: apply the reset one step after the spike (snnTorch's behaviour). Default: True.
+        learn_threshold: make :math:`\theta` a learnable parameter. Default: False.
+        graded_spikes_factor: :math:`g`, multiplies emitted spikes. Default: 1.0.
+        learn_graded_spikes_factor: make :math:`g` learnable. Default: False.
+        state_quant: callable applied to every state after the update (and so to ``U`` before
+            firing). Default: None.
+        inhibition: winner-take-all: only the neuron with the largest :math:`U-\theta` in each
+            sample may spike; every neuron above threshold is still reset. Default: False.
+        stateful: keep the state inside the module between calls and return spikes only (for
+            ``nn.Sequential``); clear it with :func:`snncore.reset`. Default: False.
+        detach_reset: no gradient through the reset signal. Default: True.
+        backend: backend used by :meth:`run` (a registered name, or None to select). Default: None.
+    """
+
+    State: ClassVar[type[NamedTuple]]  # type: ignore[misc]
+
+    def __init__(
+        self,
+        *,
+        threshold: float | Tensor = 1.0,
+        surrogate: str | Surrogate = "atan",
+        reset: str = "subtract",
+        reset_delay: bool = True,
+        learn_threshold: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        state_quant: StateQuant | None = None,
+        inhibition: bool = False,
+        stateful: bool = False,
+        detach_reset: bool = True,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.surrogate = self._resolve_surrogate(surrogate)
+        if not isinstance(reset, str) or reset not in RESET_RULES:
+            raise ValueError(f"{owner}: reset must be one of {RESET_RULES}, got {reset!r}")
+        self.reset_mechanism = reset
+        for flag, val in (("reset_delay", reset_delay), ("inhibition", inhibition),
+                          ("stateful", stateful), ("detach_reset", detach_reset),
+                          ("learn_threshold", learn_threshold),
+                          ("learn_graded_spikes_factor", learn_graded_spikes_factor)):
+            if not isinstance(val, bool):
+                raise TypeError(f"{owner}: {flag} must be a bool, got {val!r}")
+        self.reset_delay = reset_delay
+        self.inhibition = inhibition
+        self.stateful = stateful
+        self.detach_reset = detach_reset
+        if state_quant is not None and not callable(state_quant):
+            raise TypeError(f"{owner}: state_quant must be callable or None, got {state_quant!r}")
+        self.state_quant = state_quant
+        if backend is not None and not isinstance(backend, str):
+            raise TypeError(f"{owner}: backend must be a backend name or None, got {backend!r}")
+        self.backend = backend
+        self._register("threshold", threshold, learn_threshold, low=0.0, low_open=True)
+        self._register("graded_spikes_factor", graded_spikes_factor, learn_graded_spikes_factor)
+        self.state: Any = None
+
+    # -- construction helpers -----------------------------------------------------------------
+    @staticmethod
+    def _resolve_surrogate(surrogate: str | Surrogate) -> Surrogate:
+        if isinstance(surrogate, Surrogate):
+            return surrogate
+        if isinstance(surrogate, str):
+            from ._api import surrogate as make
+
+            return make(surrogate)
+        raise TypeError(
+            f"surrogate must be a registered surrogate name (e.g. 'atan') or a snncore.Surrogate, "
+            f"got {surrogate!r}; wrap a derivative function with snncore.surrogates.Custom(fn)"
+        )
+
+    def _register(
+        self,
+        name: str,
+        value: float | Tensor,
+        learnable: bool,
+        *,
+        low: float | None = None,
+        high: float | None = None,
+        low_open: bool = False,
+    ) -> None:
+        """Store a scalar or per-neuron parameter as a buffer, or as a Parameter if learnable."""
+        owner = type(self).__name__
+        t = _as_param_tensor(name, value, owner)
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
+        bad = torch.zeros((), dtype=torch.bool)
+        if low is not None:
+            bad = bad | ((t <= low) if low_open else (t < low)).any()
+        if high is not None:
+            bad = bad | (t > high).any()
+        if bool(bad):
+            lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
+            rng = {
+                (True, True): f"in [{low:g}, {high:g}]",
+                (True, False): lo,
+                (False, True): f"<= {high:g}",
+            }[(low is not None, high is not None)]
+            shown = value if not isinstance(value, Tensor) or value.numel() <= 8 else \
+                f"a tensor with min {t.min().item():g} and max {t.max().item():g}"
+            raise ValueError(f"{owner}: {name} must be {rng}, got {shown}")
+        if name in self._parameters or name in self._buffers:
+            delattr(self, name)
+        if learnable:
+            self.register_parameter(name, nn.Parameter(t))
+        else:
+            self.register_buffer(name, t)
+
+    def _value(self, name: str, x: Tensor, clamp01: bool = False) -> Tensor:
+        """Parameter ``name`` in ``x``'s dtype; learnable decays are clamped to [0, 1]."""
+        t = getattr(self, name)
+        if t.dtype != x.dtype:
+            t = t.to(x.dtype)
+        if clamp01 and isinstance(getattr(self, name), nn.Parameter):
+            t = t.clamp(0.0, 1.0)
+        return t
+
+    # -- state ----------------------------------------------------------------------------------
+    def state_shapes(self, x: Tensor) -> tuple[torch.Size, ...]:
+        """Shape of each state field for input ``x`` (default: every field shaped like ``x``)."""
+        return (x.shape,) * len(self.State._fields)
+
+    def init_state(self, x: Tensor) -> Any:
+        """A zero state made from ``x`` (its shape, dtype and device)."""
+        return self.State(*(x.new_zeros(s) for s in self.state_shapes(x)))
+
+    def _coerce_state(self, state: Any, x: Tensor) -> Any:
+        """Check a passed state against input ``x``; raise a clear error if it does not fit."""
+        owner = type(self).__name__
+        fields = self.State._fields
+        if isinstance(state, Tensor) and len(fields) == 1:
+            state = (state,)
+        if not isinstance(state, tuple) or len(state) != len(fields):
+            raise TypeError(
+                f"{owner}: state must be a {self.State.__name__}{fields} (or None for a fresh "
+                f"state), got {type(state).__name__}"
+            )
+        if not isinstance(state, self.State):
+            state = self.State(*state)
+        for field, value, shape in zip(fields, state, self.state_shapes(x)):
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{owner}: state.{field} must be a tensor, got {type(value).__name__}")
+            if value.shape != shape:
+                raise ValueError(
+                    f"{owner}: state.{field} has shape {tuple(value.shape)} but this input needs "
+                    f"{tuple(shape)} (input shape {tuple(x.shape)}); pass state=None for a fresh "
+                    "state" + (" or call snncore.reset(model)" if self.stateful else "")
+                )
+            if value.dtype != x.dtype:
+                raise ValueError(
+                    f"{owner}: state.{field} has dtype {value.dtype} but the input has {x.dtype}"
+                )
+            if value.device != x.device:
+                raise ValueError(
+                    f"{owner}: state.{field} is on {value.device} but the input is on {x.device}"
+                )
+        return state
+
+    def _check_input(self, x: Any, what: str = "input") -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: {what} must be a tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{type(self).__name__}: {what} must be a floating-point tensor, got {x.dtype}"
+            )
+
+    def _check_params_broadcast(self, x: Tensor) -> None:
+        """Per-neuron parameters must broadcast to the input shape without growing it."""
+        for name, t in list(self.named_parameters(recurse=False)) + list(
+                self.named_buffers(recurse=False)):
+            if t.dim() == 0:
+                continue
+            try:
+                shape = torch.broadcast_shapes(t.shape, x.shape)
+            except RuntimeError:
+                shape = None
+            if shape != x.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: {name} has shape {tuple(t.shape)}, which does not "
+                    f"broadcast to the input shape {tuple(x.shape)}; per-neuron parameters must "
+                    "match the trailing (feature) dimensions"
+                )
+
+    # -- the shared dynamics pieces -------------------------------------------------------------
+    def _quant(self, t: Tensor) -> Tensor:
+        return self.state_quant(t) if self.state_quant is not None else t
+
+    def _reset_signal(self, mem: Tensor, thr: Tensor) -> Tensor:
+        """``H(mem - θ)``: detached by default, through the surrogate with detach_reset=False."""
+        if self.detach_reset:
+            return heaviside(mem - thr).detach()
+        return self.surrogate(mem - thr)
+
+    def _integrate(self, decay: Tensor, mem: Tensor, drive: Tensor, thr: Tensor) -> Tensor:
+        r"""``decay·U_{t−1} + drive`` with the delayed reset term of :attr:`reset_mechanism`."""
+        if self.reset_delay and self.reset_mechanism != "none":
+            r = self._reset_signal(mem, thr)
+            if self.reset_mechanism == "subtract":
+                return decay * mem + drive - r * thr
+            return decay * ((1 - r) * mem) + drive
+        return decay * mem + drive
+
+    def _fire(self, mem: Tensor, thr: Tensor) -> Tensor:
+        """Spikes ``H(U−θ)·g`` (winner-take-all if ``inhibition``)."""
+        shifted = mem - thr
+        spk = self.surrogate(shifted)
+        if self.inhibition:
+            spk = spk * _winner_mask(shifted)
+        return spk * self._value("graded_spikes_factor", mem)
+
+    def _fire_and_reset(self, mem: Tensor, thr: Tensor) -> tuple[Tensor, Tensor]:
+        """Quantize, fire, and (with ``reset_delay=False``) reset in the same step."""
+        mem = self._quant(mem)
+        spk = self._fire(mem, thr)
+        if not self.reset_delay and self.reset_mechanism != "none":
+            r = self._reset_signal(mem, thr)
+            mem = mem - r * thr if self.reset_mechanism == "subtract" else mem * (1 - r)
+            mem = self._quant(mem)
+        return spk, mem
+
+    # -- public API -----------------------------------------------------------------------------
+    def step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:  # pragma: no cover - abstract
+        """One update without argument checks: ``(spikes, new_state)``."""
+        raise NotImplementedError
+
+    def prepare(self, x: Tensor, state: Any) -> Any:
+        """Check ``x`` (one time step) and ``state`` and return the state to start from."""
+        self._check_input(x)
+        self._check_params_broadcast(x)
+        if state is None:
+            return self.init_state(x)
+        return self._coerce_state(state, x)
+
+    def forward(self, x: Tensor, state: Any = None) -> Any:
+        """One time step. Returns ``(spikes, state)``, or only spikes when ``stateful``."""
+        if self.stateful:
+            state = self.prepare(x, self.state if state is None else state)
+            spk, self.state = self.step(x, state)
+            return spk
+        spk, new_state = self.step(x, self.prepare(x, state))
+        return spk, new_state
+
+    def run(self, x_seq: Tensor, state: Any = None, *, backend: str | None = None) -> Any:
+        """Run over a time-first sequence ``[T, ...]`` on the selected backend.
+
+        Returns ``(spikes [T, ...], final state)``, or only the spikes when ``stateful``.
+        """
+        from ._backends import select_backend
+
+        self._check_input(x_seq, "x_seq")
+        if x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            raise ValueError(
+                f"{type(self).__name__}.run: x_seq must be time-first [T, ...] with T >= 1, "
+                f"got shape {tuple(x_seq.shape)}"
+            )
+        if self.stateful and state is None:
+            state = self.state
+        state = self.prepare(x_seq[0], state)
+        impl = select_backend(self, x_seq, backend)
+        spk, new_state = impl.run(self, x_seq, state)
+        if self.stateful:
+            self.state = new_state
+            return spk
+        return spk, new_state
+
+    def trace(self, x_seq: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Run eagerly and return ``(spikes [T, ...], states)`` with every state field stacked
+        over time (``states.mem[t]`` is the membrane after step ``t``). Does not touch the
+        stored state of a stateful neuron."""
+        self._check_input(x_seq, "x_seq")
+        if x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            raise ValueError(f"x_seq must be time-first [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
+        state = self.prepare(x_seq[0], state)
+        spikes, states = [], []
+        for x in x_seq.unbind(0):
+            spk, state = self.step(x, state)
+            spikes.append(spk)
+            states.append(state)
+        stacked = self.State(*(torch.stack(f) for f in zip(*states)))
+        return torch.stack(spikes), stacked
+
+    def reset_state(self) -> None:
+        """Forget the stored state (stateful mode)."""
+        self.state = None
+
+    def detach_state(self) -> None:
+        """Cut the autograd history of the stored state (stateful mode, truncated BPTT)."""
+        if self.state is not None:
+            self.state = type(self.state)(*(s.detach() for s in self.state))
+
+    def extra_repr(self) -> str:
+        parts = []
+        for name in ("beta", "alpha", "threshold"):
+            t = getattr(self, name, None)
+            if isinstance(t, Tensor):
+                parts.append(f"{name}={t.item():g}" if t.dim() == 0 else f"{name}=<{tuple(t.shape)}>")
+        parts.append(f"reset={self.reset_mechanism!r}")
+        if not self.reset_delay:
+            parts.append("reset_delay=False")
+        parts.append(f"surrogate={self.surrogate!r}")
+        if self.inhibition:
+            parts.append("inhibition=True")
+        if self.stateful:
+            parts.append("stateful=True")
+        if self.backend:
+            parts.append(f"backend={self.backend!r}")
+        return ", ".join(parts)
+
+
+def _winner_mask(shifted: Tensor) -> Tensor:
+    """One-hot mask of the largest entry per sample (dim 0 is the batch for rank >= 2)."""
+    flat = shifted.reshape(1, -1) if shifted.dim() <= 1 else shifted.reshape(shifted.shape[0], -1)
+    idx = flat.argmax(dim=1, keepdim=True)
+    mask = torch.zeros_like(flat).scatter(1, idx, 1.0)
+    return mask.reshape(shifted.shape).detach()
+
+
+def neurons_of(module: nn.Module) -> Iterator[Neuron]:
+    """Every :class:`Neuron` in ``module``'s tree (including ``module`` itself)."""
+    for m in module.modules():
+        if isinstance(m, Neuron):
+            yield m
+
+
+def reset(module: nn.Module) -> nn.Module:
+    """Clear the stored state of every neuron in ``module``'s tree (and only there)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"reset: module must be a torch.nn.Module, got {type(module).__name__}")
+    for n in neurons_of(module):
+        n.reset_state()
+    return module
+
+
+def detach(module: nn.Module) -> nn.Module:
+    """Detach the stored state of every neuron in ``module``'s tree from the autograd graph."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"detach: module must be a torch.nn.Module, got {type(module).__name__}")
+    for n in neurons_of(module):
+        n.detach_state()
+    return module
+

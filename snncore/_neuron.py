@@ -22,7 +22,8 @@ def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
     if isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be a number or a tensor, got bool")
     if isinstance(value, (int, float)):
-        return torch.tensor(float(value), dtype=torch.get_default_dtype())
+        # float64 keeps the given number exact for float64 inputs; _value casts per input dtype
+        return torch.tensor(float(value), dtype=torch.float64)
     if isinstance(value, Tensor):
         t = value.detach().clone()
         if not t.is_floating_point():
@@ -143,18 +144,20 @@ class Neuron(nn.Module):
         if high is not None:
             bad = bad | (t > high).any()
         if bool(bad):
-            lo = "" if low is None else (f"> {low:g}" if low_open else f">= {low:g}")
-            rng = {
-                (True, True): f"in [{low:g}, {high:g}]",
-                (True, False): lo,
-                (False, True): f"<= {high:g}",
-            }[(low is not None, high is not None)]
+            if low is not None and high is not None:
+                rng = f"in [{low:g}, {high:g}]"
+            elif low is not None:
+                rng = f"> {low:g}" if low_open else f">= {low:g}"
+            else:
+                rng = f"<= {high:g}"
             shown = value if not isinstance(value, Tensor) or value.numel() <= 8 else \
                 f"a tensor with min {t.min().item():g} and max {t.max().item():g}"
             raise ValueError(f"{owner}: {name} must be {rng}, got {shown}")
         if name in self._parameters or name in self._buffers:
             delattr(self, name)
         if learnable:
+            if t.dtype == torch.float64 and not isinstance(value, Tensor):
+                t = t.to(torch.get_default_dtype())
             self.register_parameter(name, nn.Parameter(t))
         else:
             self.register_buffer(name, t)

@@ -169,10 +169,14 @@ class PluginManager:
         warnings.warn(f"snncore: {failure}; the other plugins keep working", PluginWarning,
                       stacklevel=4)
 
-    def _add(self, obj: Any, name: str, source: str, dist: str | None, version: str | None) -> bool:
+    def _add(self, obj: Any, name: str, source: str, dist: str | None, version: str | None,
+             strict: bool = False) -> bool:
+        """Register ``obj`` and run its hooks. Failures are isolated, or raised if ``strict``."""
         try:
             self._pm.register(obj, name=name)
         except Exception as exc:
+            if strict:
+                raise RuntimeError(f"plugin {name!r} cannot be registered: {exc}") from exc
             self._fail(name, dist, version, "registration", f"{type(exc).__name__}: {exc}")
             return False
         info = PluginInfo(name, source, dist, version)
@@ -187,6 +191,10 @@ class PluginManager:
                     for reg in self.registries.values():
                         reg.remove_plugin(name)
                     self._pm.unregister(obj)
+                    if strict:
+                        raise RuntimeError(
+                            f"plugin {name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
+                        ) from exc
                     self._fail(name, dist, version, hook_name, f"{type(exc).__name__}: {exc}",
                                traceback.format_exc())
                     return False
@@ -204,8 +212,7 @@ class PluginManager:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
         if name in self.plugins:
             raise ValueError(f"a plugin named {name!r} is already registered; pass another name=")
-        if not self._add(plugin, name, "in-process", None, None):
-            raise RuntimeError(str(self.failures[-1]))
+        self._add(plugin, name, "in-process", None, None, strict=True)
         return name
 
     def unregister(self, name: str) -> None:

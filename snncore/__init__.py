@@ -11,7 +11,7 @@ Quick start::
 
 from __future__ import annotations
 
-from . import surrogates
+from . import encoders, surrogates
 from ._api import (
     backend,
     create,
@@ -76,6 +76,8 @@ __all__ = [
     # surrogates
     "Surrogate",
     "surrogates",
+    # encoders, losses, metrics, training
+    "encoders",
     "spike",
     "heaviside",
     # backends

@@ -31,11 +31,16 @@ def snncore_register_surrogates(registry: Any) -> None:
 
 @hookimpl
 def snncore_register_encoders(registry: Any) -> None:
-    return None
+    from ._encoders import BUILTIN_ENCODERS
+
+    for name, cls in BUILTIN_ENCODERS.items():
+        registry.register(name, cls)
 
 
 @hookimpl
 def snncore_register_backends(registry: Any) -> None:
     from ._backends import EagerBackend
+    from ._fused import FusedBackend
 
     registry.register("eager", EagerBackend)
+    registry.register("fused", FusedBackend)

@@ -1,0 +1,34 @@
+"""The snncore plugin: registers this package's neurons and layers through the core's hook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import snncore
+
+__all__ = ["snncore_register_neurons", "NEURONS"]
+
+
+def _neurons() -> dict[str, Any]:
+    from . import _recurrent, _synaptic
+
+    return {
+        "synaptic": _synaptic.Synaptic,
+        "alpha": _synaptic.Alpha,
+        "lapicque": _synaptic.Lapicque,
+        "rleaky": _recurrent.RLeaky,
+        "rsynaptic": _recurrent.RSynaptic,
+    }
+
+
+#: registry name -> class, filled on first use
+NEURONS: dict[str, Any] = {}
+
+
+@snncore.hookimpl
+def snncore_register_neurons(registry: Any) -> None:
+    """Register every neuron and layer of snn-neurons-extra."""
+    if not NEURONS:
+        NEURONS.update(_neurons())
+    for name, cls in NEURONS.items():
+        registry.register(name, cls)

@@ -69,7 +69,7 @@ def tests_core(session: nox.Session) -> None:
 @nox.session
 def tests_plugins(session: nox.Session) -> None:
     """Each plugin's tests in a fresh environment holding only the core and that plugin."""
-    for folder, (dist, tests) in _present_plugins().items():
+    for folder, (_dist, tests) in _present_plugins().items():
         venv = Path(session.virtualenv.location).parent / f"plugin-{folder}"
         if venv.exists():
             shutil.rmtree(venv)

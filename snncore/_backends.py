@@ -43,7 +43,9 @@ __all__ = [
 
 log = logging.getLogger("snncore.backends")
 ENV_BACKEND = "SNNCORE_BACKEND"
-_context: contextvars.ContextVar[str | None] = contextvars.ContextVar("snncore_backend", default=None)
+_context: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "snncore_backend", default=None
+)
 _instances: dict[type, Backend] = {}
 
 

@@ -193,9 +193,11 @@ class Neuron(nn.Module):
             )
         if not isinstance(state, self.State):
             state = self.State(*state)
-        for field, value, shape in zip(fields, state, self.state_shapes(x)):
+        for field, value, shape in zip(fields, state, self.state_shapes(x), strict=True):
             if not isinstance(value, Tensor):
-                raise TypeError(f"{owner}: state.{field} must be a tensor, got {type(value).__name__}")
+                raise TypeError(
+                    f"{owner}: state.{field} must be a tensor, got {type(value).__name__}"
+                )
             if value.shape != shape:
                 raise ValueError(
                     f"{owner}: state.{field} has shape {tuple(value.shape)} but this input needs "
@@ -214,7 +216,9 @@ class Neuron(nn.Module):
 
     def _check_input(self, x: Any, what: str = "input") -> None:
         if not isinstance(x, Tensor):
-            raise TypeError(f"{type(self).__name__}: {what} must be a tensor, got {type(x).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}: {what} must be a tensor, got {type(x).__name__}"
+            )
         if not x.is_floating_point():
             raise TypeError(
                 f"{type(self).__name__}: {what} must be a floating-point tensor, got {x.dtype}"
@@ -325,14 +329,16 @@ class Neuron(nn.Module):
         stored state of a stateful neuron."""
         self._check_input(x_seq, "x_seq")
         if x_seq.dim() < 1 or x_seq.shape[0] < 1:
-            raise ValueError(f"x_seq must be time-first [T, ...] with T >= 1, got {tuple(x_seq.shape)}")
+            raise ValueError(
+                f"x_seq must be time-first [T, ...] with T >= 1, got {tuple(x_seq.shape)}"
+            )
         state = self.prepare(x_seq[0], state)
         spikes, states = [], []
         for x in x_seq.unbind(0):
             spk, state = self.step(x, state)
             spikes.append(spk)
             states.append(state)
-        stacked = self.State(*(torch.stack(f) for f in zip(*states)))
+        stacked = self.State(*(torch.stack(f) for f in zip(*states, strict=True)))
         return torch.stack(spikes), stacked
 
     def reset_state(self) -> None:
@@ -349,7 +355,8 @@ class Neuron(nn.Module):
         for name in ("beta", "alpha", "threshold"):
             t = getattr(self, name, None)
             if isinstance(t, Tensor):
-                parts.append(f"{name}={t.item():g}" if t.dim() == 0 else f"{name}=<{tuple(t.shape)}>")
+                shown = f"{t.item():g}" if t.dim() == 0 else f"<{tuple(t.shape)}>"
+                parts.append(f"{name}={shown}")
         parts.append(f"reset={self.reset_mechanism!r}")
         if not self.reset_delay:
             parts.append("reset_delay=False")

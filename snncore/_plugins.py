@@ -83,7 +83,9 @@ class PluginFailure:
     traceback: str = ""
 
     def __str__(self) -> str:
-        dist = f" from {self.distribution} {self.version or ''}".rstrip() if self.distribution else ""
+        dist = ""
+        if self.distribution:
+            dist = f" from {self.distribution} {self.version or ''}".rstrip()
         return f"plugin {self.name!r}{dist} failed during {self.stage}: {self.error}"
 
 
@@ -182,7 +184,8 @@ class PluginManager:
         info = PluginInfo(name, source, dist, version)
         for kind, hook_name in KINDS.items():
             registry = self.registries[kind]
-            impls = [i for i in getattr(self._pm.hook, hook_name).get_hookimpls() if i.plugin is obj]
+            caller = getattr(self._pm.hook, hook_name)
+            impls = [i for i in caller.get_hookimpls() if i.plugin is obj]
             before = {e.qualified_name for e in registry._entries_flat()}
             for impl in impls:
                 try:

@@ -56,7 +56,8 @@ class Entry(Generic[T]):
 
     def provider(self) -> str:
         if self.distribution and self.distribution != self.plugin:
-            return f"{self.plugin} ({self.distribution} {self.version or ''})".replace(" )", ")")
+            version = f" {self.version}" if self.version else ""
+            return f"{self.plugin} ({self.distribution}{version})"
         return self.plugin
 
 
@@ -83,7 +84,7 @@ class Registry(Generic[T]):
 
     # -- registration -------------------------------------------------------------------------
     def add(self, entry: Entry[T], *, strict: bool = False) -> Entry[T]:
-        """Add ``entry``. With ``strict=True`` a clash raises :class:`DuplicateNameError` at once."""
+        """Add ``entry``; with ``strict=True`` a clash raises :class:`DuplicateNameError`."""
         _check_name(entry.name, f"{self.kind} name")
         existing = self._entries.setdefault(entry.name, [])
         for other in existing:

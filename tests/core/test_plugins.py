@@ -98,8 +98,8 @@ def test_two_plugins_one_name_is_an_error_naming_both(fake_eps):
     fake_eps.append(FakeEntryPoint("beta_pkg", _plugin("dup_lif", Other)))
     pm = PluginManager()
     reg = pm.registries["neuron"]
-    with pytest.raises(snn.AmbiguousNameError,
-                       match="'dup_lif' is registered by two providers: 'alpha_pkg' and 'beta_pkg'"):
+    msg = "'dup_lif' is registered by two providers: 'alpha_pkg' and 'beta_pkg'"
+    with pytest.raises(snn.AmbiguousNameError, match=msg):
         reg.get("dup_lif")
     assert reg.get("beta_pkg:dup_lif").factory is Other
     assert reg.get("alpha_pkg:dup_lif").factory is snn.Leaky

@@ -21,7 +21,7 @@ class ExampleIFState(NamedTuple):
 
 
 class ExampleIF(snncore.Neuron):
-    r"""Integrate-and-fire: :math:`U_t = U_{t-1} + X_t - R_t\theta`, :math:`S_t = H(U_t - \theta)`."""
+    r"""Integrate-and-fire: :math:`U_t = U_{t-1} + X_t - R_t\theta`, :math:`S_t = H(U_t-\theta)`."""
 
     State = ExampleIFState
 

@@ -64,6 +64,8 @@ class Leaky(Neuron):
     """
 
     State = LeakyState
+    #: kernel family used by the ``fused`` and ``triton`` backends
+    fused_kind = "leaky"
 
     def __init__(
         self,

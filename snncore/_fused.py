@@ -1,0 +1,372 @@
+"""The ``fused`` backend: one custom autograd function per neuron layer over all time steps.
+
+The forward runs the time loop without autograd and keeps only the pre-reset membrane ``h_t``
+(plus the synaptic current when a learnable ``alpha`` needs it); spikes, reset signals and the
+previous state are recomputed from it in the backward, which is a hand-written reverse loop using
+the surrogate's ``derivative``. On CPU (float32/float64) the loops run in native code built on
+first use (see :mod:`snncore._fused_native`); elsewhere, or when no compiler is available, they
+run as a PyTorch loop with the same arithmetic.
+
+Neuron kinds are declared by the neuron's ``fused_kind`` attribute:
+
+``"leaky"``
+    :math:`U_t = \\beta U_{t-1} + X_t - \\text{reset}`
+``"synaptic"``
+    :math:`I_t = \\alpha I_{t-1} + X_t`, :math:`U_t = \\beta U_{t-1} + I_t - \\text{reset}`
+``"rleaky_elementwise"``
+    :math:`U_t = \\beta U_{t-1} + (X_t + V S_{t-1}) - \\text{reset}`
+``"rsynaptic_elementwise"``
+    :math:`I_t = \\alpha I_{t-1} + X_t + V S_{t-1}`,
+    :math:`U_t = \\beta U_{t-1} + I_t - \\text{reset}`
+
+with spikes :math:`S_t = H(U_t - \\theta)\\,g` and the reset rules of :class:`~snncore.Neuron`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from . import _fused_native as native
+from ._backends import Backend
+from ._surrogate import heaviside
+
+__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run"]
+
+log = logging.getLogger("snncore.backends.fused")
+
+FUSED_KINDS = tuple(native.KIND_IDS)
+_SYN_KINDS = ("synaptic", "rsynaptic_elementwise")
+_REC_KINDS = ("rleaky_elementwise", "rsynaptic_elementwise")
+#: elements per time chunk in the backward when the surrogate derivative is computed by PyTorch
+_CHUNK_ELEMS = 1 << 18
+
+
+class _Config(NamedTuple):
+    kind: str
+    reset: str
+    delay: bool
+    surrogate: Any
+    native: bool
+
+    @property
+    def syn(self) -> bool:
+        return self.kind in _SYN_KINDS
+
+    @property
+    def rec(self) -> bool:
+        return self.kind in _REC_KINDS
+
+
+def _state_fields(kind: str) -> tuple[str, ...]:
+    return {"leaky": ("mem",), "synaptic": ("syn", "mem"), "rleaky_elementwise": ("spk", "mem"),
+            "rsynaptic_elementwise": ("spk", "syn", "mem")}[kind]
+
+
+def _native_surrogate(surrogate: Any) -> tuple[int, float]:
+    """Code and parameter of a surrogate whose derivative the native loop computes itself."""
+    code = native.SURROGATE_IDS.get(type(surrogate).__name__, 0)
+    if code and type(surrogate).__module__ != "snncore._surrogate":
+        return 0, 0.0
+    param = {1: "alpha", 2: "slope"}.get(code)
+    return code, float(getattr(surrogate, param)) if param else 0.0
+
+
+# -- the PyTorch loops (any device and dtype) ------------------------------------------------------
+def _torch_forward(cfg: _Config, x: Tensor, mem: Tensor, syn: Tensor | None, sst: Tensor | None,
+                   p: dict[str, Tensor], spk: Tensor, h: Tensor | None,
+                   synseq: Tensor | None) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    beta, thr, g = p["beta"], p["thr"], p["g"]
+    for t in range(x.shape[0]):
+        xt = x[t]
+        if cfg.syn:
+            cur = p["alpha"] * syn + xt
+            if cfg.rec:
+                cur = cur + p["V"] * sst
+            syn = cur
+            if synseq is not None:
+                synseq[t] = cur
+            d = cur
+        elif cfg.rec:
+            d = xt + p["V"] * sst
+        else:
+            d = xt
+        if cfg.delay and cfg.reset != "none":
+            r = heaviside(mem - thr)
+            hv = beta * mem + d - r * thr if cfg.reset == "subtract" else beta * ((1 - r) * mem) + d
+        else:
+            hv = beta * mem + d
+        s = heaviside(hv - thr)
+        o = s * g
+        spk[t] = o
+        if h is not None:
+            h[t] = hv
+        if not cfg.delay and cfg.reset != "none":
+            hv = hv - s * thr if cfg.reset == "subtract" else hv * (1 - s)
+        mem = hv
+        if cfg.rec:
+            sst = o
+    return mem, syn, sst
+
+
+def _torch_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor | None,
+                    init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
+                    acc: dict[str, Tensor], p: dict[str, Tensor]) -> None:
+    """Reverse loop; writes the input gradient into ``h`` in place, updates ``carry``/``acc``."""
+    beta, thr, g = p["beta"], p["thr"], p["g"]
+    gmem, gsyn, gsst = carry["mem"], carry["syn"], carry["spk"]
+    for t in range(h.shape[0] - 1, -1, -1):
+        hv = h[t]
+        xs = hv - thr
+        s = heaviside(xs)
+        sgv = cfg.surrogate.derivative(xs)
+        if t > 0:
+            hp = h[t - 1]
+            spb = heaviside(hp - thr)
+            if cfg.delay or cfg.reset == "none":
+                up = hp
+            elif cfg.reset == "subtract":
+                up = hp - spb * thr
+            else:
+                up = hp * (1 - spb)
+            sp = spb * g if cfg.rec else None
+            iprev = synseq[t - 1] if synseq is not None else None
+        else:
+            up = init["mem"]
+            sp = init["spk"]
+            iprev = init["syn"]
+        gS = gspk[t] if gspk is not None else torch.zeros_like(hv)
+        if cfg.rec:
+            gS = gS + gsst
+        if "g" in acc:
+            acc["g"] += gS * s
+        gfire = gS * g * sgv
+        gth = -gfire
+        keep = None
+        if cfg.delay:
+            gh = gmem + gfire
+            if cfg.reset == "subtract":
+                gth = gth - gh * heaviside(up - thr)
+            elif cfg.reset == "zero":
+                keep = 1 - heaviside(up - thr)
+        else:
+            gh = (gmem * (1 - s) if cfg.reset == "zero" else gmem) + gfire
+            if cfg.reset == "subtract":
+                gth = gth - gmem * s
+        if "thr" in acc:
+            acc["thr"] += gth
+        if "beta" in acc:
+            acc["beta"] += gh * (up if keep is None else keep * up)
+        gmem = gh * beta if keep is None else gh * beta * keep
+        gd = gh + gsyn if cfg.syn else gh
+        if cfg.syn:
+            if "alpha" in acc:
+                acc["alpha"] += gd * iprev
+            gsyn = gd * p["alpha"]
+        if cfg.rec:
+            if "V" in acc:
+                acc["V"] += gd * sp
+            gsst = gd * p["V"]
+        h[t] = gd
+    carry["mem"], carry["syn"], carry["spk"] = gmem, gsyn, gsst
+
+
+# -- the autograd function -------------------------------------------------------------------------
+_PARAMS = ("beta", "alpha", "V", "thr", "g")
+
+
+class _FusedFunction(torch.autograd.Function):
+    """Inputs: config, x [T, *S], initial (mem, syn, spk), parameters (beta, alpha, V, thr, g).
+    Outputs: spikes [T, *S] and the final state fields that exist for the kind."""
+
+    @staticmethod
+    def forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
+                spk0: Tensor | None, beta: Tensor, alpha: Tensor | None, V: Tensor | None,
+                thr: Tensor, g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        shape = x.shape[1:]
+        x = x.contiguous()
+        raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
+        p = {k: v.detach() for k, v in raw.items() if v is not None}
+        need_grad = any(ctx.needs_input_grad[1:])
+        learn = {k: ctx.needs_input_grad[5 + i] for i, k in enumerate(_PARAMS)}
+        spk = torch.empty_like(x)
+        h = torch.empty_like(x) if need_grad else None
+        synseq = torch.empty_like(x) if (need_grad and cfg.syn and learn["alpha"]) else None
+        mem = mem0.detach().contiguous().clone()
+        syn = syn0.detach().contiguous().clone() if cfg.syn else None
+        sst = spk0.detach().contiguous().clone() if cfg.rec else None
+        if cfg.native:
+            lib = native.native_library()
+            full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+            fn = lib.snncore_fused_fwd_f32 if x.dtype == torch.float32 else \
+                lib.snncore_fused_fwd_f64
+            T, M = x.shape[0], mem.numel()
+            kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
+            ptr = native.ptr
+            native.call_parallel(fn, native.parallel_ranges(M, native.threads()), lambda a, b: (
+                kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h), ptr(synseq),
+                ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]), ptr(full.get("alpha")),
+                ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"])))
+        else:
+            mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
+        ctx.cfg = cfg
+        ctx.shape = shape
+        ctx.learn = learn
+        ctx.buffers = (h, synseq)
+        ctx.save_for_backward(mem0, syn0, spk0, *(raw[k] for k in _PARAMS))
+        outs = [spk]
+        for field in _state_fields(cfg.kind):
+            outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
+        return tuple(outs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, gspk: Tensor | None, *gstate: Tensor | None) -> tuple[Any, ...]:
+        cfg: _Config = ctx.cfg
+        if ctx.buffers is None:
+            raise RuntimeError(
+                "the fused backend's backward ran a second time (retain_graph=True): it reuses its "
+                "saved buffer for the gradient; run this layer with backend='eager' to "
+                "backpropagate through it more than once"
+            )
+        h, synseq = ctx.buffers
+        ctx.buffers = None
+        mem0, syn0, spk0, *raw = ctx.saved_tensors
+        raw_p = dict(zip(_PARAMS, raw, strict=True))
+        p = {k: v.detach() for k, v in raw_p.items() if v is not None}
+        shape = ctx.shape
+        fields = _state_fields(cfg.kind)
+        given = dict(zip(fields, gstate, strict=True))
+        carry: dict[str, Tensor | None] = {}
+        for field in ("mem", "syn", "spk"):
+            if field not in fields:
+                carry[field] = None
+                continue
+            gfin = given.get(field)
+            carry[field] = torch.zeros(shape, dtype=h.dtype, device=h.device) if gfin is None \
+                else gfin.to(h.dtype).contiguous().clone()
+        acc = {k: torch.zeros(shape, dtype=torch.float64, device=h.device)
+               for k in _PARAMS if ctx.learn[k]}
+        init = {"mem": mem0.detach(), "syn": syn0.detach() if syn0 is not None else None,
+                "spk": spk0.detach() if spk0 is not None else None}
+        if cfg.native:
+            _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape)
+        else:
+            if gspk is not None:
+                gspk = gspk.to(h.dtype)
+            _torch_backward(cfg, gspk, h, synseq, init, carry, acc, p)
+        gx = h
+        grads_p = []
+        for k in _PARAMS:
+            v = raw_p[k]
+            if k not in acc or v is None:
+                grads_p.append(None)
+                continue
+            a = acc[k]
+            red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
+            grads_p.append(red.to(v.dtype))
+        return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
+
+
+def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor | None,
+                     init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
+                     acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size) -> None:
+    lib = native.native_library()
+    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    inits = {k: (v.contiguous() if v is not None else None) for k, v in init.items()}
+    fn = lib.snncore_fused_bwd_f32 if h.dtype == torch.float32 else lib.snncore_fused_bwd_f64
+    T, M = h.shape[0], math.prod(shape)
+    sg_code, sg_param = _native_surrogate(cfg.surrogate)
+    kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
+    if gspk is not None and gspk.dtype != h.dtype:
+        gspk = gspk.to(h.dtype)
+    whole = sg_code != 0 and (gspk is None or gspk.is_contiguous())
+    step = T if whole else max(1, _CHUNK_ELEMS // max(M, 1))
+    ranges = native.parallel_ranges(M, native.threads())
+    ptr = native.ptr
+    for t1 in range(T, 0, -step):
+        t0 = max(0, t1 - step)
+        gs = None if gspk is None else gspk[t0:t1].contiguous()
+        sg = None if sg_code else cfg.surrogate.derivative(h[t0:t1] - p["thr"]).to(
+            h.dtype).contiguous()
+        native.call_parallel(fn, ranges, lambda a, b, t0=t0, t1=t1, gs=gs, sg=sg: (
+            kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, ptr(gs), ptr(h), ptr(sg),
+            ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]), ptr(h),
+            ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]), ptr(acc.get("beta")),
+            ptr(acc.get("alpha")), ptr(acc.get("V")), ptr(acc.get("thr")), ptr(acc.get("g")),
+            ptr(full["beta"]), ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
+            ptr(full["g"]), sg_param))
+
+
+# -- backend -------------------------------------------------------------------------------------
+def _params_of(neuron: Any, x: Tensor, kind: str) -> dict[str, Tensor | None]:
+    """The neuron's effective parameters in ``x``'s dtype, as autograd sees them in ``step``."""
+    return {
+        "beta": neuron._value("beta", x, clamp01=True),
+        "alpha": neuron._value("alpha", x, clamp01=True) if kind in _SYN_KINDS else None,
+        "V": neuron._value("V", x) if kind in _REC_KINDS else None,
+        "thr": neuron._value("threshold", x),
+        "g": neuron._value("graded_spikes_factor", x),
+    }
+
+
+def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None
+              ) -> tuple[Tensor, Any]:
+    """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
+
+    ``native_loops=None`` uses the native loops where possible; False forces the PyTorch loop.
+    """
+    kind = neuron.fused_kind
+    use_native = x_seq.device.type == "cpu" and x_seq.dtype in (torch.float32, torch.float64)
+    if native_loops is False:
+        use_native = False
+    elif use_native:
+        use_native = native.native_library() is not None
+    cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
+                  use_native)
+    p = _params_of(neuron, x_seq, kind)
+    st = state._asdict()
+    outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],
+                                p["alpha"], p["V"], p["thr"], p["g"])
+    spk, *fin = outs
+    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
+
+
+class FusedBackend(Backend):
+    """One custom autograd function per neuron layer over all T steps (native loop on CPU).
+
+    Supports neurons whose ``fused_kind`` is one of :data:`FUSED_KINDS`, with any reset rule,
+    ``reset_delay``, scalar or per-neuron (learnable) parameters and any deterministic surrogate.
+    Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
+    stochastic surrogates and other neuron kinds.
+    """
+
+    name = "fused"
+    priority = 10
+
+    def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
+        kind = getattr(neuron, "fused_kind", None)
+        if kind not in FUSED_KINDS:
+            return False, f"fused_kind {kind!r} is not one of {FUSED_KINDS}"
+        if getattr(neuron, "state_quant", None) is not None:
+            return False, "state_quant is not supported"
+        if getattr(neuron, "inhibition", False):
+            return False, "inhibition is not supported"
+        if not getattr(neuron, "detach_reset", True):
+            return False, "detach_reset=False is not supported"
+        if not getattr(neuron.surrogate, "deterministic", False):
+            return False, f"surrogate {neuron.surrogate!r} is not deterministic"
+        if neuron.reset_mechanism not in native.RESET_IDS:
+            return False, f"reset {neuron.reset_mechanism!r} is not supported"
+        if x_seq.is_complex() or not x_seq.is_floating_point():
+            return False, f"dtype {x_seq.dtype} is not supported"
+        if torch.compiler.is_compiling():
+            return False, "inside torch.compile the step functions are traced instead"
+        return True, ""
+
+    def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        return fused_run(neuron, x_seq, state)

@@ -109,3 +109,40 @@ def lapicque(x, decay, gain, thr, reset, delay, g=1.0):
         s, mem = lif_update(mem, decay, gain * x[t], thr, reset, delay)
         out.append((s * g, mem.copy()))
     return [np.stack(a) for a in zip(*out, strict=True)]
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _lstm_reset(h, thr, reset, delay):
+    """Shared reset handling of the LSTM references: returns (h_in, r or None)."""
+    if not delay or reset == "none":
+        return h, None
+    r = H(h - thr)
+    if reset == "zero":
+        return (1 - r) * h, None
+    return h, r
+
+
+def slstm(x, W_ih, W_hh, b, hidden, thr, reset, delay, g=1.0):
+    """Spiking LSTM: nn.LSTMCell gate order (i, f, g, o)."""
+    h = np.zeros(x.shape[1:-1] + (hidden,))
+    c = np.zeros_like(h)
+    out = []
+    for t in range(x.shape[0]):
+        h_in, r = _lstm_reset(h, thr, reset, delay)
+        z = x[t] @ W_ih.T + h_in @ W_hh.T + b
+        i, f, gg, o = np.split(z, 4, axis=-1)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(gg)
+        h = sigmoid(o) * np.tanh(c)
+        if r is not None:
+            h = h - r * thr
+        s = H(h - thr)
+        if not delay:
+            if reset == "subtract":
+                h = h - s * thr
+            elif reset == "zero":
+                h = h * (1 - s)
+        out.append((s * g, c.copy(), h.copy()))
+    return [np.stack(a) for a in zip(*out, strict=True)]

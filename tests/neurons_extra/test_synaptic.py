@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from neurons_extra_checks import assert_grads_flow, assert_run_matches_steps
-from snn_neurons_extra import Alpha, Lapicque, Synaptic
 
 import snncore as snn
+from snn_neurons_extra import Alpha, Lapicque, Synaptic
 
 T, B, N = 60, 3, 6
 RESETS = ("subtract", "zero", "none")

@@ -7,6 +7,7 @@ from here directly.
 
 from __future__ import annotations
 
+from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
 from ._recurrent import RLeaky, RLeakyState, RSynaptic, RSynapticState
 from ._synaptic import Alpha, AlphaState, Lapicque, LapicqueState, Synaptic, SynapticState
 
@@ -21,6 +22,10 @@ __all__ = [
     "RLeakyState",
     "RSynaptic",
     "RSynapticState",
+    "SLSTM",
+    "SLSTMState",
+    "SConv2dLSTM",
+    "SConv2dLSTMState",
 ]
 
 __version__ = "0.1.0"

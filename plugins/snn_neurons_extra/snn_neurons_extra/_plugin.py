@@ -10,7 +10,7 @@ __all__ = ["snncore_register_neurons", "NEURONS"]
 
 
 def _neurons() -> dict[str, Any]:
-    from . import _recurrent, _synaptic
+    from . import _lstm, _recurrent, _synaptic
 
     return {
         "synaptic": _synaptic.Synaptic,
@@ -18,6 +18,8 @@ def _neurons() -> dict[str, Any]:
         "lapicque": _synaptic.Lapicque,
         "rleaky": _recurrent.RLeaky,
         "rsynaptic": _recurrent.RSynaptic,
+        "slstm": _lstm.SLSTM,
+        "sconv2dlstm": _lstm.SConv2dLSTM,
     }
 
 

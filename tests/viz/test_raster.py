@@ -3,9 +3,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-import snn_viz
 import torch
 from viz_helpers import assert_png_not_blank, gif_frames
+
+import snn_viz
 
 
 def _points(fig) -> np.ndarray:

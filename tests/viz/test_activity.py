@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from viz_helpers import assert_png_not_blank
+
+import snn_viz
+
+
+class RecordingMonitor:
+    """Anything with .stacked() -> {layer: [T, ...]} is accepted (as snncore.Monitor)."""
+
+    def __init__(self, record):
+        self._record = record
+
+    def stacked(self):
+        return self._record
+
+
+@pytest.fixture
+def record():
+    g = torch.Generator().manual_seed(3)
+    return {
+        "lif1": (torch.rand(20, 4, 10, generator=g) < 0.3).float(),
+        "conv": (torch.rand(20, 4, 2, 3, 3, generator=g) < 0.1).float(),
+    }
+
+
+def test_heatmap_image_holds_the_rates(record, tmp_path):
+    fig = snn_viz.firing_rate_heatmap(record, window=4)
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    assert len(panels) == 2
+    lif = record["lif1"].mean(1).reshape(5, 4, 10).mean(1)  # [T_w, N]
+    np.testing.assert_allclose(panels[0].get_images()[0].get_array(), lif.T.numpy(), rtol=1e-6)
+    conv = record["conv"].mean(1).reshape(20, -1).reshape(5, 4, 18).mean(1)
+    np.testing.assert_allclose(panels[1].get_images()[0].get_array(), conv.T.numpy(), rtol=1e-6)
+    assert "18 neurons" in panels[1].get_title()
+    assert f"{float(record['lif1'].mean()):.3f}" in panels[0].get_title()
+    assert_png_not_blank(snn_viz.save(fig, tmp_path / "heat.png"))
+
+
+def test_heatmap_from_monitor_and_sample(record):
+    fig = snn_viz.firing_rate_heatmap(RecordingMonitor(record), sample=2)
+    img = fig.axes[0].get_images()[0].get_array()
+    np.testing.assert_allclose(img, record["lif1"][:, 2].T.numpy())
+
+
+def test_layer_rates_uneven_window():
+    x = torch.arange(5.0).reshape(5, 1)  # [T, N]
+    np.testing.assert_allclose(snn_viz.layer_rates(x, window=2), [[0.5], [2.5], [4.0]])
+
+
+@pytest.mark.parametrize(
+    ("rec", "kwargs", "err", "match"),
+    [
+        ({}, {}, ValueError, "record is empty"),
+        ([torch.zeros(3, 2)], {}, TypeError, "mapping of layer name"),
+        ({"a": torch.zeros(5)}, {}, ValueError, r"record\['a'\].*rank 1"),
+        ({"a": torch.zeros(0, 3)}, {}, ValueError, "empty"),
+        ({"a": torch.zeros(4, 2, 3)}, {"window": 5}, ValueError, r"window must be in \[1, 4\]"),
+        ({"a": torch.zeros(4, 2, 3)}, {"sample": 2}, ValueError, "sample must be in"),
+        ({"a": torch.zeros(4, 3)}, {"sample": 0}, ValueError, "no batch"),
+    ],
+)
+def test_heatmap_bad_input(rec, kwargs, err, match):
+    with pytest.raises(err, match=match):
+        snn_viz.firing_rate_heatmap(rec, **kwargs)
+
+
+def test_isi_histogram_counts(tmp_path):
+    spk = torch.zeros(30, 3)
+    spk[[0, 2, 4, 9], 0] = 1  # intervals 2, 2, 5
+    spk[[1, 4, 7, 10, 13], 1] = 1  # 3, 3, 3, 3
+    spk[[5], 2] = 1  # none
+    isi = snn_viz.inter_spike_intervals(spk)
+    assert sorted(isi.tolist()) == [2, 2, 3, 3, 3, 3, 5]
+    fig = snn_viz.isi_histogram(spk)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == [0, 2, 4, 0, 1]  # one bin per step: 1, 2, 3, 4, 5
+    assert "n = 7" in fig.axes[0].get_title()
+    assert_png_not_blank(snn_viz.save(fig, tmp_path / "isi.png"))
+    fig = snn_viz.isi_histogram(spk, neurons=[1], dt=0.5)
+    assert sum(p.get_height() for p in fig.axes[0].patches) == 4
+    assert snn_viz.inter_spike_intervals(spk, neurons=[1], dt=0.5).tolist() == [1.5] * 4
+
+
+def test_isi_without_intervals_says_so():
+    fig = snn_viz.isi_histogram(torch.zeros(10, 1, 4))
+    assert "no inter-spike intervals" in fig.axes[0].texts[0].get_text()
+
+
+def test_isi_bad_input():
+    with pytest.raises(ValueError, match="out of range"):
+        snn_viz.isi_histogram(torch.zeros(10, 4), neurons=[4])
+    with pytest.raises(ValueError, match="empty"):
+        snn_viz.isi_histogram(torch.zeros(0, 4))
+    with pytest.raises(ValueError, match="rank 1"):
+        snn_viz.isi_histogram(torch.zeros(10))

@@ -51,7 +51,11 @@ def test_precedence(backends, monkeypatch):
     lif = snn.Leaky(beta=0.9)
     x = torch.rand(5, 2, 3)
     monkeypatch.delenv("SNNCORE_BACKEND", raising=False)
-    assert select_backend(lif, x).name == "eager"  # auto skips the unavailable one
+    auto = select_backend(lif, x)  # auto skips the unavailable one, takes the best of the rest
+    usable = [e.factory for e in snn.registries()["backend"].entries()
+              if e.factory.available()[0] and e.factory().supports(lif, x)[0]]
+    assert auto.name != "missing"
+    assert auto.priority == max(cls.priority for cls in usable)
     monkeypatch.setenv("SNNCORE_BACKEND", "recording")
     assert select_backend(lif, x).name == "recording"
     with snn.use_backend("picky"):

@@ -11,7 +11,7 @@ Quick start::
 
 from __future__ import annotations
 
-from . import encoders, surrogates
+from . import encoders, losses, metrics, surrogates
 from ._api import (
     backend,
     create,
@@ -36,8 +36,10 @@ from ._errors import (
 )
 from ._hookspecs import hookimpl, hookspec
 from ._leaky import Leaky, LeakyState
+from ._monitor import Monitor
 from ._neuron import Neuron, detach, neurons_of, reset
 from ._plugins import PluginWarning
+from ._sequential import Sequential
 from ._surrogate import Surrogate, heaviside, spike
 
 __version__ = "0.1.0"
@@ -76,12 +78,17 @@ __all__ = [
     # surrogates
     "Surrogate",
     "surrogates",
-    # encoders, losses, metrics, training
+    # encoders, losses, metrics, monitors, training
     "encoders",
+    "losses",
+    "metrics",
+    "Monitor",
     "spike",
     "heaviside",
     # backends
     "Backend",
     "EagerBackend",
     "use_backend",
+    # networks
+    "Sequential",
 ]

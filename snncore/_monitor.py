@@ -1,0 +1,273 @@
+r"""Monitors: record inputs, outputs and neuron states of chosen layers of any module tree.
+
+Only removable hooks on the chosen modules are used: no global state, nothing left behind after
+:meth:`Monitor.remove` (or leaving the ``with`` block).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ._neuron import Neuron
+
+__all__ = ["Monitor", "register_run_hook"]
+
+RunHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any], Any], None]
+_HOOKS_ATTR = "_snncore_run_hooks"
+
+
+class _RunHookHandle:
+    """Handle returned by :func:`register_run_hook`; :meth:`remove` detaches the hook."""
+
+    def __init__(self, module: nn.Module, key: int) -> None:
+        self.module = module
+        self.key = key
+
+    def remove(self) -> None:
+        hooks: dict[int, RunHook] | None = self.module.__dict__.get(_HOOKS_ATTR)
+        if not hooks:
+            return
+        hooks.pop(self.key, None)
+        if not hooks:
+            del self.module.__dict__[_HOOKS_ATTR]
+            self.module.__dict__.pop("run", None)
+
+
+def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:
+    """Call ``hook(neuron, args, kwargs, output)`` after every ``neuron.run(...)``.
+
+    The neuron's ``run`` is shadowed by a per-instance dispatcher only while at least one hook
+    is registered; removing the last hook restores the class method. Returns a handle with
+    ``remove()``.
+    """
+    if not callable(getattr(neuron, "run", None)):
+        raise TypeError(f"register_run_hook: {type(neuron).__name__} has no run method")
+    hooks: dict[int, RunHook] | None = neuron.__dict__.get(_HOOKS_ATTR)
+    if hooks is None:
+        hooks = {}
+        neuron.__dict__[_HOOKS_ATTR] = hooks
+        method = type(neuron).run
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            out = method(neuron, *args, **kwargs)
+            for h in list(neuron.__dict__.get(_HOOKS_ATTR, {}).values()):
+                h(neuron, args, kwargs, out)
+            return out
+
+        neuron.__dict__["run"] = run
+    key = max(hooks, default=-1) + 1
+    hooks[key] = hook
+    return _RunHookHandle(neuron, key)
+
+
+def _select(model: nn.Module, layers: Any) -> list[tuple[str, nn.Module]]:
+    named = [(name or type(m).__name__, m) for name, m in model.named_modules()]
+    if layers is None:
+        chosen = [(n, m) for n, m in named if isinstance(m, Neuron)]
+        if not chosen:
+            chosen = [(n, m) for n, m in named if not any(True for _ in m.children())]
+        return chosen
+    if isinstance(layers, (str, type)):
+        layers = [layers]
+    if not isinstance(layers, Iterable):
+        raise TypeError(
+            f"Monitor: layers must be None, a module type, a layer name, or a list of those, "
+            f"got {layers!r}"
+        )
+    types, patterns = [], []
+    for item in layers:
+        if isinstance(item, type) and issubclass(item, nn.Module):
+            types.append(item)
+        elif isinstance(item, str):
+            patterns.append(item)
+        else:
+            raise TypeError(
+                f"Monitor: layers entries must be nn.Module subclasses or layer names, got "
+                f"{item!r}"
+            )
+    names = [n for n, _ in named]
+    for p in patterns:
+        if not any(fnmatch.fnmatchcase(n, p) for n in names):
+            shown = ", ".join(repr(n) for n in names if n) or "(none)"
+            raise ValueError(f"Monitor: no layer named {p!r} in the model; layers: {shown}")
+    return [
+        (n, m) for n, m in named
+        if (types and isinstance(m, tuple(types)))
+        or any(fnmatch.fnmatchcase(n, p) for p in patterns)
+    ]
+
+
+class Monitor:
+    r"""Record what chosen layers see and produce during forward calls.
+
+    Args:
+        model: any module tree (nested containers included).
+        layers: which modules to watch: None (every snncore neuron; every leaf module if the
+            tree has no neuron), a module type, a layer name as in ``model.named_modules()``
+            (shell-style wildcards allowed, ``"encoder.*"``), or a list mixing those.
+            Default: None.
+        record: what to keep per call: ``"output"`` (a neuron's spikes, any other module's
+            output), ``"input"`` (the first positional argument), ``"state"`` (a neuron's
+            whole state NamedTuple) or state field names such as ``"mem"``.
+            Default: ``("output",)``.
+        detach: store detached tensors (no autograd graph kept alive). Set False to put a
+            regularizer on recorded activity. Default: True.
+
+    Single-step calls (``neuron(x, state)`` or stateful ``neuron(x)``) append one entry each;
+    :meth:`stacked` stacks them into ``[T, ...]``. A whole-sequence call
+    ``neuron.run(x_seq)`` stores its time-first spikes as they are; states from ``run`` are the
+    final state only (use ``neuron.trace`` for every step's state).
+
+    Example::
+
+        >>> with snn.Monitor(net, layers=snn.Leaky, record=("output", "mem")) as mon:
+        ...     for x in x_seq:
+        ...         net(x)
+        >>> spikes = mon.stacked()            # {"lif1": [T, B, N], ...}
+        >>> mem = mon.stacked("mem")
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: Any = None,
+        record: str | Sequence[str] = ("output",),
+        detach: bool = True,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"Monitor: model must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(record, str):
+            record = (record,)
+        record = tuple(record)
+        if not record:
+            raise ValueError("Monitor: record must name at least one of 'input', 'output', "
+                             "'state' or a state field")
+        if not isinstance(detach, bool):
+            raise TypeError(f"Monitor: detach must be a bool, got {detach!r}")
+        self.detach = detach
+        self.record = record
+        chosen = _select(model, layers)
+        if not chosen:
+            raise ValueError(f"Monitor: layers={layers!r} matched no module in the model")
+        fields = {f for _, m in chosen if isinstance(m, Neuron) for f in m.State._fields}
+        for kind in record:
+            if kind not in ("input", "output", "state") and kind not in fields:
+                accepted = ["input", "output", "state", *sorted(fields)]
+                raise ValueError(f"Monitor: cannot record {kind!r}; accepted: {accepted}")
+        self.layers: dict[str, nn.Module] = {name: m for name, m in chosen}
+        self.records: dict[str, dict[str, list[tuple[Tensor | Any, bool]]]] = {
+            name: {kind: [] for kind in record} for name in self.layers
+        }
+        self._handles: list[Any] = []
+        for name, m in chosen:
+            self._handles.append(m.register_forward_hook(self._forward_hook(name)))
+            if isinstance(m, Neuron):
+                self._handles.append(register_run_hook(m, self._run_hook(name)))
+
+    # -- hooks --------------------------------------------------------------------------------
+    def _keep(self, x: Any) -> Any:
+        if isinstance(x, Tensor):
+            return x.detach() if self.detach else x
+        if isinstance(x, tuple) and hasattr(x, "_fields"):
+            return type(x)(*(self._keep(v) for v in x))
+        return x
+
+    def _store(self, name: str, m: nn.Module, inp: Any, out: Any, state: Any, seq: bool) -> None:
+        store = self.records[name]
+        for kind in self.record:
+            if kind == "input":
+                value = inp
+            elif kind == "output":
+                value = out
+            elif kind == "state":
+                value = state
+            else:
+                if state is None or kind not in getattr(state, "_fields", ()):
+                    continue
+                value = getattr(state, kind)
+            if value is None:
+                continue
+            # a state from run() is the final one: one step, not a sequence
+            is_seq = seq and kind in ("input", "output")
+            store[kind].append((self._keep(value), is_seq))
+
+    def _forward_hook(self, name: str) -> Any:
+        def hook(m: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+            inp = args[0] if args else None
+            if isinstance(m, Neuron):
+                if isinstance(output, tuple):
+                    out, state = output[0], output[1]
+                else:
+                    out, state = output, m.state
+            else:
+                out, state = output, None
+            self._store(name, m, inp, out, state, seq=False)
+
+        return hook
+
+    def _run_hook(self, name: str) -> RunHook:
+        def hook(m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+            inp = args[0] if args else kwargs.get("x_seq")
+            if isinstance(output, tuple):
+                out, state = output[0], output[1]
+            else:
+                out, state = output, getattr(m, "state", None)
+            self._store(name, m, inp, out, state, seq=True)
+
+        return hook
+
+    # -- access -------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> dict[str, list[Any]]:
+        """Raw records of one layer: ``{kind: [value per call]}``."""
+        if name not in self.records:
+            raise KeyError(f"Monitor: layer {name!r} is not monitored; monitored: "
+                           f"{list(self.records)}")
+        return {k: [v for v, _ in entries] for k, entries in self.records[name].items()}
+
+    def stacked(self, kind: str = "output") -> dict[str, Tensor]:
+        """Per layer name, every recorded ``kind`` joined along a leading time axis:
+        single-step entries are stacked, ``run`` sequences concatenated. Layers with nothing
+        recorded are left out. Returns ``{name: Tensor [T, ...]}``."""
+        if kind not in self.record:
+            raise ValueError(f"Monitor.stacked: {kind!r} was not recorded; recorded: "
+                             f"{list(self.record)}")
+        out: dict[str, Tensor] = {}
+        for name, kinds in self.records.items():
+            entries = kinds[kind]
+            if not entries or not all(isinstance(v, Tensor) for v, _ in entries):
+                continue
+            parts = [v if seq else v.unsqueeze(0) for v, seq in entries]
+            shapes = {tuple(p.shape[1:]) for p in parts}
+            if len(shapes) > 1:
+                raise ValueError(
+                    f"Monitor.stacked: layer {name!r} recorded {kind} of different shapes "
+                    f"{sorted(shapes)}; call clear() between runs with different inputs"
+                )
+            out[name] = torch.cat(parts, 0)
+        return out
+
+    def clear(self) -> None:
+        """Drop everything recorded so far (hooks stay)."""
+        for kinds in self.records.values():
+            for entries in kinds.values():
+                entries.clear()
+
+    def remove(self) -> None:
+        """Remove every hook from the model (records stay readable)."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"Monitor(layers={list(self.layers)}, record={self.record})"

@@ -84,10 +84,9 @@ def raster(
     if classes is None:
         ax.scatter(t_idx * dt, n_idx, s=marker_size, c=color, marker="|", linewidths=1.2)
     else:
-        try:
-            order: list[Any] = sorted(set(classes))
-        except TypeError:  # mixed label types: order by text
-            order = sorted(set(classes), key=str)
+        numeric = all(isinstance(c, (int, float, np.number)) for c in classes)
+        # numbers in ascending order, anything else in order of first appearance
+        order: list[Any] = sorted(set(classes)) if numeric else list(dict.fromkeys(classes))
         neuron_class = np.array([order.index(c) for c in classes])
         for k, label in enumerate(order):
             sel = neuron_class[n_idx] == k

@@ -8,6 +8,15 @@ from here directly.
 from __future__ import annotations
 
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
+from ._parallel import (
+    DeltaLeaky,
+    DeltaLeakyState,
+    LeakyParallel,
+    LeakyParallelState,
+    LinearLeaky,
+    StateLeaky,
+    StateLeakyState,
+)
 from ._recurrent import RLeaky, RLeakyState, RSynaptic, RSynapticState
 from ._synaptic import Alpha, AlphaState, Lapicque, LapicqueState, Synaptic, SynapticState
 
@@ -26,6 +35,13 @@ __all__ = [
     "SLSTMState",
     "SConv2dLSTM",
     "SConv2dLSTMState",
+    "LeakyParallel",
+    "LeakyParallelState",
+    "StateLeaky",
+    "StateLeakyState",
+    "LinearLeaky",
+    "DeltaLeaky",
+    "DeltaLeakyState",
 ]
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ __all__ = ["snncore_register_neurons", "NEURONS"]
 
 
 def _neurons() -> dict[str, Any]:
-    from . import _lstm, _recurrent, _synaptic
+    from . import _lstm, _parallel, _recurrent, _synaptic
 
     return {
         "synaptic": _synaptic.Synaptic,
@@ -20,6 +20,10 @@ def _neurons() -> dict[str, Any]:
         "rsynaptic": _recurrent.RSynaptic,
         "slstm": _lstm.SLSTM,
         "sconv2dlstm": _lstm.SConv2dLSTM,
+        "leaky_parallel": _parallel.LeakyParallel,
+        "state_leaky": _parallel.StateLeaky,
+        "linear_leaky": _parallel.LinearLeaky,
+        "delta_leaky": _parallel.DeltaLeaky,
     }
 
 

@@ -1,0 +1,440 @@
+"""Leaky layers without reset that run a whole sequence at once: LeakyParallel, StateLeaky,
+LinearLeaky; and the change-detecting DeltaLeaky."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from snncore import Neuron, Surrogate
+from snncore._neuron import StateQuant
+
+from ._common import check_bool, check_positive_int
+
+__all__ = [
+    "LeakyParallel",
+    "LeakyParallelState",
+    "StateLeaky",
+    "StateLeakyState",
+    "LinearLeaky",
+    "DeltaLeaky",
+    "DeltaLeakyState",
+]
+
+
+class _SequenceNeuron(Neuron):
+    """A neuron whose :meth:`run` computes the whole sequence at once.
+
+    ``run(x_seq)`` with ``backend=None``/``"auto"`` uses :meth:`_run_sequence`; naming a backend
+    (e.g. ``"eager"``) runs the step-by-step definition through that backend instead.
+    """
+
+    def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Spikes ``[T, ...]`` and the state stacked over time."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _sequence_checks(self, x_seq: Tensor, where: str) -> None:
+        self._check_input(x_seq, "x_seq")
+        if x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            raise ValueError(
+                f"{type(self).__name__}.{where}: x_seq must be time-first [T, ...] with T >= 1, "
+                f"got shape {tuple(x_seq.shape)}"
+            )
+
+    def run(self, x_seq: Tensor, state: Any = None, *, backend: str | None = None) -> Any:
+        name = backend or self.backend
+        if name not in (None, "auto"):
+            return super().run(x_seq, state, backend=backend)
+        self._sequence_checks(x_seq, "run")
+        if self.stateful and state is None:
+            state = self.state
+        state = self.prepare(x_seq[0], state)
+        spk, states = self._run_sequence(x_seq, state)
+        final = self.State(*(s[-1] for s in states))
+        if self.stateful:
+            self.state = final
+            return spk
+        return spk, final
+
+    def trace(self, x_seq: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        self._sequence_checks(x_seq, "trace")
+        spk, states = self._run_sequence(x_seq, self.prepare(x_seq[0], state))
+        return spk, self.State(*states)
+
+
+class LeakyParallelState(NamedTuple):
+    """State of :class:`LeakyParallel`: the membrane ``mem`` ``(B, hidden_size)``."""
+
+    mem: Tensor
+
+
+class LeakyParallel(_SequenceNeuron):
+    r"""Dense leaky layer without reset, run over the whole sequence by one RNN kernel
+    (registry name ``"leaky_parallel"``).
+
+    .. math::
+        U_t = \mathrm{ReLU}(\beta\odot U_{t-1} + W X_t + b), \qquad S_t = H(U_t - \theta)\cdot g
+
+    :math:`W, b` are the weights of an input projection ``nn.Linear(input_size, hidden_size)``
+    (attribute ``linear``); :math:`\beta` is a float or a per-neuron tensor of ``hidden_size``
+    (each neuron keeps its own decay). :meth:`run` evaluates the sequence with PyTorch's fused
+    ReLU-RNN kernel and a diagonal recurrent matrix :math:`\mathrm{diag}(\beta)`; a single call
+    ``n(x, state)`` computes one step of the same equation. There is no reset.
+
+    Args:
+        input_size: input features.
+        hidden_size: neurons.
+        beta: decay in [0, 1], float or tensor of ``hidden_size``.
+        bias: bias of the projection. Default: True.
+        threshold: :math:`\theta` (> 0). Default: 1.0.
+        surrogate: surrogate name or object. Default: "atan".
+        learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
+        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, stateful, backend:
+            as in :class:`~snncore.Leaky`.
+
+    Shape:
+        - Input: ``(T, B, input_size)`` for :meth:`run`, ``(B, input_size)`` for one step.
+        - Output: spikes ``(T, B, hidden_size)``.
+
+    State:
+        :class:`LeakyParallelState` ``(mem,)`` ``(B, hidden_size)``.
+
+    Example::
+
+        >>> n = snn.create("leaky_parallel", input_size=10, hidden_size=20, beta=0.9)
+        >>> spk, state = n.run(torch.rand(25, 8, 10))
+    """
+
+    State = LeakyParallelState
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        beta: float | Tensor,
+        bias: bool = True,
+        threshold: float | Tensor = 1.0,
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        stateful: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(
+            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
+            graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor, stateful=stateful,
+            backend=backend,
+        )
+        owner = "LeakyParallel"
+        self.input_size = check_positive_int(owner, "input_size", input_size)
+        self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
+        if isinstance(beta, Tensor) and beta.dim() > 0 and beta.shape != (hidden_size,) \
+                and beta.numel() != 1:
+            raise ValueError(f"{owner}: beta must be a float or a tensor of shape "
+                             f"({hidden_size},), got shape {tuple(beta.shape)}")
+        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+                       low=0.0, high=1.0)
+        self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(owner, "bias", bias))
+
+    def state_shapes(self, x: Tensor) -> tuple[torch.Size, ...]:
+        return (torch.Size((*x.shape[:-1], self.hidden_size)),)
+
+    def prepare(self, x: Tensor, state: Any) -> Any:
+        self._check_input(x)
+        if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"LeakyParallel: one step of input must be (B, input_size={self.input_size}), "
+                f"got {tuple(x.shape)} (sequences are (T, B, input_size))"
+            )
+        self._check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
+        return self.init_state(x) if state is None else self._coerce_state(state, x)
+
+    def step(self, x: Tensor, state: LeakyParallelState) -> tuple[Tensor, LeakyParallelState]:
+        beta = self._value("beta", x, clamp01=True)
+        mem = torch.relu(beta * state.mem + self.linear(x))
+        return self._fire(mem, self._value("threshold", x)), LeakyParallelState(mem)
+
+    def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        unbatched = x_seq.dim() == 2
+        xs = x_seq.unsqueeze(1) if unbatched else x_seq
+        h0 = (state.mem.unsqueeze(0) if unbatched else state.mem).unsqueeze(0)
+        beta = self._value("beta", xs, clamp01=True).expand(self.hidden_size)
+        w = self.linear.weight.to(xs.dtype)
+        params = [w, torch.diag(beta)]
+        if self.linear.bias is not None:
+            params += [self.linear.bias.to(xs.dtype), torch.zeros_like(beta)]
+        mem, _ = torch.rnn_relu(xs, h0, params, self.linear.bias is not None, 1, 0.0,
+                                self.training, False, False)
+        if unbatched:
+            mem = mem.squeeze(1)
+        return self._fire(mem, self._value("threshold", xs)), (mem,)
+
+
+class StateLeakyState(NamedTuple):
+    """State of :class:`StateLeaky` and :class:`LinearLeaky`: the membrane ``mem``."""
+
+    mem: Tensor
+
+
+class StateLeaky(_SequenceNeuron):
+    r"""Leaky integration without reset computed as a causal convolution over time (registry
+    name ``"state_leaky"``).
+
+    .. math::
+        U_t = \sum_{k=0}^{K-1} \beta^k X_{t-k} \;(+\,\beta^{t+1}U_{-1}), \qquad
+        S_t = H(U_t - \theta)\cdot g
+
+    which for an untruncated kernel (``kernel_truncation_steps=None``) is exactly
+    :math:`U_t = \beta U_{t-1} + X_t`. :meth:`run` evaluates all steps at once with a depth-wise
+    ``conv1d``; a single call ``n(x, state)`` computes one step of the recurrence (only without
+    truncation, which needs the whole sequence). The graded factor :math:`g` is applied once.
+
+    Args:
+        beta: decay in [0, 1], float or per-neuron tensor broadcasting against one step.
+        threshold: :math:`\theta` (> 0). Default: 1.0.
+        surrogate: surrogate name or object. Default: "atan".
+        learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
+        kernel_truncation_steps: keep only the last K inputs (K >= 1); None: all. Default: None.
+        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
+        stateful, backend: as in :class:`~snncore.Leaky`.
+
+    Shape:
+        - Input: ``(T, *)`` for :meth:`run`, ``(*)`` for one step.
+        - Output: spikes of the input's shape.
+
+    State:
+        :class:`StateLeakyState` ``(mem,)``; :meth:`trace` returns the membrane of every step.
+
+    Example::
+
+        >>> n = snn.create("state_leaky", beta=0.9)
+        >>> spk, mems = n.trace(torch.rand(25, 8, 100))
+    """
+
+    State = StateLeakyState
+
+    def __init__(
+        self,
+        beta: float | Tensor,
+        threshold: float | Tensor = 1.0,
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        kernel_truncation_steps: int | None = None,
+        state_quant: StateQuant | None = None,
+        stateful: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(
+            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
+            graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
+            stateful=stateful, backend=backend,
+        )
+        owner = type(self).__name__
+        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+                       low=0.0, high=1.0)
+        if kernel_truncation_steps is not None:
+            check_positive_int(owner, "kernel_truncation_steps", kernel_truncation_steps)
+        self.kernel_truncation_steps = kernel_truncation_steps
+
+    def _drive(self, x: Tensor) -> Tensor:
+        """Input current of one step or a sequence (identity here, a projection in subclasses)."""
+        return x
+
+    def step(self, x: Tensor, state: StateLeakyState) -> tuple[Tensor, StateLeakyState]:
+        if self.kernel_truncation_steps is not None:
+            raise ValueError(
+                f"{type(self).__name__}: kernel_truncation_steps needs the whole sequence; use "
+                "run() or trace() (a single step is defined only without truncation)"
+            )
+        drive = self._drive(x)
+        mem = self._integrate(self._value("beta", drive, clamp01=True), state.mem, drive,
+                              self._value("threshold", drive))
+        spk, mem = self._fire_and_reset(mem, self._value("threshold", drive))
+        return spk, StateLeakyState(mem)
+
+    def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        drive = self._drive(x_seq)
+        T = drive.shape[0]
+        feat = drive.shape[1:]
+        K = T if self.kernel_truncation_steps is None else min(self.kernel_truncation_steps, T)
+        beta = self._value("beta", drive, clamp01=True)
+        b = beta.expand(feat).reshape(-1)  # [M]
+        M = b.numel()
+        # powers beta^0 .. beta^T (cumprod keeps the gradient finite at beta = 0)
+        powers = torch.cat([torch.ones_like(b)[:, None],
+                            torch.cumprod(b[:, None].expand(M, T), dim=1)], dim=1)  # [M, T+1]
+        kernel = powers[:, :K].flip(-1).unsqueeze(1)  # [M, 1, K]
+        xs = drive.reshape(T, M).t().unsqueeze(0)  # [1, M, T]
+        mem = F.conv1d(F.pad(xs, (K - 1, 0)), kernel, groups=M)[0].t()  # [T, M]
+        carry = powers[:, 1:].t()  # beta^(t+1), [T, M]
+        if self.kernel_truncation_steps is not None:
+            keep = torch.arange(1, T + 1, device=drive.device) < K
+            carry = carry * keep[:, None].to(carry.dtype)
+        mem = mem + carry * state.mem.reshape(1, M)
+        mem = self._quant(mem.reshape(drive.shape))
+        return self._fire(mem, self._value("threshold", drive)), (mem,)
+
+
+class LinearLeaky(StateLeaky):
+    r"""A linear layer followed by :class:`StateLeaky` (registry name ``"linear_leaky"``).
+
+    .. math::
+        U_t = \sum_{k=0}^{K-1} \beta^k (W X_{t-k} + b), \qquad S_t = H(U_t - \theta)\cdot g
+
+    The projection ``nn.Linear(in_features, out_features)`` (attribute ``linear``) is applied to
+    the whole sequence in one matrix product. ``beta`` may be a float or a tensor of
+    ``out_features``.
+
+    Args:
+        beta: decay in [0, 1], float or tensor of ``out_features``.
+        in_features: input features.
+        out_features: neurons.
+        bias: bias of the projection. Default: True.
+        threshold, surrogate, learn_beta, learn_threshold, graded_spikes_factor,
+        learn_graded_spikes_factor, kernel_truncation_steps, state_quant, stateful, backend:
+            as in :class:`StateLeaky`.
+
+    Shape:
+        - Input: ``(T, B, in_features)`` for :meth:`run`, ``(B, in_features)`` for one step.
+        - Output: spikes ``(T, B, out_features)``.
+
+    State:
+        :class:`StateLeakyState` ``(mem,)`` ``(B, out_features)``.
+
+    Example::
+
+        >>> n = snn.create("linear_leaky", beta=0.9, in_features=10, out_features=20)
+        >>> spk, state = n.run(torch.rand(25, 8, 10))
+    """
+
+    def __init__(
+        self,
+        beta: float | Tensor,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        threshold: float | Tensor = 1.0,
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        kernel_truncation_steps: int | None = None,
+        state_quant: StateQuant | None = None,
+        stateful: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(
+            beta, threshold=threshold, surrogate=surrogate, learn_beta=learn_beta,
+            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor,
+            kernel_truncation_steps=kernel_truncation_steps, state_quant=state_quant,
+            stateful=stateful, backend=backend,
+        )
+        owner = "LinearLeaky"
+        self.in_features = check_positive_int(owner, "in_features", in_features)
+        self.out_features = check_positive_int(owner, "out_features", out_features)
+        self.linear = nn.Linear(in_features, out_features, bias=check_bool(owner, "bias", bias))
+
+    def _drive(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.linear.weight.to(x.dtype),
+                        None if self.linear.bias is None else self.linear.bias.to(x.dtype))
+
+    def state_shapes(self, x: Tensor) -> tuple[torch.Size, ...]:
+        return (torch.Size((*x.shape[:-1], self.out_features)),)
+
+    def prepare(self, x: Tensor, state: Any) -> Any:
+        self._check_input(x)
+        if x.dim() < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"LinearLeaky: the input's last dimension must be in_features="
+                f"{self.in_features}, got {tuple(x.shape)}"
+            )
+        self._check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
+        return self.init_state(x) if state is None else self._coerce_state(state, x)
+
+
+class DeltaLeakyState(NamedTuple):
+    """State of :class:`DeltaLeaky`: the membrane ``mem``."""
+
+    mem: Tensor
+
+
+class DeltaLeaky(Neuron):
+    r"""Leaky integrator that spikes on large changes of its membrane (registry name
+    ``"delta_leaky"``).
+
+    .. math::
+        U_t = \beta U_{t-1} + X_t, \qquad S_t = H(|U_t - U_{t-1}| - \delta)\cdot g
+
+    There is no reset: the membrane keeps integrating; a spike marks a step whose change exceeds
+    the delta threshold :math:`\delta` (in either direction).
+
+    Args:
+        beta: decay in [0, 1], float or per-neuron tensor.
+        delta_threshold: :math:`\delta` (> 0), float or per-neuron tensor. Default: 1.0.
+        surrogate: surrogate name or object (its derivative is taken at
+            :math:`|U_t - U_{t-1}| - \delta`). Default: "atan".
+        learn_beta: learnable :math:`\beta`. Default: False.
+        learn_threshold: learnable :math:`\delta` (stored as ``threshold``). Default: False.
+        graded_spikes_factor, learn_graded_spikes_factor, state_quant, inhibition, stateful,
+        backend: as in :class:`~snncore.Leaky`.
+
+    Shape:
+        - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
+        - Output: spikes of the input's shape.
+
+    State:
+        :class:`DeltaLeakyState` ``(mem,)`` shaped like the input.
+
+    Example::
+
+        >>> n = snn.create("delta_leaky", beta=0.9, delta_threshold=0.2)
+        >>> spk, state = n.run(torch.rand(25, 8, 100))
+    """
+
+    State = DeltaLeakyState
+
+    def __init__(
+        self,
+        beta: float | Tensor,
+        delta_threshold: float | Tensor = 1.0,
+        surrogate: str | Surrogate = "atan",
+        learn_beta: bool = False,
+        learn_threshold: bool = False,
+        graded_spikes_factor: float | Tensor = 1.0,
+        learn_graded_spikes_factor: bool = False,
+        state_quant: StateQuant | None = None,
+        inhibition: bool = False,
+        stateful: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        super().__init__(
+            threshold=delta_threshold, surrogate=surrogate, reset="none",
+            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
+            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
+            inhibition=inhibition, stateful=stateful, backend=backend,
+        )
+        self._register("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
+                       low=0.0, high=1.0)
+
+    @property
+    def delta_threshold(self) -> Tensor:
+        """:math:`\\delta` (the ``threshold`` parameter)."""
+        return self.threshold
+
+    def step(self, x: Tensor, state: DeltaLeakyState) -> tuple[Tensor, DeltaLeakyState]:
+        thr = self._value("threshold", x)
+        mem = self._quant(self._integrate(self._value("beta", x, clamp01=True), state.mem, x, thr))
+        spk = self._fire((mem - state.mem).abs(), thr)
+        return spk, DeltaLeakyState(mem)

@@ -39,6 +39,7 @@ from ._leaky import Leaky, LeakyState
 from ._monitor import Monitor
 from ._neuron import Neuron, detach, neurons_of, reset
 from ._plugins import PluginWarning
+from ._quant import StateQuant, state_quant
 from ._sequential import Sequential
 from ._surrogate import Surrogate, heaviside, spike
 
@@ -83,6 +84,8 @@ __all__ = [
     "losses",
     "metrics",
     "Monitor",
+    "state_quant",
+    "StateQuant",
     "spike",
     "heaviside",
     # backends

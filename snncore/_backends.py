@@ -11,7 +11,8 @@ Which backend :meth:`Neuron.run` uses, first match wins:
 
 A named backend that is not available on this machine raises
 :class:`~snncore.BackendUnavailableError`; one that is available but does not support this neuron,
-option set or device falls back to ``eager`` (logged at debug level).
+option set or device falls back to ``eager`` (logged at debug level). While ``torch.compile``
+traces a model, ``eager`` is used: the compiler then sees (and fuses) the step functions.
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def get_backend(name: str) -> Backend:
 
 def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) -> Backend:
     """Pick the backend for ``neuron.run(x_seq)`` following the module docstring's rules."""
+    if torch.compiler.is_compiling():
+        # torch.compile traces the step functions themselves (fused kernels are opaque to it)
+        return get_backend("eager")
     name = requested or neuron.backend or _context.get() or os.environ.get(ENV_BACKEND) or "auto"
     if name == "auto":
         return _auto(neuron, x_seq)

@@ -391,6 +391,9 @@ def reset(module: nn.Module) -> nn.Module:
         raise TypeError(f"reset: module must be a torch.nn.Module, got {type(module).__name__}")
     for n in neurons_of(module):
         n.reset_state()
+    for m in module.modules():  # state-holding containers such as snncore.Sequential
+        if getattr(m, "_snncore_state_holder", False):
+            m.reset_state()
     return module
 
 
@@ -400,5 +403,8 @@ def detach(module: nn.Module) -> nn.Module:
         raise TypeError(f"detach: module must be a torch.nn.Module, got {type(module).__name__}")
     for n in neurons_of(module):
         n.detach_state()
+    for m in module.modules():
+        if getattr(m, "_snncore_state_holder", False):
+            m.detach_state()
     return module
 

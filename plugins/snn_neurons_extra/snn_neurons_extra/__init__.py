@@ -8,6 +8,19 @@ from here directly.
 from __future__ import annotations
 
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
+from ._models import (
+    ALIF,
+    IF,
+    IZHIKEVICH_PARAMETER_SETS,
+    LI,
+    AdEx,
+    AdExState,
+    ALIFState,
+    IFState,
+    Izhikevich,
+    IzhikevichState,
+    LIState,
+)
 from ._parallel import (
     DeltaLeaky,
     DeltaLeakyState,
@@ -42,6 +55,17 @@ __all__ = [
     "LinearLeaky",
     "DeltaLeaky",
     "DeltaLeakyState",
+    "IF",
+    "IFState",
+    "LI",
+    "LIState",
+    "ALIF",
+    "ALIFState",
+    "Izhikevich",
+    "IzhikevichState",
+    "IZHIKEVICH_PARAMETER_SETS",
+    "AdEx",
+    "AdExState",
 ]
 
 __version__ = "0.1.0"

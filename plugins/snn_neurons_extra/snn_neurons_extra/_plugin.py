@@ -10,7 +10,7 @@ __all__ = ["snncore_register_neurons", "NEURONS"]
 
 
 def _neurons() -> dict[str, Any]:
-    from . import _lstm, _parallel, _recurrent, _synaptic
+    from . import _lstm, _models, _parallel, _recurrent, _synaptic
 
     return {
         "synaptic": _synaptic.Synaptic,
@@ -24,6 +24,11 @@ def _neurons() -> dict[str, Any]:
         "state_leaky": _parallel.StateLeaky,
         "linear_leaky": _parallel.LinearLeaky,
         "delta_leaky": _parallel.DeltaLeaky,
+        "if": _models.IF,
+        "li": _models.LI,
+        "alif": _models.ALIF,
+        "izhikevich": _models.Izhikevich,
+        "adex": _models.AdEx,
     }
 
 

@@ -102,6 +102,8 @@ def test_cur_mem_spk_tutorial_figure(lif_run, tmp_path):
         snn_viz.cur_mem_spk(x, states.mem, spk, neuron=6)
     with pytest.raises(ValueError, match="same shape"):
         snn_viz.cur_mem_spk(x[:, :, :2], states.mem, spk)
+    with pytest.raises(ValueError, match="threshold must be a single number"):
+        snn_viz.cur_mem_spk(x, states.mem, spk, threshold=[1.0, 2.0])
 
 
 def test_cur_mem_spk_single_traces():

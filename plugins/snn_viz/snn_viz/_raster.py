@@ -119,6 +119,8 @@ def _counts(spk: ArrayLike, sample: int | None) -> np.ndarray:
 def _draw_bars(ax: Any, counts: np.ndarray, labels: list[str] | None, horizontal: bool,
                color: str) -> Any:
     pos = np.arange(len(counts))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if horizontal:
         bars = ax.barh(pos, counts, color=color)
         if labels:

@@ -137,6 +137,13 @@ def traces(
     return _grid(series, s, _thresholds(threshold, u.shape[1]), idx, dt, ax, title)
 
 
+def _scalar(value: Any, name: str) -> float:
+    arr = to_numpy(value, name)
+    if arr.size != 1:
+        raise ValueError(f"{name} must be a single number, got shape {arr.shape}")
+    return float(arr.reshape(-1)[0])
+
+
 def _same_shape(x: np.ndarray, ref: np.ndarray, name: str) -> np.ndarray:
     if x.shape != ref.shape:
         raise ValueError(f"{name} must have the same shape as mem: got [T, N] = {x.shape} "
@@ -194,9 +201,8 @@ def cur_mem_spk(
         ax_i.set_ylim(*ylim_current)
     ax_u.plot(t, u[:, n], color="tab:blue", label="membrane")
     if threshold is not None:
-        th = _thresholds(threshold, 1)
-        assert th is not None
-        ax_u.axhline(th[0], color="tab:red", ls="--", label="threshold")
+        ax_u.axhline(_scalar(threshold, "threshold"), color="tab:red", ls="--",
+                     label="threshold")
     ax_u.set_ylabel("membrane potential")
     if ylim_mem is not None:
         ax_u.set_ylim(*ylim_mem)

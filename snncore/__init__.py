@@ -42,6 +42,7 @@ from ._plugins import PluginWarning
 from ._quant import StateQuant, state_quant
 from ._sequential import Sequential
 from ._surrogate import Surrogate, heaviside, spike
+from ._training import bptt, fit, truncated_bptt
 
 __version__ = "0.1.0"
 
@@ -86,6 +87,9 @@ __all__ = [
     "Monitor",
     "state_quant",
     "StateQuant",
+    "fit",
+    "bptt",
+    "truncated_bptt",
     "spike",
     "heaviside",
     # backends

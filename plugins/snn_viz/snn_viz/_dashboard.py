@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ._data import ArrayLike
 from ._raster import raster
@@ -96,6 +97,7 @@ def training_dashboard(
         for k, v in panel.items():
             ax.plot(x, v, marker="o", ms=3, label=k.replace("_", " "))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy" if is_acc else "loss")
         if is_acc:
             finite = np.concatenate([v[np.isfinite(v)] for v in panel.values()])
@@ -135,7 +137,7 @@ def save_demo_plots(spk: ArrayLike, history: Sequence[Mapping[str, float]],
         paths.append(save(fig, out / "raster.png", dpi=120))
     finally:
         plt.close(fig)
-    fig = training_dashboard(history, spk)
+    fig = training_dashboard(history, spk, raster_title="Hidden-layer spikes (trained model)")
     try:
         paths.append(save(fig, out / "training.png", dpi=120))
     finally:

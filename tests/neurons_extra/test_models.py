@@ -187,7 +187,7 @@ def test_izhikevich_per_neuron_parameters():
 def test_izhikevich_parameter_sets_behave_as_named():
     """Constant drive I = 10: fast spiking fires fastest; regular spiking adapts; chattering
     fires in bursts (short and long inter-spike intervals)."""
-    x = torch.full((2000, 1, 1), 10.0)
+    x = torch.full((1000, 1, 1), 10.0)
     rates, isis = {}, {}
     for name in ("regular_spiking", "intrinsically_bursting", "chattering", "fast_spiking"):
         spk, _ = Izhikevich(parameter_set=name).trace(x)
@@ -260,12 +260,12 @@ def test_adex_matches_reference(delay, per_neuron):
 
 
 def test_adex_adapts_gradients_and_errors():
-    spk, _ = AdEx().trace(torch.full((5000, 1, 1), 800.0))
+    spk, _ = AdEx(time_step=0.2).trace(torch.full((2000, 1, 1), 1000.0))
     idx = torch.nonzero(spk[:, 0, 0]).flatten()
     isi = (idx[1:] - idx[:-1]).tolist()
     assert len(idx) >= 4 and isi[0] < isi[-1]  # spike-frequency adaptation
     n = AdEx(learn=("a", "b", "V_reset", "g_L", "C"), learn_threshold=True)
-    x = 700.0 + _x(shape=(1500, 2, 3), scale=300.0, dtype=torch.float32)
+    x = 900.0 + _x(shape=(600, 2, 3), scale=300.0, dtype=torch.float32)
     assert_grads_flow(n, x)
     assert_run_matches_steps(AdEx(), x, atol=1e-3)
     with pytest.raises(ValueError, match="C must be > 0"):

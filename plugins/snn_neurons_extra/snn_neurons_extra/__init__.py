@@ -7,6 +7,7 @@ from here directly.
 
 from __future__ import annotations
 
+from ._layers import BatchNormTT, GradedSpikes
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
 from ._models import (
     ALIF,
@@ -66,6 +67,8 @@ __all__ = [
     "IZHIKEVICH_PARAMETER_SETS",
     "AdEx",
     "AdExState",
+    "BatchNormTT",
+    "GradedSpikes",
 ]
 
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ __all__ = ["snncore_register_neurons", "NEURONS"]
 
 
 def _neurons() -> dict[str, Any]:
-    from . import _lstm, _models, _parallel, _recurrent, _synaptic
+    from . import _layers, _lstm, _models, _parallel, _recurrent, _synaptic
 
     return {
         "synaptic": _synaptic.Synaptic,
@@ -29,6 +29,8 @@ def _neurons() -> dict[str, Any]:
         "alif": _models.ALIF,
         "izhikevich": _models.Izhikevich,
         "adex": _models.AdEx,
+        "batchnorm_tt": _layers.BatchNormTT,
+        "graded_spikes": _layers.GradedSpikes,
     }
 
 

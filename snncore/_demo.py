@@ -2,8 +2,8 @@
 
 Recipe: pixel intensities in [0, 1] are rate-coded into ``T`` Bernoulli spike steps, fed to a
 64-256-10 network (Linear -> Leaky -> Linear -> non-spiking Leaky readout), trained with
-cross-entropy on the readout membrane averaged over time (Adam). 25% of the data, stratified,
-is held out for testing.
+cross-entropy on the readout membrane averaged over time (Adam, with :func:`snncore.fit`).
+25% of the data, stratified, is held out for testing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any, TextIO
 import torch
 from torch import Tensor, nn
 
+from ._encoders import rate
 from ._leaky import Leaky
+from ._training import fit
 
 __all__ = ["DigitsSNN", "load_digits_split", "run_demo"]
 
@@ -62,7 +64,7 @@ def load_digits_split(seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 
 def _rate(x: Tensor, steps: int, generator: torch.Generator) -> Tensor:
-    return (torch.rand((steps, *x.shape), generator=generator) < x).to(x.dtype)
+    return rate(x, steps, generator=generator)
 
 
 def run_demo(
@@ -73,10 +75,6 @@ def run_demo(
     out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate; returns ``{"test_accuracy", "train_loss", "history", "seconds"}``."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError('the demo needs tqdm: pip install "snncore[demo]"') from exc
     out = out or sys.stdout
     epochs = EPOCHS if epochs is None else epochs
     if not isinstance(epochs, int) or epochs < 1:
@@ -90,28 +88,20 @@ def run_demo(
     model = DigitsSNN()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
-    history: list[dict[str, float]] = []
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(xtr), generator=gen)
-        total, count = 0.0, 0
-        bar = tqdm(range(0, len(xtr), BATCH), desc=f"epoch {epoch + 1}/{epochs}",
-                   disable=not progress, file=out, leave=False)
-        for i in bar:
-            idx = perm[i:i + BATCH]
-            _, mem = model(_rate(xtr[idx], NUM_STEPS, gen))
-            loss = nn.functional.cross_entropy(mem.mean(0), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        sched.step()
-        acc = evaluate(model, xte, yte, gen)
-        history.append({"epoch": epoch + 1, "loss": total / count, "test_accuracy": acc})
-        out.write(f"epoch {epoch + 1:2d}/{epochs}  loss {total / count:.4f}  "
-                  f"test accuracy {acc * 100:.2f}%\n")
+
+    def loss_fn(outputs: tuple[Tensor, Tensor], targets: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(outputs[1].mean(0), targets)
+
+    def report(record: dict[str, float]) -> None:
+        out.write(f"epoch {int(record['epoch']):2d}/{epochs}  loss {record['loss']:.4f}  "
+                  f"test accuracy {record['test_accuracy'] * 100:.2f}%\n")
+
+    history = fit(
+        model, (xtr, ytr), loss_fn, opt, epochs,
+        transform=lambda x: _rate(x, NUM_STEPS, gen), batch_size=BATCH, generator=gen,
+        scheduler=sched, eval_fn=lambda m: {"test_accuracy": evaluate(m, xte, yte, gen)},
+        on_epoch_end=report, progress=progress, progress_file=out,
+    )
     seconds = time.perf_counter() - start
     acc = history[-1]["test_accuracy"]
     out.write(f"test accuracy: {acc * 100:.2f}% on {len(xte)} held-out digits "

@@ -84,6 +84,10 @@ def firing_rate_heatmap(
     Returns:
         The Figure. Panel ``k``'s image holds :func:`layer_rates` of layer ``k`` transposed
         (rows: neurons, columns: time bins); its title gives the layer's mean rate.
+
+    Example::
+
+        snn_viz.firing_rate_heatmap({"lif1": spk1, "lif2": spk2}, window=5)
     """
     layers = _as_mapping(record)
     if not dt > 0:
@@ -148,6 +152,10 @@ def isi_histogram(
     Returns:
         The Figure; the bars are ``numpy.histogram(intervals, bins)``. Neurons that spike
         fewer than twice have no intervals; when no neuron has any, the axes says so.
+
+    Example::
+
+        snn_viz.isi_histogram(spk, sample=0, neurons=range(10))
     """
     isi = inter_spike_intervals(spk, sample=sample, neurons=neurons, dt=dt)
     fig, ax = new_axes(ax, figsize=(6.0, 4.0))

@@ -75,6 +75,12 @@ def training_dashboard(
 
     Returns:
         The Figure: axes 0 = loss, 1 = accuracy (when recorded), last = raster (when given).
+
+    Example::
+
+        history = [{"epoch": 1, "loss": 1.3, "test_accuracy": 0.88},
+                   {"epoch": 2, "loss": 0.3, "test_accuracy": 0.95}]
+        snn_viz.save(snn_viz.training_dashboard(history, hidden_spk), "training.png")
     """
     cols = history_columns(history)
     epochs = cols.pop("epoch", None)

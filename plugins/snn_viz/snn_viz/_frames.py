@@ -73,6 +73,11 @@ def animate_frames(
 
     Returns:
         A ``FuncAnimation`` with ``T`` frames (save with :func:`snn_viz.save`).
+
+    Example::
+
+        frames = snn.encoder("rate", num_steps=20)(images[:1])    # [T, 1, 1, 28, 28]
+        snn_viz.save(snn_viz.animate_frames(frames), "digit.gif")
     """
     arr = to_numpy(frames, "frames")
     polar = arr.ndim == 5 and arr.shape[2] == 2

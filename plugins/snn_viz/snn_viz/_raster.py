@@ -159,6 +159,10 @@ def spike_count(
 
     Returns:
         The Figure; bar ``i`` has height ``count(spk[:, i] != 0)``.
+
+    Example::
+
+        fig = snn_viz.spike_count(out_spk, sample=0, labels=[str(d) for d in range(10)])
     """
     counts = _counts(spk, sample)
     ticks = _tick_labels(labels, len(counts))
@@ -196,6 +200,11 @@ def animate_spike_count(
     Returns:
         A ``matplotlib.animation.FuncAnimation`` with ``T`` frames. Keep a reference to it
         until it has been saved or shown.
+
+    Example::
+
+        anim = snn_viz.animate_spike_count(out_spk, labels=[str(d) for d in range(10)])
+        snn_viz.save(anim, "counts.gif")
     """
     mat = spike_matrix(spk, "spk", sample)
     interval = check_int(interval, "interval", 1)

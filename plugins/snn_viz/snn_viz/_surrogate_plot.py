@@ -59,6 +59,11 @@ def surrogate_shape(
 
     Raises:
         snncore.UnknownNameError: for an unregistered name (with close matches / install hint).
+
+    Example::
+
+        snn_viz.surrogate_shape("atan", alpha=4.0)
+        snn_viz.surrogate_shape(["atan", "fast_sigmoid", "triangular"], show_integral=True)
     """
     import torch
 

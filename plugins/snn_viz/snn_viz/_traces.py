@@ -181,6 +181,13 @@ def cur_mem_spk(
 
     Returns:
         The Figure with three axes (current, membrane, spikes).
+
+    Example::
+
+        lif = snn.Leaky(beta=0.8)
+        cur = torch.cat([torch.zeros(10), torch.full((90,), 0.25)])
+        spk, states = lif.trace(cur)
+        snn_viz.cur_mem_spk(cur, states.mem, spk, threshold=1.0, title="Leaky, step input")
     """
     if not dt > 0:
         raise ValueError(f"dt must be > 0, got {dt!r}")
@@ -243,6 +250,10 @@ def neuron_traces(
 
     Returns:
         The Figure (one row per plotted neuron).
+
+    Example::
+
+        snn_viz.neuron_traces(snn.create("leaky", beta=0.9), torch.rand(50, 1, 4), neurons=[0, 1])
     """
     if not callable(getattr(neuron, "trace", None)):
         raise TypeError(f"neuron must have a trace(x_seq) method (an snncore neuron), "

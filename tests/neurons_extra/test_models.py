@@ -264,7 +264,8 @@ def test_adex_adapts_gradients_and_errors():
     idx = torch.nonzero(spk[:, 0, 0]).flatten()
     isi = (idx[1:] - idx[:-1]).tolist()
     assert len(idx) >= 4 and isi[0] < isi[-1]  # spike-frequency adaptation
-    n = AdEx(learn=("a", "b", "V_reset", "g_L", "C"), learn_threshold=True)
+    n = AdEx(learn=("C", "g_L", "E_L", "V_T", "delta_T", "tau_w", "a", "b", "V_reset"),
+             learn_threshold=True)
     x = 900.0 + _x(shape=(600, 2, 3), scale=300.0, dtype=torch.float32)
     assert_grads_flow(n, x)
     assert_run_matches_steps(AdEx(), x, atol=1e-3)

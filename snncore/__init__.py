@@ -80,6 +80,8 @@ __all__ = [
     # surrogates
     "Surrogate",
     "surrogates",
+    "spike",
+    "heaviside",
     # encoders, losses, metrics, monitors, training
     "encoders",
     "losses",
@@ -90,8 +92,6 @@ __all__ = [
     "fit",
     "bptt",
     "truncated_bptt",
-    "spike",
-    "heaviside",
     # backends
     "Backend",
     "EagerBackend",

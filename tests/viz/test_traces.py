@@ -66,6 +66,7 @@ def test_traces_into_given_axes():
         ({"neurons": -1}, ValueError, "out of range"),
         ({"neurons": []}, ValueError, "empty"),
         ({"neurons": [1.5]}, TypeError, "ints"),
+        ({"neurons": 1.5}, TypeError, "an int or a sequence of ints"),
         ({"spk": torch.zeros(40, 2, 5)}, ValueError, "same shape as mem"),
         ({"threshold": [1.0, 2.0]}, ValueError, "one value per neuron"),
         ({"dt": 0}, ValueError, "dt must be > 0"),

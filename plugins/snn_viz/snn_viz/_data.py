@@ -90,7 +90,11 @@ def select_neurons(neurons: int | Sequence[int] | None, n: int, name: str = "neu
     elif hasattr(neurons, "tolist") and not isinstance(neurons, (list, tuple)):
         items = list(np.asarray(neurons.tolist()).reshape(-1))  # tensors, arrays
     else:
-        items = list(neurons)  # type: ignore[arg-type]
+        try:
+            items = list(neurons)  # type: ignore[arg-type]
+        except TypeError:
+            raise TypeError(f"{name} must be an int or a sequence of ints, got "
+                            f"{type(neurons).__name__}") from None
     if not items:
         raise ValueError(f"{name} is empty; pass at least one neuron index")
     out = []

@@ -83,8 +83,10 @@ def _grid(
         if row == 0:
             axis.legend(loc="upper right", fontsize="small", ncols=min(4, len(series) + 2))
     axes[-1].set_xlabel("time step" if dt == 1.0 else "time")
-    if title:
-        fig.suptitle(title) if ax is None else axes[0].set_title(title)
+    if title and ax is None:
+        fig.suptitle(title)
+    elif title:
+        axes[0].set_title(title)
     return fig
 
 

@@ -203,3 +203,19 @@ def test_created_through_registry():
     assert isinstance(snn.create("leaky_parallel", input_size=2, hidden_size=3, beta=0.5),
                       LeakyParallel)
     assert isinstance(snn.create("delta_leaky", beta=0.9), DeltaLeaky)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: StateLeaky(beta=0.9, stateful=True),
+    lambda: LinearLeaky(beta=0.9, in_features=N, out_features=4, stateful=True),
+    lambda: LeakyParallel(N, 4, beta=0.8, stateful=True),
+])
+def test_stateful_runs_continue_where_they_stopped(make):
+    n = make()
+    x = _x(dtype=torch.float32, shape=(20, B, N), scale=1.0)
+    whole = n.run(x)
+    snn.reset(n)
+    first, second = n.run(x[:8]), n.run(x[8:])
+    torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-5, rtol=0)
+    snn.reset(n)
+    assert n.state is None

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ._neuron import detach as detach_module
+from ._neuron import neurons_of
 from ._neuron import reset as reset_module
 
 __all__ = ["BPTTResult", "MODES", "bptt", "truncated_bptt", "detach_state", "fit"]
@@ -139,8 +140,12 @@ def truncated_bptt(
         raise TypeError(f"loss_fn must be callable, got {loss_fn!r}")
     steps = x_seq.shape[0]
     if mode == "stateful":
-        if not isinstance(model, nn.Module):
-            raise TypeError("mode='stateful' needs an nn.Module holding stateful neurons")
+        if not isinstance(model, nn.Module) or not any(
+                n.stateful for n in neurons_of(model)):
+            raise ValueError(
+                "mode='stateful' needs a module holding neurons built with stateful=True; use "
+                "mode='step' or mode='sequence' for models that pass their state explicitly"
+            )
         reset_module(model)
     total = x_seq.new_zeros(())
     outputs: list[Any] = []
@@ -261,8 +266,9 @@ def fit(
     Each batch ``(x, y)`` becomes ``x_seq = transform(x)`` (e.g. a rate encoder; default:
     ``x`` is already time-first). With ``mode=None`` the model maps the whole sequence to
     what ``loss_fn`` takes: ``loss = loss_fn(model(x_seq), y)``, one backward and one
-    optimizer step per batch. With ``mode`` = ``"stateful"``, ``"step"`` or ``"sequence"``
-    the batch goes through :func:`truncated_bptt` with window ``k`` (None: full BPTT).
+    optimizer step per batch (stateful neurons are reset before every batch). With ``mode``
+    = ``"stateful"``, ``"step"`` or ``"sequence"`` the batch goes through
+    :func:`truncated_bptt` with window ``k`` (None: full BPTT).
 
     After every epoch the scheduler steps (if given), ``eval_fn(model)`` runs (if given; a
     number is stored as ``"eval"``, a mapping is merged into the record), the record
@@ -322,6 +328,7 @@ def fit(
             x, y = batch[0], batch[1]
             x_seq = transform(x) if transform is not None else x
             if mode is None:
+                reset_module(model)  # stateful neurons start every batch from a fresh state
                 loss = loss_fn(model(x_seq), y)
                 optimizer.zero_grad()
                 loss.backward()

@@ -204,6 +204,20 @@ def test_bad_arguments() -> None:
         snn.truncated_bptt(net, torch.tensor(1.0), y, _loss)
     with pytest.raises(ValueError, match="0-d tensor"):
         snn.truncated_bptt(net, x, y, lambda o, t: o.sum(-1), k=4)
+    with pytest.raises(ValueError, match="stateful=True"):
+        snn.truncated_bptt(ExplicitNet(), x, y, _loss, mode="stateful")
+
+
+def test_fit_resets_stateful_neurons_between_batches() -> None:
+    x, y = _toy(40)
+    torch.manual_seed(0)
+    lif = snn.Leaky(beta=0.9, stateful=True)
+    net = nn.Sequential(nn.Linear(6, 3), lif)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    # batches of different sizes would clash with a leftover state (and its graph)
+    hist = snn.fit(net, (x, y), lambda out, t: nn.functional.cross_entropy(out, t), opt,
+                   epochs=2, transform=lambda b: b, batch_size=16, progress=False)
+    assert len(hist) == 2
 
 
 # -- fit ------------------------------------------------------------------------------------------

@@ -281,3 +281,26 @@ def test_created_through_registry():
     assert isinstance(snn.create("alif", beta=0.9), ALIF)
     assert isinstance(snn.create("izhikevich", parameter_set="fast_spiking"), Izhikevich)
     assert isinstance(snn.create("adex"), AdEx)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: ALIF(beta=0.9, rho=1.5), "rho must be in"),
+    (lambda: ALIF(beta=0.9, adapt_scale=-1.0), "adapt_scale must be >= 0"),
+    (lambda: ALIF(beta=0.9, learn_rho="no"), "learn_rho must be a bool"),
+    (lambda: LI(beta=2.0), "beta must be in"),
+    (lambda: IF(threshold=0.0), "threshold must be > 0"),
+    (lambda: Izhikevich(a=float("nan")), "a must be finite"),
+    (lambda: AdEx(tau_w=-1.0), "tau_w must be > 0"),
+])
+def test_bad_arguments_are_clear_errors(make, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        make()
+
+
+def test_state_mismatch_is_an_error_not_a_silent_reset():
+    n = ALIF(beta=0.9)
+    _, st = n(torch.rand(2, N))
+    with pytest.raises(ValueError, match="state.mem has shape"):
+        n(torch.rand(3, N), st)
+    with pytest.raises(TypeError, match="state must be a ALIFState"):
+        n(torch.rand(2, N), (st.mem,))

@@ -117,15 +117,17 @@ def test_rleaky_matches_snntorch(mode, reset):
     torch.testing.assert_close(st.mem, t_mem, atol=1e-5, rtol=1e-6)
 
 
-@pytest.mark.parametrize("mode", ["linear", "elementwise"])
+@pytest.mark.parametrize("mode", ["linear", "elementwise", "conv"])
 @pytest.mark.parametrize("reset", ["subtract", "none"])
 def test_rsynaptic_matches_snntorch(mode, reset):
     snntorch = pytest.importorskip("snntorch")
-    kw = {"linear": {"linear_features": N}, "elementwise": {"all_to_all": False, "V": 0.4}}[mode]
-    x = _x(dtype=torch.float32)
+    kw = {"linear": {"linear_features": N}, "elementwise": {"all_to_all": False, "V": 0.4},
+          "conv": {"conv2d_channels": 2, "kernel_size": 3}}[mode]
+    shape = (T, B, 2, 4, 4) if mode == "conv" else (T, B, N)
+    x = _x(shape=shape, dtype=torch.float32)
     theirs = snntorch.RSynaptic(alpha=0.7, beta=0.9, reset_mechanism=reset, **kw)
     ours = RSynaptic(alpha=0.7, beta=0.9, reset=reset, **kw)
-    if mode == "linear":
+    if mode != "elementwise":
         ours.recurrent.load_state_dict(theirs.recurrent.state_dict())
     t_spk, t_mem = _run_theirs(theirs, x, ("spk", "syn", "mem"))
     spk, st = ours.trace(x)

@@ -235,9 +235,9 @@ def latency_code(
     r"""Spike times (real-valued) of the latency code, and the mask of sub-threshold features.
 
     Log code: :math:`t = \tau \ln\frac{d}{d - \vartheta}` with :math:`d = \max(x, \vartheta +
-    \epsilon)`; linear code: :math:`t = \tau (1 - \min(x', \cdot))`, i.e.
-    :math:`t = \min(\tau(1 - x), \tau(1 - \vartheta))`. Both are shifted by ``first_spike_time``.
-    ``normalize`` stretches the codes over the window: the linear code uses
+    \epsilon)`; linear code: :math:`t = \min(\tau(1 - x), \tau(1 - \vartheta))`. Both are
+    shifted by ``first_spike_time``. ``normalize`` stretches the codes over the window: the
+    linear code uses
     :math:`\tau = T - 1 - t_0`; the log code is rescaled so that the latest feature lands on
     step :math:`T - 1`.
 

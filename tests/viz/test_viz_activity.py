@@ -46,6 +46,29 @@ def test_heatmap_from_monitor_and_sample(record):
     np.testing.assert_allclose(img, record["lif1"][:, 2].T.numpy())
 
 
+def test_heatmap_from_snncore_monitor(tmp_path):
+    snn = pytest.importorskip("snncore")
+    if not hasattr(snn, "Monitor"):
+        pytest.skip("snncore.Monitor is not available")
+    net = torch.nn.Sequential(torch.nn.Linear(8, 16), snn.Leaky(beta=0.9, stateful=True),
+                              torch.nn.Linear(16, 4), snn.Leaky(beta=0.9, stateful=True))
+    x_seq = torch.rand(15, 3, 8) * 2
+    with torch.no_grad(), snn.Monitor(net, record=("output", "mem")) as mon:
+        for x in x_seq:
+            net(x)
+    spikes = mon.stacked()
+    assert {k: tuple(v.shape) for k, v in spikes.items()} == {"1": (15, 3, 16), "3": (15, 3, 4)}
+    fig = snn_viz.firing_rate_heatmap(mon, window=3)
+    panels = [ax for ax in fig.axes if ax.get_images()]
+    for ax, rec in zip(panels, spikes.values(), strict=True):
+        np.testing.assert_allclose(ax.get_images()[0].get_array(),
+                                   snn_viz.layer_rates(rec, window=3).T)
+    assert spikes["1"].sum() > 0
+    assert_png_not_blank(snn_viz.save(fig, tmp_path / "monitor.png"))
+    fig = snn_viz.firing_rate_heatmap(mon.stacked("mem"), colorbar_label="mean membrane")
+    assert any(ax.get_ylabel() == "mean membrane" for ax in fig.axes)
+
+
 def test_layer_rates_uneven_window():
     x = torch.arange(5.0).reshape(5, 1)  # [T, N]
     np.testing.assert_allclose(snn_viz.layer_rates(x, window=2), [[0.5], [2.5], [4.0]])

@@ -66,6 +66,7 @@ def firing_rate_heatmap(
     window: int = 1,
     dt: float = 1.0,
     cmap: str = "viridis",
+    colorbar_label: str = "spikes / step",
     title: str | None = "Firing rate per layer",
 ) -> Figure:
     """Heatmap of every layer's firing rate over time (neurons x time), one panel per layer.
@@ -79,6 +80,8 @@ def firing_rate_heatmap(
         window: steps per time bin (1 <= window <= T). Default: 1.
         dt: time per step (> 0), for the x axis. Default: 1.
         cmap: colour map. Default: ``"viridis"``.
+        colorbar_label: colour-bar label; change it when plotting another recorded quantity
+            (e.g. ``monitor.stacked("mem")``). Default: ``"spikes / step"``.
         title: figure title.
 
     Returns:
@@ -100,10 +103,11 @@ def firing_rate_heatmap(
                             figsize=(8.0, 0.8 + 2.2 * len(rates)))
     for ax, (name, r) in zip(axs[:, 0], rates.items(), strict=True):
         t_end = r.shape[0] * window * dt
-        image = ax.imshow(r.T, aspect="auto", origin="lower", cmap=cmap, vmin=0.0,
-                          vmax=max(float(r.max()), 1e-12), interpolation="nearest",
+        lo, hi = min(float(r.min()), 0.0), max(float(r.max()), 1e-12)
+        image = ax.imshow(r.T, aspect="auto", origin="lower", cmap=cmap, vmin=lo, vmax=hi,
+                          interpolation="nearest",
                           extent=(0.0, t_end, -0.5, r.shape[1] - 0.5))
-        fig.colorbar(image, ax=ax, label="spikes / step")
+        fig.colorbar(image, ax=ax, label=colorbar_label)
         ax.set_ylabel("neuron")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(f"{name}: {r.shape[1]} neurons, mean rate {float(r.mean()):.3f}",

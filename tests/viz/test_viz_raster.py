@@ -115,3 +115,23 @@ def test_animate_spike_count_gif(spikes, tmp_path):
     assert widths == rec.sum(0).tolist()
     with pytest.raises(ValueError, match="interval must be >= 1"):
         snn_viz.animate_spike_count(rec, interval=0)
+
+
+def test_tensors_with_grad_and_low_precision(spikes):
+    mem = torch.rand(10, 4, requires_grad=True)
+    fig = snn_viz.traces(mem * 1.0, neurons=1)
+    np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), mem[:, 1].detach().numpy())
+    for dtype in (torch.bfloat16, torch.float16, torch.uint8):
+        fig = snn_viz.raster(spikes.to(dtype))
+        assert len(_points(fig)) == int(spikes[:, 0].sum())
+
+
+@pytest.mark.gpu
+def test_cuda_tensors(spikes):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    fig = snn_viz.raster(spikes.cuda(), sample=1)
+    assert len(_points(fig)) == int(spikes[:, 1].sum())
+    fig = snn_viz.firing_rate_heatmap({"l": spikes.cuda()})
+    np.testing.assert_allclose(fig.axes[0].get_images()[0].get_array(),
+                               spikes.mean(1).T.numpy(), rtol=1e-6)

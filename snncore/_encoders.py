@@ -151,7 +151,8 @@ def rate(
         first_spike_time: steps at the start that stay silent; for static data it must be
             ``< num_steps``, for time-varying data that many zero steps are prepended. Default: 0.
         time_var_input: treat ``data`` as already time-first. Default: False.
-        generator: random generator for reproducible spikes. Default: None.
+        generator: random generator for reproducible spikes, on ``data``'s device.
+            Default: None.
 
     Shape:
         - static: ``data (*)`` -> ``(num_steps, *)``
@@ -716,10 +717,9 @@ def targets_rate(
     trains = []
     for r in (cr, ir):
         spk, times = target_rate_code(steps, fst, r, pattern, generator=generator)
-        if interpolate:
-            trains.append(rate_interpolate(times, steps, on, off, epsilon).reshape(shape))
-        else:
-            trains.append((spk * on + (1 - spk) * off).reshape(shape))
+        train = rate_interpolate(times, steps, on, off, epsilon) if interpolate \
+            else spk * on + (1 - spk) * off
+        trains.append(train.reshape(shape).to(one_hot.device))
     correct, incorrect = trains
     return one_hot * correct + (1 - one_hot) * incorrect
 

@@ -260,6 +260,7 @@ def fit(
     on_epoch_end: Callable[[dict[str, float]], None] | None = None,
     progress: bool = True,
     progress_file: TextIO | None = None,
+    device: torch.device | str | None = None,
 ) -> list[dict[str, float]]:
     r"""Train ``model`` for ``epochs`` passes over ``data``; returns the per-epoch history.
 
@@ -295,6 +296,8 @@ def fit(
         progress: show a tqdm bar per epoch when tqdm is installed (it is optional; without
             it only logging reports progress). Default: True.
         progress_file: stream for the bar. Default: None (stderr).
+        device: move every batch's inputs and targets there first. Default: None (as they
+            come).
 
     Returns:
         ``list[dict]``, one record per epoch.
@@ -326,6 +329,8 @@ def fit(
         total, seen = 0.0, 0
         for batch in bar if bar is not None else batches:
             x, y = batch[0], batch[1]
+            if device is not None:
+                x, y = x.to(device), y.to(device)
             x_seq = transform(x) if transform is not None else x
             if mode is None:
                 reset_module(model)  # stateful neurons start every batch from a fresh state

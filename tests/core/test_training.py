@@ -274,7 +274,7 @@ def test_fit_dataloader_truncated_and_without_tqdm(monkeypatch, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="snncore.training"):
         hist = snn.fit(net, loader, _loss, opt, epochs=2, mode="stateful", k=4,
                        transform=lambda b: b.unsqueeze(0).expand(10, -1, -1),
-                       eval_fn=lambda m: 0.5)
+                       eval_fn=lambda m: 0.5, device="cpu")
     assert len(hist) == 2 and hist[0]["eval"] == 0.5
     assert "tqdm is not installed" in caplog.text
     assert "epoch 2/2" in caplog.text

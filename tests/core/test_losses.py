@@ -236,3 +236,12 @@ def test_bad_input_names_the_argument() -> None:
         L.mse_temporal_loss(target_is_time=True)(spk, torch.zeros(B))
     with pytest.raises(ValueError, match="float targets must have shape"):
         L.mse_membrane_loss()(mem, torch.zeros(3, 3))
+
+
+def test_mse_count_targets_are_exact_counts() -> None:
+    # documented fix: T·rate is not truncated to an integer (snnTorch: int(10·0.85) = 8)
+    spk = torch.zeros(T, 1, 2)
+    spk[:8, 0, 0] = 1
+    spk[:1, 0, 1] = 1
+    out = L.mse_count_loss(0.85, 0.15, reduction="none")(spk, torch.tensor([0]))
+    torch.testing.assert_close(out, torch.tensor([[0.5**2 / T, 0.5**2 / T]]))

@@ -23,6 +23,7 @@ class UnknownNameError(SnncoreError, LookupError):
         name: the name that was asked for.
         suggestions: close matches among the registered names.
         install_hint: ``pip install ...`` command of a known optional plugin providing ``name``.
+        plugin: that plugin's distribution name.
     """
 
     def __init__(
@@ -31,14 +32,18 @@ class UnknownNameError(SnncoreError, LookupError):
         name: str,
         suggestions: list[str] | None = None,
         install_hint: str | None = None,
+        plugin: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = list(suggestions or [])
         self.install_hint = install_hint
+        self.plugin = plugin
         msg = f"unknown {kind} {name!r}"
         if install_hint:
-            msg += f": it is provided by an optional plugin; install it with: {install_hint}"
+            which = f"the optional plugin {plugin}" if plugin else "an optional plugin"
+            msg += f": it is provided by {which}, which is not installed or not loaded; " \
+                f"install it with: {install_hint}"
         elif self.suggestions:
             msg += f"; did you mean: {', '.join(repr(s) for s in self.suggestions)}?"
         else:

@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from ._errors import AmbiguousNameError, DuplicateNameError, UnknownNameError
 
-__all__ = ["Entry", "Registry", "RegistryView", "KNOWN_OPTIONAL"]
+__all__ = ["Entry", "Registry", "RegistryView", "KNOWN_OPTIONAL", "OPTIONAL_DISTRIBUTIONS"]
 
 T = TypeVar("T")
 
@@ -27,6 +27,15 @@ KNOWN_OPTIONAL: dict[str, dict[str, str]] = {
     "backend": {"ipu": "ipu"},
     "surrogate": {},
     "encoder": {},
+}
+
+
+#: extra of the ``snncore`` distribution -> the plugin distribution it installs
+OPTIONAL_DISTRIBUTIONS: dict[str, str] = {
+    "neurons-extra": "snn-neurons-extra",
+    "nir": "snn-nir",
+    "viz": "snn-viz",
+    "ipu": "snn-ipu",
 }
 
 
@@ -131,9 +140,10 @@ class Registry(Generic[T]):
             return candidates[0]
         if len(candidates) > 1:
             raise AmbiguousNameError(self.kind, key, candidates[0].plugin, candidates[1].plugin)
-        hint = KNOWN_OPTIONAL.get(self.kind, {}).get(key)
-        install = f'pip install "snncore[{hint}]"' if hint else None
-        raise UnknownNameError(self.kind, name, self._suggest(name), install)
+        extra = KNOWN_OPTIONAL.get(self.kind, {}).get(key)
+        install = f'pip install "snncore[{extra}]"' if extra else None
+        plugin = OPTIONAL_DISTRIBUTIONS.get(extra) if extra else None
+        raise UnknownNameError(self.kind, name, self._suggest(name), install, plugin)
 
     def _suggest(self, name: str) -> list[str]:
         pool = list(self._entries) + [e.qualified_name for es in self._entries.values() for e in es]

@@ -133,6 +133,8 @@ def test_unknown_name_lists_close_matches_and_install_command(fake_eps, monkeypa
         reg.get("synaptic")
     assert isinstance(info.value, LookupError)
     assert 'pip install "snncore[neurons-extra]"' in str(info.value)
+    assert "the optional plugin snn-neurons-extra" in str(info.value)
+    assert info.value.plugin == "snn-neurons-extra"
     with pytest.raises(LookupError, match="did you mean: 'leaky'"):
         reg.get("leeky")
     with pytest.raises(LookupError, match="unknown neuron 'nothing:leaky'"):

@@ -67,6 +67,7 @@ def test_without_the_plugin_create_names_the_plugin_and_install_command():
     assert "ERR" in out.stdout, out.stdout
     assert "neurons-extra" in out.stdout
     assert 'pip install "snncore[neurons-extra]"' in out.stdout
+    assert "snn-neurons-extra" in out.stdout  # the message names the plugin
 
 
 def test_cli_lists_every_neuron():

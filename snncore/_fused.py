@@ -52,6 +52,7 @@ class _Config(NamedTuple):
     delay: bool
     surrogate: Any
     native: bool
+    recompute: bool
 
     @property
     def syn(self) -> bool:
@@ -177,11 +178,20 @@ def _torch_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor
 
 # -- the autograd function -------------------------------------------------------------------------
 _PARAMS = ("beta", "alpha", "V", "thr", "g")
+#: steps between state checkpoints in the recomputing backward
+_BLOCK = 32
 
 
 class _FusedFunction(torch.autograd.Function):
     """Inputs: config, x [T, *S], initial (mem, syn, spk), parameters (beta, alpha, V, thr, g).
-    Outputs: spikes [T, *S] and the final state fields that exist for the kind."""
+    Outputs: spikes [T, *S] and the final state fields that exist for the kind.
+
+    Two ways to keep what the backward needs: ``store`` keeps the pre-reset membrane ``h``
+    (one tensor the size of the input; the backward writes the input gradient into it), and
+    ``recompute`` (native loops, when the input is kept alive by its owner anyway: a leaf or a
+    tensor without gradient) keeps a reference to the input plus the state every
+    :data:`_BLOCK` steps and recomputes ``h`` block by block inside the reverse loop.
+    """
 
     @staticmethod
     def forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
@@ -193,31 +203,39 @@ class _FusedFunction(torch.autograd.Function):
         p = {k: v.detach() for k, v in raw.items() if v is not None}
         need_grad = any(ctx.needs_input_grad[1:])
         learn = {k: ctx.needs_input_grad[5 + i] for i, k in enumerate(_PARAMS)}
+        recompute = need_grad and cfg.recompute
+        store = need_grad and not recompute
+        T = x.shape[0]
         spk = torch.empty_like(x)
-        h = torch.empty_like(x) if need_grad else None
-        synseq = torch.empty_like(x) if (need_grad and cfg.syn and learn["alpha"]) else None
+        h = torch.empty_like(x) if store else None
+        synseq = torch.empty_like(x) if (store and cfg.syn and learn["alpha"]) else None
+        ckpt = x.new_empty((-(-T // _BLOCK), 1 + cfg.syn + cfg.rec, *shape)) if recompute \
+            else None
         mem = mem0.detach().contiguous().clone()
         syn = syn0.detach().contiguous().clone() if cfg.syn else None
         sst = spk0.detach().contiguous().clone() if cfg.rec else None
         if cfg.native:
             lib = native.native_library()
             full = {k: v.expand(shape).contiguous() for k, v in p.items()}
-            fn = lib.snncore_fused_fwd_f32 if x.dtype == torch.float32 else \
-                lib.snncore_fused_fwd_f64
-            T, M = x.shape[0], mem.numel()
+            M = mem.numel()
             kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
             ptr = native.ptr
-            native.call_parallel(fn, native.parallel_ranges(M, native.threads()), lambda a, b: (
-                kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h), ptr(synseq),
-                ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]), ptr(full.get("alpha")),
-                ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"])))
+            native.call_parallel(
+                lib.snncore_fused_fwd_f32, native.parallel_ranges(M, native.threads()),
+                lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
+                              ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
+                              ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
+                              ptr(full["g"]), _BLOCK, ptr(ckpt)))
         else:
             mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
         ctx.cfg = cfg
         ctx.shape = shape
+        ctx.T = T
         ctx.learn = learn
-        ctx.buffers = (h, synseq)
-        ctx.save_for_backward(mem0, syn0, spk0, *(raw[k] for k in _PARAMS))
+        ctx.recompute = recompute
+        ctx.buffers = (h, synseq, ckpt)
+        ctx.save_for_backward(x if recompute else None, mem0, syn0, spk0,
+                              *(raw[k] for k in _PARAMS))
         outs = [spk]
         for field in _state_fields(cfg.kind):
             outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
@@ -233,12 +251,14 @@ class _FusedFunction(torch.autograd.Function):
                 "saved buffer for the gradient; run this layer with backend='eager' to "
                 "backpropagate through it more than once"
             )
-        h, synseq = ctx.buffers
-        ctx.buffers = None
-        mem0, syn0, spk0, *raw = ctx.saved_tensors
+        h, synseq, ckpt = ctx.buffers
+        if not ctx.recompute:
+            ctx.buffers = None  # h is about to become the input gradient
+        x, mem0, syn0, spk0, *raw = ctx.saved_tensors
         raw_p = dict(zip(_PARAMS, raw, strict=True))
         p = {k: v.detach() for k, v in raw_p.items() if v is not None}
         shape = ctx.shape
+        dtype, device = mem0.dtype, mem0.device
         fields = _state_fields(cfg.kind)
         given = dict(zip(fields, gstate, strict=True))
         carry: dict[str, Tensor | None] = {}
@@ -247,19 +267,22 @@ class _FusedFunction(torch.autograd.Function):
                 carry[field] = None
                 continue
             gfin = given.get(field)
-            carry[field] = torch.zeros(shape, dtype=h.dtype, device=h.device) if gfin is None \
-                else gfin.to(h.dtype).contiguous().clone()
-        acc = {k: torch.zeros(shape, dtype=torch.float64, device=h.device)
+            carry[field] = torch.zeros(shape, dtype=dtype, device=device) if gfin is None \
+                else gfin.to(dtype).contiguous().clone()
+        acc = {k: torch.zeros(shape, dtype=torch.float64, device=device)
                for k in _PARAMS if ctx.learn[k]}
         init = {"mem": mem0.detach(), "syn": syn0.detach() if syn0 is not None else None,
                 "spk": spk0.detach() if spk0 is not None else None}
-        if cfg.native:
+        if gspk is not None and gspk.dtype != dtype:
+            gspk = gspk.to(dtype)
+        if ctx.recompute:
+            gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T)
+        elif cfg.native:
             _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape)
+            gx = h
         else:
-            if gspk is not None:
-                gspk = gspk.to(h.dtype)
             _torch_backward(cfg, gspk, h, synseq, init, carry, acc, p)
-        gx = h
+            gx = h
         grads_p = []
         for k in _PARAMS:
             v = raw_p[k]
@@ -272,34 +295,66 @@ class _FusedFunction(torch.autograd.Function):
         return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
 
 
+def _spike_grad_rows(gspk: Tensor | None, M: int) -> tuple[Tensor | None, int]:
+    """The spike gradient as (contiguous tensor, time stride): a single row with stride 0 when
+    it is the same at every step (e.g. from ``spikes.sum()``)."""
+    if gspk is None:
+        return None, 0
+    if gspk.stride(0) == 0:
+        return gspk[0].contiguous(), 0
+    return gspk.contiguous(), M
+
+
+def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckpt: Tensor,
+                               carry: dict[str, Tensor | None], acc: dict[str, Tensor],
+                               p: dict[str, Tensor], shape: torch.Size, T: int) -> Tensor:
+    lib = native.native_library()
+    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    M = math.prod(shape)
+    sg_code, sg_param = _native_surrogate(cfg.surrogate)
+    kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
+    gs, gts = _spike_grad_rows(gspk, M)
+    gx = torch.empty_like(x)
+    ptr = native.ptr
+    native.call_parallel(
+        lib.snncore_fused_bwd_rc_f32, native.parallel_ranges(M, native.threads()),
+        lambda a, b: (kind, rid, int(cfg.delay), sg_code, T, M, a, b, _BLOCK, ptr(x), ptr(ckpt),
+                      gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
+                      ptr(carry["spk"]), ptr(acc.get("beta")), ptr(acc.get("alpha")),
+                      ptr(acc.get("V")), ptr(acc.get("thr")), ptr(acc.get("g")),
+                      ptr(full["beta"]), ptr(full.get("alpha")), ptr(full.get("V")),
+                      ptr(full["thr"]), ptr(full["g"]), sg_param))
+    return gx
+
+
 def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor | None,
                      init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
                      acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size) -> None:
     lib = native.native_library()
     full = {k: v.expand(shape).contiguous() for k, v in p.items()}
     inits = {k: (v.contiguous() if v is not None else None) for k, v in init.items()}
-    fn = lib.snncore_fused_bwd_f32 if h.dtype == torch.float32 else lib.snncore_fused_bwd_f64
     T, M = h.shape[0], math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
-    if gspk is not None and gspk.dtype != h.dtype:
-        gspk = gspk.to(h.dtype)
-    whole = sg_code != 0 and (gspk is None or gspk.is_contiguous())
-    step = T if whole else max(1, _CHUNK_ELEMS // max(M, 1))
     ranges = native.parallel_ranges(M, native.threads())
     ptr = native.ptr
+    whole = sg_code != 0 and (gspk is None or gspk.stride(0) == 0 or gspk.is_contiguous())
+    step = T if whole else max(1, _CHUNK_ELEMS // max(M, 1))
     for t1 in range(T, 0, -step):
         t0 = max(0, t1 - step)
-        gs = None if gspk is None else gspk[t0:t1].contiguous()
+        gs, gts = _spike_grad_rows(None if gspk is None else gspk[t0:t1], M)
         sg = None if sg_code else cfg.surrogate.derivative(h[t0:t1] - p["thr"]).to(
             h.dtype).contiguous()
-        native.call_parallel(fn, ranges, lambda a, b, t0=t0, t1=t1, gs=gs, sg=sg: (
-            kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, ptr(gs), ptr(h), ptr(sg),
-            ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]), ptr(h),
-            ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]), ptr(acc.get("beta")),
-            ptr(acc.get("alpha")), ptr(acc.get("V")), ptr(acc.get("thr")), ptr(acc.get("g")),
-            ptr(full["beta"]), ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-            ptr(full["g"]), sg_param))
+        native.call_parallel(
+            lib.snncore_fused_bwd_f32, ranges,
+            lambda a, b, t0=t0, t1=t1, gs=gs, gts=gts, sg=sg: (
+                kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, gts, ptr(gs), ptr(h),
+                ptr(sg), ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]),
+                ptr(h), ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]),
+                ptr(acc.get("beta")), ptr(acc.get("alpha")), ptr(acc.get("V")),
+                ptr(acc.get("thr")), ptr(acc.get("g")), ptr(full["beta"]),
+                ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"]),
+                sg_param))
 
 
 # -- backend -------------------------------------------------------------------------------------
@@ -314,20 +369,29 @@ def _params_of(neuron: Any, x: Tensor, kind: str) -> dict[str, Tensor | None]:
     }
 
 
-def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None
-              ) -> tuple[Tensor, Any]:
+def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None,
+              recompute: bool | None = None) -> tuple[Tensor, Any]:
     """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
 
-    ``native_loops=None`` uses the native loops where possible; False forces the PyTorch loop.
+    ``native_loops=None`` uses the native loops where possible (CPU, float32); False forces the
+    PyTorch loop. ``recompute=None`` recomputes the membrane in the backward (instead of storing
+    it) when the native loops run, the surrogate's derivative is built into them, and ``x_seq``
+    is a leaf or needs no gradient (so it is kept alive by its owner anyway).
     """
     kind = neuron.fused_kind
-    use_native = x_seq.device.type == "cpu" and x_seq.dtype in (torch.float32, torch.float64)
+    use_native = x_seq.device.type == "cpu" and x_seq.dtype == torch.float32
     if native_loops is False:
         use_native = False
     elif use_native:
         use_native = native.native_library() is not None
+    can_recompute = use_native and _native_surrogate(neuron.surrogate)[0] != 0
+    if recompute is None:
+        recompute = can_recompute and x_seq.grad_fn is None
+    elif recompute and not can_recompute:
+        raise ValueError("fused_run: recompute=True needs the native loops and a surrogate "
+                         f"built into them ({sorted(native.SURROGATE_IDS)})")
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  use_native)
+                  use_native, bool(recompute))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],

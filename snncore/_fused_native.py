@@ -47,6 +47,8 @@ SURROGATE_IDS = {"ATan": 1, "FastSigmoid": 2}
 _SOURCE = r"""
 #include <cstdint>
 #include <cmath>
+#include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -66,246 +68,362 @@ inline F surrogate(F x, F a) {
     }
 }
 
-// Forward over neurons [m0, m1) and all T steps. KIND: 0 leaky, 1 synaptic, 2 rleaky, 3 rsynaptic.
-// RESET: 0 subtract, 1 zero, 2 none. DELAY: reset_delay.
+// KIND: 0 leaky, 1 synaptic, 2 rleaky, 3 rsynaptic. RESET: 0 subtract, 1 zero, 2 none.
+// DELAY: reset_delay. Operation order is that of the eager step functions.
+template <int KIND> struct Kind {
+    static constexpr bool SYN = KIND == 1 || KIND == 3;
+    static constexpr bool REC = KIND == 2 || KIND == 3;
+    // checkpoint layout: NS rows of M per block: mem, then syn (SYN), then spk (REC)
+    static constexpr int64_t NS = 1 + (SYN ? 1 : 0) + (REC ? 1 : 0);
+    static constexpr int64_t SPK_ROW = SYN ? 2 : 1;
+};
+
+// One forward step of one neuron. Updates the state (u: post-reset membrane, I: current,
+// S: last emitted spike), writes the emitted spike to o and returns the pre-reset membrane.
+template <typename F, int KIND, int RESET, int DELAY>
+inline F fstep(F xv, F& u, F& I, F& S, F bt, F al, F vv, F th, F gf, F& o) {
+    F d;
+    if (Kind<KIND>::SYN) {
+        F cur = al * I + xv;
+        if (Kind<KIND>::REC) cur = cur + vv * S;
+        I = cur;
+        d = cur;
+    } else if (Kind<KIND>::REC) {
+        d = xv + vv * S;
+    } else {
+        d = xv;
+    }
+    F hv;
+    if (DELAY && RESET != 2) {
+        const F r = step_fn(u - th);
+        if (RESET == 0) hv = bt * u + d - r * th;
+        else hv = bt * ((F(1) - r) * u) + d;
+    } else {
+        hv = bt * u + d;
+    }
+    const F s = step_fn(hv - th);
+    o = s * gf;
+    F un = hv;
+    if (!DELAY && RESET != 2) {
+        if (RESET == 0) un = hv - s * th;
+        else un = hv * (F(1) - s);
+    }
+    u = un;
+    if (Kind<KIND>::REC) S = o;
+    return hv;
+}
+
+// The post-reset membrane of a step from its pre-reset membrane.
+template <typename F, int RESET, int DELAY>
+inline F post_reset(F hv, F th) {
+    if (DELAY || RESET == 2) return hv;
+    const F s = step_fn(hv - th);
+    return RESET == 0 ? hv - s * th : hv * (F(1) - s);
+}
+
+// One reverse step of one neuron; returns the gradient of the input X_t. hv: pre-reset membrane
+// of step t; up, sp, ip: membrane, emitted spike and current after step t-1; gext: gradient of
+// the spike output of step t; gmem, gsyn, gsst: gradients carried from step t+1 (in/out).
+template <typename F, int KIND, int RESET, int DELAY>
+inline F bstep(F hv, F up, F sp, F ip, F gext, F sgv, F& gmem, F& gsyn, F& gsst, double* gbeta,
+               double* galpha, double* gV, double* gthr, double* gg, int64_t i, F bt, F al, F vv,
+               F th, F gf) {
+    const F s = step_fn(hv - th);
+    F gS = gext;
+    if (Kind<KIND>::REC) gS = gS + gsst;
+    if (gg) gg[i] += double(gS * s);
+    const F gfire = gS * gf * sgv;
+    const F gU = gmem;
+    F gh, gth = -gfire, keep = F(1);
+    if (DELAY) {
+        gh = gU + gfire;
+        if (RESET == 0) gth = gth - gh * step_fn(up - th);
+        if (RESET == 1) keep = F(1) - step_fn(up - th);
+    } else {
+        gh = (RESET == 1 ? gU * (F(1) - s) : gU) + gfire;
+        if (RESET == 0) gth = gth - gU * s;
+    }
+    if (gthr) gthr[i] += double(gth);
+    if (gbeta) gbeta[i] += double(gh * (keep * up));
+    gmem = gh * bt * keep;
+    F gd = gh;
+    if (Kind<KIND>::SYN) {
+        gd = gh + gsyn;
+        if (galpha) galpha[i] += double(gd * ip);
+        gsyn = gd * al;
+    }
+    if (Kind<KIND>::REC) {
+        if (gV) gV[i] += double(gd * sp);
+        gsst = gd * vv;
+    }
+    return gd;
+}
+
+struct Acc { double *beta, *alpha, *V, *thr, *g; };
+
+template <typename F> struct Par {
+    const F *beta, *alpha, *V, *thr, *g;
+    inline F al(int64_t i) const { return alpha ? alpha[i] : F(0); }
+    inline F vv(int64_t i) const { return V ? V[i] : F(0); }
+};
+
+// Forward over neurons [m0, m1) and all T steps. Optional outputs: h (pre-reset membrane),
+// synseq (current), ckpt (the state before every K-th step: [ceil(T/K), NS, M], rows mem,
+// then syn and spk where the kind has them).
 template <typename F, int KIND, int RESET, int DELAY>
 void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq,
-         F* mem, F* syn, F* sst, const F* beta, const F* alpha, const F* V, const F* thr,
-         const F* g) {
-    constexpr bool SYN = KIND == 1 || KIND == 3;
-    constexpr bool REC = KIND == 2 || KIND == 3;
+         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         for (int64_t t = 0; t < T; ++t) {
+            if (ckpt && t % K == 0) {
+                F* c = ckpt + (t / K) * Kind<KIND>::NS * M;
+                for (int64_t i = a; i < b; ++i) {
+                    c[i] = mem[i];
+                    if (Kind<KIND>::SYN) c[M + i] = syn[i];
+                    if (Kind<KIND>::REC) c[Kind<KIND>::SPK_ROW * M + i] = sst[i];
+                }
+            }
             const F* xt = x + t * M;
             F* st = spk + t * M;
             F* ht = h ? h + t * M : nullptr;
             F* it = synseq ? synseq + t * M : nullptr;
             for (int64_t i = a; i < b; ++i) {
-                const F th = thr[i];
-                const F u = mem[i];
-                F d;
-                if (SYN) {
-                    F cur = alpha[i] * syn[i] + xt[i];
-                    if (REC) cur = cur + V[i] * sst[i];
-                    syn[i] = cur;
-                    if (it) it[i] = cur;
-                    d = cur;
-                } else if (REC) {
-                    d = xt[i] + V[i] * sst[i];
-                } else {
-                    d = xt[i];
-                }
-                F hv;
-                if (DELAY && RESET != 2) {
-                    const F r = step_fn(u - th);
-                    if (RESET == 0) hv = beta[i] * u + d - r * th;
-                    else hv = beta[i] * ((F(1) - r) * u) + d;
-                } else {
-                    hv = beta[i] * u + d;
-                }
-                const F s = step_fn(hv - th);
-                const F o = s * g[i];
+                F u = mem[i], I = Kind<KIND>::SYN ? syn[i] : F(0);
+                F S = Kind<KIND>::REC ? sst[i] : F(0), o;
+                const F hv = fstep<F, KIND, RESET, DELAY>(xt[i], u, I, S, p.beta[i], p.al(i),
+                                                          p.vv(i), p.thr[i], p.g[i], o);
                 st[i] = o;
                 if (ht) ht[i] = hv;
-                if (!DELAY && RESET != 2) {
-                    if (RESET == 0) hv = hv - s * th;
-                    else hv = hv * (F(1) - s);
-                }
-                mem[i] = hv;
-                if (REC) sst[i] = o;
+                if (it) it[i] = I;
+                mem[i] = u;
+                if (Kind<KIND>::SYN) syn[i] = I;
+                if (Kind<KIND>::REC) sst[i] = S;
             }
         }
     }
 }
 
-// Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1). h, synseq and gx are
-// indexed by absolute step, gspk and sgarr relative to t0 (chunks). gx may alias h: each
-// element of h is read before the same element of gx is written, and h[t-1] is read at step t
-// before step t-1 overwrites it.
+// Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1), from a stored pre-reset
+// membrane h (and current synseq), indexed by absolute step. gspk has time stride gts (M, or 0
+// for one row used at every step) and sgarr (derivatives computed outside when SG == 0) are
+// relative to t0. gx may alias h: each element of h is read before the same element of gx is
+// written, and h[t-1] is read at step t before step t-1 overwrites it.
 template <typename F, int KIND, int RESET, int DELAY, int SG>
-void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, const F* gspk, const F* h,
-         const F* sgarr, const F* synseq, const F* mem0, const F* syn0, const F* spk0, F* gx,
-         F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr,
-         double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g,
-         F sa) {
-    constexpr bool SYN = KIND == 1 || KIND == 3;
-    constexpr bool REC = KIND == 2 || KIND == 3;
+void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
+         const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
+         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         for (int64_t t = t1 - 1; t >= t0; --t) {
             const F* ht = h + t * M;
             const F* hp = t > 0 ? h + (t - 1) * M : nullptr;
-            const F* gt = gspk ? gspk + (t - t0) * M : nullptr;
+            const F* gt = gspk ? gspk + (t - t0) * gts : nullptr;
             const F* sgt = SG == 0 ? sgarr + (t - t0) * M : nullptr;
-            const F* ip = (SYN && synseq && t > 0) ? synseq + (t - 1) * M : nullptr;
+            const F* ipp = (synseq && t > 0) ? synseq + (t - 1) * M : nullptr;
             F* gxt = gx + t * M;
             for (int64_t i = a; i < b; ++i) {
-                const F th = thr[i];
-                const F gf = g[i];
-                const F hv = ht[i];
-                const F xs = hv - th;
-                const F s = step_fn(xs);
-                const F sgv = SG == 0 ? sgt[i] : surrogate<F, SG>(xs, sa);
-                F up, sp = F(0), iprev = F(0);
+                const F th = p.thr[i], gf = p.g[i], hv = ht[i];
+                F up, sp = F(0), ip = F(0);
                 if (hp) {
-                    const F hpv = hp[i];
-                    const F spb = step_fn(hpv - th);
-                    if (DELAY || RESET == 2) up = hpv;
-                    else if (RESET == 0) up = hpv - spb * th;
-                    else up = hpv * (F(1) - spb);
-                    if (REC) sp = spb * gf;
-                    if (SYN && synseq) iprev = ip[i];
+                    up = post_reset<F, RESET, DELAY>(hp[i], th);
+                    if (Kind<KIND>::REC) sp = step_fn(hp[i] - th) * gf;
+                    if (ipp) ip = ipp[i];
                 } else {
                     up = mem0[i];
-                    if (REC) sp = spk0[i];
-                    if (SYN && synseq) iprev = syn0[i];
+                    if (Kind<KIND>::REC) sp = spk0[i];
+                    if (Kind<KIND>::SYN && syn0) ip = syn0[i];
                 }
-                F gS = gt ? gt[i] : F(0);
-                if (REC) gS = gS + gsst[i];
-                if (gg) gg[i] += double(gS * s);
-                const F gfire = gS * gf * sgv;
-                const F gU = gmem[i];
-                F gh, gth = -gfire, keep = F(1);
-                if (DELAY) {
-                    gh = gU + gfire;
-                    if (RESET == 0) gth = gth - gh * step_fn(up - th);
-                    if (RESET == 1) keep = F(1) - step_fn(up - th);
-                } else {
-                    gh = (RESET == 1 ? gU * (F(1) - s) : gU) + gfire;
-                    if (RESET == 0) gth = gth - gU * s;
+                const F sgv = SG == 0 ? sgt[i] : surrogate<F, SG>(hv - th, sa);
+                F gsy = Kind<KIND>::SYN ? gsyn[i] : F(0), gss = Kind<KIND>::REC ? gsst[i] : F(0);
+                F gm = gmem[i];
+                gxt[i] = bstep<F, KIND, RESET, DELAY>(hv, up, sp, ip, gt ? gt[i] : F(0), sgv, gm,
+                                                     gsy, gss, acc.beta, acc.alpha, acc.V,
+                                                     acc.thr, acc.g, i, p.beta[i], p.al(i),
+                                                     p.vv(i), th, gf);
+                gmem[i] = gm;
+                if (Kind<KIND>::SYN) gsyn[i] = gsy;
+                if (Kind<KIND>::REC) gsst[i] = gss;
+            }
+        }
+    }
+}
+
+// Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
+// (every K steps) and the input x, so that nothing of size T is kept between the passes.
+template <typename F, int KIND, int RESET, int DELAY, int SG>
+void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
+            int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
+            F sa) {
+    std::vector<F> hbuf(K * TILE), ibuf(Kind<KIND>::SYN ? K * TILE : 1);
+    F u[TILE], I[TILE], S[TILE];
+    const int64_t nb = (T + K - 1) / K;
+    for (int64_t a = m0; a < m1; a += TILE) {
+        const int64_t b = a + TILE < m1 ? a + TILE : m1;
+        const int64_t n = b - a;
+        for (int64_t blk = nb - 1; blk >= 0; --blk) {
+            const int64_t t0 = blk * K, t1 = t0 + K < T ? t0 + K : T;
+            const F* c = ckpt + blk * Kind<KIND>::NS * M;
+            for (int64_t j = 0; j < n; ++j) {
+                u[j] = c[a + j];
+                I[j] = Kind<KIND>::SYN ? c[M + a + j] : F(0);
+                S[j] = Kind<KIND>::REC ? c[Kind<KIND>::SPK_ROW * M + a + j] : F(0);
+            }
+            for (int64_t t = t0; t < t1; ++t) {
+                const F* xt = x + t * M + a;
+                F* hb = hbuf.data() + (t - t0) * TILE;
+                F* ib = ibuf.data() + (Kind<KIND>::SYN ? (t - t0) * TILE : 0);
+                for (int64_t j = 0; j < n; ++j) {
+                    const int64_t i = a + j;
+                    F o;
+                    hb[j] = fstep<F, KIND, RESET, DELAY>(xt[j], u[j], I[j], S[j], p.beta[i],
+                                                         p.al(i), p.vv(i), p.thr[i], p.g[i], o);
+                    if (Kind<KIND>::SYN) ib[j] = I[j];
                 }
-                if (gthr) gthr[i] += double(gth);
-                if (gbeta) gbeta[i] += double(gh * (keep * up));
-                gmem[i] = gh * beta[i] * keep;
-                if (SYN) {
-                    const F gI = gh + gsyn[i];
-                    gxt[i] = gI;
-                    if (galpha) galpha[i] += double(gI * iprev);
-                    gsyn[i] = gI * alpha[i];
-                    if (REC) {
-                        if (gV) gV[i] += double(gI * sp);
-                        gsst[i] = gI * V[i];
+            }
+            for (int64_t t = t1 - 1; t >= t0; --t) {
+                const F* hb = hbuf.data() + (t - t0) * TILE;
+                const F* hp = t > t0 ? hb - TILE : nullptr;
+                const F* ipp = (Kind<KIND>::SYN && t > t0) ? ibuf.data() + (t - 1 - t0) * TILE
+                                                           : nullptr;
+                const F* gt = gspk ? gspk + t * gts + a : nullptr;
+                F* gxt = gx + t * M + a;
+                for (int64_t j = 0; j < n; ++j) {
+                    const int64_t i = a + j;
+                    const F th = p.thr[i], gf = p.g[i], hv = hb[j];
+                    F up, sp = F(0), ip = F(0);
+                    if (hp) {
+                        up = post_reset<F, RESET, DELAY>(hp[j], th);
+                        if (Kind<KIND>::REC) sp = step_fn(hp[j] - th) * gf;
+                        if (Kind<KIND>::SYN) ip = ipp[j];
+                    } else {
+                        up = c[i];
+                        if (Kind<KIND>::SYN) ip = c[M + i];
+                        if (Kind<KIND>::REC) sp = c[Kind<KIND>::SPK_ROW * M + i];
                     }
-                } else {
-                    gxt[i] = gh;
-                    if (REC) {
-                        if (gV) gV[i] += double(gh * sp);
-                        gsst[i] = gh * V[i];
-                    }
+                    const F sgv = surrogate<F, SG>(hv - th, sa);
+                    F gsy = Kind<KIND>::SYN ? gsyn[i] : F(0);
+                    F gss = Kind<KIND>::REC ? gsst[i] : F(0);
+                    F gm = gmem[i];
+                    gxt[j] = bstep<F, KIND, RESET, DELAY>(hv, up, sp, ip, gt ? gt[j] : F(0), sgv,
+                                                         gm, gsy, gss, acc.beta, acc.alpha,
+                                                         acc.V, acc.thr, acc.g, i, p.beta[i],
+                                                         p.al(i), p.vv(i), th, gf);
+                    gmem[i] = gm;
+                    if (Kind<KIND>::SYN) gsyn[i] = gsy;
+                    if (Kind<KIND>::REC) gsst[i] = gss;
                 }
             }
         }
     }
 }
 
-template <typename F, int KIND, int RESET>
-void fwd_d(int delay, int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
-           F* synseq, F* mem, F* syn, F* sst, const F* beta, const F* alpha, const F* V,
-           const F* thr, const F* g) {
-    if (delay) fwd<F, KIND, RESET, 1>(T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta, alpha,
-                                      V, thr, g);
-    else fwd<F, KIND, RESET, 0>(T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta, alpha, V,
-                                thr, g);
-}
-
-template <typename F, int KIND>
-void fwd_r(int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x,
-           F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta, const F* alpha,
-           const F* V, const F* thr, const F* g) {
-    switch (reset) {
-        case 0: fwd_d<F, KIND, 0>(delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                                  alpha, V, thr, g); break;
-        case 1: fwd_d<F, KIND, 1>(delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                                  alpha, V, thr, g); break;
-        default: fwd_d<F, KIND, 2>(delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                                   alpha, V, thr, g); break;
+// Runtime -> compile-time dispatch.
+template <typename Fn>
+int dispatch(int kind, int reset, int delay, int sg, Fn&& fn) {
+    auto with_sg = [&](auto k, auto r, auto d) -> int {
+        switch (sg) {
+            case 0: fn(k, r, d, std::integral_constant<int, 0>{}); return 0;
+            case 1: fn(k, r, d, std::integral_constant<int, 1>{}); return 0;
+            case 2: fn(k, r, d, std::integral_constant<int, 2>{}); return 0;
+        }
+        return 1;
+    };
+    auto with_d = [&](auto k, auto r) -> int {
+        return delay ? with_sg(k, r, std::integral_constant<int, 1>{})
+                     : with_sg(k, r, std::integral_constant<int, 0>{});
+    };
+    auto with_r = [&](auto k) -> int {
+        switch (reset) {
+            case 0: return with_d(k, std::integral_constant<int, 0>{});
+            case 1: return with_d(k, std::integral_constant<int, 1>{});
+            case 2: return with_d(k, std::integral_constant<int, 2>{});
+        }
+        return 1;
+    };
+    switch (kind) {
+        case 0: return with_r(std::integral_constant<int, 0>{});
+        case 1: return with_r(std::integral_constant<int, 1>{});
+        case 2: return with_r(std::integral_constant<int, 2>{});
+        case 3: return with_r(std::integral_constant<int, 3>{});
     }
+    return 1;
 }
 
 template <typename F>
-int fwd_k(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1,
-          const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
-          const F* alpha, const F* V, const F* thr, const F* g) {
-    switch (kind) {
-        case 0: fwd_r<F, 0>(reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                            alpha, V, thr, g); return 0;
-        case 1: fwd_r<F, 1>(reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                            alpha, V, thr, g); return 0;
-        case 2: fwd_r<F, 2>(reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                            alpha, V, thr, g); return 0;
-        case 3: fwd_r<F, 3>(reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta,
-                            alpha, V, thr, g); return 0;
-    }
-    return 1;
-}
-
-#define BWD_ARGS M, m0, m1, t0, t1, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx, gmem, gsyn, \
-    gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, g, sa
-#define BWD_PARAMS int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, const F* gspk, \
-    const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, const F* spk0, \
-    F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr, \
-    double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g, F sa
-
-template <typename F, int KIND, int RESET, int DELAY>
-int bwd_s(int sg, BWD_PARAMS) {
-    switch (sg) {
-        case 0: bwd<F, KIND, RESET, DELAY, 0>(BWD_ARGS); return 0;
-        case 1: bwd<F, KIND, RESET, DELAY, 1>(BWD_ARGS); return 0;
-        case 2: bwd<F, KIND, RESET, DELAY, 2>(BWD_ARGS); return 0;
-    }
-    return 1;
-}
-
-template <typename F, int KIND, int RESET>
-int bwd_d(int delay, int sg, BWD_PARAMS) {
-    return delay ? bwd_s<F, KIND, RESET, 1>(sg, BWD_ARGS) : bwd_s<F, KIND, RESET, 0>(sg, BWD_ARGS);
-}
-
-template <typename F, int KIND>
-int bwd_r(int reset, int delay, int sg, BWD_PARAMS) {
-    switch (reset) {
-        case 0: return bwd_d<F, KIND, 0>(delay, sg, BWD_ARGS);
-        case 1: return bwd_d<F, KIND, 1>(delay, sg, BWD_ARGS);
-        default: return bwd_d<F, KIND, 2>(delay, sg, BWD_ARGS);
-    }
+int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1,
+              const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
+              const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt) {
+    Par<F> p{beta, alpha, V, thr, g};
+    // the surrogate does not matter in the forward: dispatch with sg = 1 only
+    return dispatch(kind, reset, delay, 1, [&](auto k, auto r, auto d, auto) {
+        fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value>(
+            T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
+    });
 }
 
 template <typename F>
-int bwd_k(int kind, int reset, int delay, int sg, BWD_PARAMS) {
-    switch (kind) {
-        case 0: return bwd_r<F, 0>(reset, delay, sg, BWD_ARGS);
-        case 1: return bwd_r<F, 1>(reset, delay, sg, BWD_ARGS);
-        case 2: return bwd_r<F, 2>(reset, delay, sg, BWD_ARGS);
-        case 3: return bwd_r<F, 3>(reset, delay, sg, BWD_ARGS);
-    }
-    return 1;
+int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int64_t m1,
+              int64_t t0, int64_t t1, int64_t gts, const F* gspk, const F* h, const F* sgarr,
+              const F* synseq, const F* mem0, const F* syn0, const F* spk0, F* gx, F* gmem,
+              F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr,
+              double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g,
+              F sa) {
+    Par<F> p{beta, alpha, V, thr, g};
+    Acc acc{gbeta, galpha, gV, gthr, gg};
+    return dispatch(kind, reset, delay, sg, [&](auto k, auto r, auto d, auto s) {
+        bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, decltype(s)::value>(
+            M, m0, m1, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx, gmem, gsyn,
+            gsst, acc, p, sa);
+    });
+}
+
+template <typename F>
+int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, int64_t m0,
+                 int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, const F* gspk,
+                 F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV,
+                 double* gthr, double* gg, const F* beta, const F* alpha, const F* V,
+                 const F* thr, const F* g, F sa) {
+    if (sg == 0) return 2;  // needs a native surrogate
+    Par<F> p{beta, alpha, V, thr, g};
+    Acc acc{gbeta, galpha, gV, gthr, gg};
+    return dispatch(kind, reset, delay, sg, [&](auto k, auto r, auto d, auto s) {
+        constexpr int SGV = decltype(s)::value == 0 ? 1 : decltype(s)::value;
+        bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, SGV>(
+            T, M, m0, m1, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa);
+    });
 }
 
 }  // namespace
 
-#define EXPORT_FWD(NAME, F) \
-extern "C" int NAME(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, \
-        int64_t m1, const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta, \
-        const F* alpha, const F* V, const F* thr, const F* g) { \
-    return fwd_k<F>(kind, reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, beta, \
-                    alpha, V, thr, g); }
+#define EXPORTS(SUFFIX, F) \
+extern "C" int snncore_fused_fwd_##SUFFIX(int kind, int reset, int delay, int64_t T, int64_t M, \
+        int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, \
+        const F* beta, const F* alpha, const F* V, const F* thr, const F* g, int64_t K, \
+        F* ckpt) { \
+    return fwd_entry<F>(kind, reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, \
+                        beta, alpha, V, thr, g, K, ckpt); } \
+extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg, int64_t M, \
+        int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk, \
+        const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, \
+        const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
+        double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
+        const F* thr, const F* g, F sa) { \
+    return bwd_entry<F>(kind, reset, delay, sg, M, m0, m1, t0, t1, gts, gspk, h, sgarr, \
+                        synseq, mem0, syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, \
+                        gthr, gg, beta, alpha, V, thr, g, sa); } \
+extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int sg, int64_t T, \
+        int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \
+        const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
+        double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
+        const F* thr, const F* g, F sa) { \
+    return bwd_rc_entry<F>(kind, reset, delay, sg, T, M, m0, m1, K, x, ckpt, gts, gspk, gx, \
+                           gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, \
+                           g, sa); }
 
-#define EXPORT_BWD(NAME, FT) \
-extern "C" int NAME(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int64_t m1, \
-        int64_t t0, int64_t t1, const FT* gspk, const FT* h, const FT* sgarr, const FT* synseq, \
-        const FT* mem0, const FT* syn0, const FT* spk0, FT* gx, FT* gmem, FT* gsyn, FT* gsst, \
-        double* gbeta, double* galpha, double* gV, double* gthr, double* gg, const FT* beta, \
-        const FT* alpha, const FT* V, const FT* thr, const FT* g, FT sa) { \
-    return bwd_k<FT>(kind, reset, delay, sg, M, m0, m1, t0, t1, gspk, h, sgarr, synseq, mem0, \
-                     syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, \
-                     V, thr, g, sa); }
+EXPORTS(f32, float)
 
-EXPORT_FWD(snncore_fused_fwd_f32, float)
-EXPORT_FWD(snncore_fused_fwd_f64, double)
-EXPORT_BWD(snncore_fused_bwd_f32, float)
-EXPORT_BWD(snncore_fused_bwd_f64, double)
-extern "C" int snncore_fused_abi_version() { return 1; }
+extern "C" int snncore_fused_abi_version() { return 3; }
 """
 
 _BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math",
@@ -356,15 +474,17 @@ def _compile(cxx: str, out: Path, flags: list[str]) -> str | None:
 
 def _setup(lib: Any) -> None:
     i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
-    for name in ("snncore_fused_fwd_f32", "snncore_fused_fwd_f64"):
-        fn = getattr(lib, name)
-        fn.restype = i32
-        fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12
-    for name, ft in (("snncore_fused_bwd_f32", ctypes.c_float),
-                     ("snncore_fused_bwd_f64", ctypes.c_double)):
-        fn = getattr(lib, name)
-        fn.restype = i32
-        fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64] + [vp] * 21 + [ft]
+    fn = lib.snncore_fused_fwd_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12 + [i64, vp]
+    fn = lib.snncore_fused_bwd_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, i64] + [vp] * 21 + [
+        ctypes.c_float]
+    fn = lib.snncore_fused_bwd_rc_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, vp, vp, i64] + [vp] * 15 + [
+        ctypes.c_float]
 
 
 def native_library() -> Any:
@@ -402,7 +522,7 @@ def native_library() -> Any:
                         continue
                 lib = ctypes.CDLL(str(path))
                 _setup(lib)
-                if lib.snncore_fused_abi_version() != 1:
+                if lib.snncore_fused_abi_version() != 3:
                     errors.append(f"{path}: unexpected ABI version")
                     continue
             except (OSError, subprocess.SubprocessError, AttributeError) as exc:
@@ -423,11 +543,15 @@ def native_status() -> str:
     return _status
 
 
-def parallel_ranges(m: int, workers: int, align: int = 256) -> list[tuple[int, int]]:
-    """Split ``range(m)`` into at most ``workers`` contiguous ranges aligned to ``align``."""
-    if workers <= 1 or m <= 2 * align:
+def parallel_ranges(m: int, workers: int, align: int = 256, min_size: int = 1024
+                    ) -> list[tuple[int, int]]:
+    """Split ``range(m)`` into contiguous ranges aligned to ``align``: about four per worker
+    (so that a worker delayed by a busy machine does not hold up the others), none smaller than
+    ``min_size``; a single range when ``workers <= 1``."""
+    if workers <= 1 or m < 2 * min_size:
         return [(0, m)]
-    chunk = -(-m // workers)
+    parts = min(4 * workers, m // min_size)
+    chunk = -(-m // parts)
     chunk = -(-chunk // align) * align
     return [(a, min(a + chunk, m)) for a in range(0, m, chunk)]
 
@@ -441,12 +565,12 @@ def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any) -> Non
             raise RuntimeError(f"fused native kernel failed with code {rc}")
         return
     with _lock:
-        if _pool is None or _pool_size < len(ranges):
+        workers = min(len(ranges), threads())
+        if _pool is None or _pool_size != workers:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=len(ranges),
-                                       thread_name_prefix="snncore-fused")
-            _pool_size = len(ranges)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snncore-fused")
+            _pool_size = workers
         pool = _pool
     futures = [pool.submit(fn, *make_args(a, b)) for a, b in ranges]
     codes = [f.result() for f in futures]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shutil
 from typing import NamedTuple
 
 import pytest
@@ -136,7 +137,8 @@ def _run(neuron, x, state, w_spk, w_state, how, loss_on="both"):
     if how == "eager":
         spk, fin = neuron.run(x, state, backend="eager")
     else:
-        spk, fin = fused_run(neuron, x, state, native_loops=(how == "native"))
+        spk, fin = fused_run(neuron, x, state, native_loops=(how != "torch"),
+                             recompute=None if how == "native" else False)
     loss = x.new_zeros(())
     if loss_on in ("both", "spikes"):
         loss = loss + (spk * w_spk).sum()
@@ -168,7 +170,9 @@ def _assert_same(ref, got):
                                    msg=lambda m, k=k: f"gradient of {k}: {m}")
 
 
-PATHS = ("native", "torch")
+#: native loops recomputing the membrane in the backward (the input here is a leaf), native loops
+#: storing it, and the PyTorch loop
+PATHS = ("native", "store", "torch")
 
 
 @pytest.mark.parametrize("kind,reset,delay,per_neuron", list(itertools.product(
@@ -235,16 +239,33 @@ def test_no_grad_forward_and_learnable_clamp():
     assert torch.equal(e[0], f[0]) and torch.equal(e[1].mem, f[1].mem)
     _assert_same(_run(lif, x, state, w_spk, w_state, "eager"),
                  _run(lif, x, state, w_spk, w_state, "native"))
+    _assert_same(_run(lif, x, state, w_spk, w_state, "eager"),
+                 _run(lif, x, state, w_spk, w_state, "store"))
 
 
-def test_second_backward_raises():
+def test_second_backward():
     lif = snn.Leaky(beta=0.9)
-    x = torch.rand(T, B, N, requires_grad=True)
-    spk, _ = lif.run(x, backend="fused")
-    loss = spk.sum() + x.sum()
+    leaf = torch.rand(T, B, N, requires_grad=True)
+    # an intermediate input: the membrane is stored and its buffer becomes the input gradient
+    spk, _ = lif.run(leaf * 1.5, backend="fused")
+    loss = spk.sum() + leaf.sum()
     loss.backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="second time"):
         loss.backward()
+    # a leaf input: the membrane is recomputed, so a second backward works
+    leaf.grad = None
+    spk, _ = lif.run(leaf, backend="fused")
+    (spk * torch.linspace(0, 1, N)).sum().backward(retain_graph=True)
+    first = leaf.grad.clone()
+    (spk * torch.linspace(0, 1, N)).sum().backward()
+    torch.testing.assert_close(leaf.grad, 2 * first)
+
+
+def test_recompute_needs_native_surrogate():
+    lif = snn.Leaky(beta=0.9, surrogate="sigmoid")
+    x = torch.rand(T, B, N)
+    with pytest.raises(ValueError, match="recompute"):
+        fused_run(lif, x, lif.init_state(x[0]), recompute=True)
 
 
 def test_auto_selects_fused_and_stateful_mode():
@@ -287,8 +308,39 @@ def test_unknown_kind_not_supported():
 def test_native_loops_status():
     status = _fused_native.native_status()
     assert isinstance(status, str) and status
-    assert _fused_native.parallel_ranges(10_000, 2) == [(0, 5120), (5120, 10_000)]
+    if shutil.which("c++") or shutil.which("g++"):
+        # with a compiler the native loops must build: the equality tests above ran them
+        assert status.startswith("native"), status
+    for m, workers in ((10_000, 2), (100, 2), (4096, 4), (50_000, 1), (70_001, 3)):
+        ranges = _fused_native.parallel_ranges(m, workers)
+        assert ranges[0][0] == 0 and ranges[-1][1] == m
+        assert all(a < b for a, b in ranges)
+        assert all(r[1] == s[0] for r, s in zip(ranges, ranges[1:], strict=False))
+        assert len(ranges) <= max(1, 4 * workers)
     assert _fused_native.parallel_ranges(100, 2) == [(0, 100)]
+    assert len(_fused_native.parallel_ranges(10_000, 2)) > 1
+
+
+@pytest.mark.parametrize("kind", ["leaky", "rsynaptic_elementwise"])
+def test_parallel_neuron_ranges(kind):
+    """Enough neurons to split the native loops over several threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gen = torch.Generator().manual_seed(9)
+        neuron = _make(kind, "subtract", True, False)
+        x = torch.randn(6, 4, 1024, generator=gen) + 0.4
+        state = neuron.State(*(torch.zeros(4, 1024) for _ in neuron.State._fields))
+        assert len(_fused_native.parallel_ranges(x[0].numel(), 2)) > 1
+        w_spk = torch.randn(6, 4, 1024, generator=gen)
+        w_state = [torch.randn(4, 1024, generator=gen) for _ in neuron.State._fields]
+        ref = _run(neuron, x, state, w_spk, w_state, "eager")
+        ref_sum = _run(neuron, x, state, w_spk, w_state, "eager", "sum")
+        for how in ("native", "store"):
+            _assert_same(ref, _run(neuron, x, state, w_spk, w_state, how))
+            _assert_same(ref_sum, _run(neuron, x, state, w_spk, w_state, how, "sum"))
+    finally:
+        torch.set_num_threads(threads)
 
 
 # -- the neurons-extra plugin's classes, when it is installed --------------------------------------

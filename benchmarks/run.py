@@ -1,0 +1,408 @@
+"""Speed and memory benchmarks of snncore, side by side with snnTorch, in one process.
+
+Sections:
+  1. Linear(N, N) + LIF, B=16, T=500, N in {512, 2048}: forward, backward (loss = sum of
+     spikes), total, memory; snncore default and eager, the GEMM-only floor, snnTorch as its
+     tutorials write it and snnTorch's best case.
+  2. LIF alone on [T=500, 16*2048] against the memory-bandwidth roofline (24 bytes per
+     neuron-step for training in fp32; bandwidth measured with a large copy).
+  3. Training memory vs T in {100, 500, 2000} for LIF alone: held after forward and peak.
+
+Usage::
+
+    python benchmarks/run.py            # full run (5-10 minutes), writes docs/benchmarks.md
+    python benchmarks/run.py --quick    # a fast smoke run, prints only
+    nox -s bench                        # the full run in a fresh environment
+
+Memory is counted by a dispatch-mode tracker: bytes of every tensor storage allocated through
+PyTorch from the start of the forward, freed when the storage dies. "held" is what is still
+allocated after the forward minus the output itself (what the backward keeps alive); "peak" is
+the maximum during forward plus backward.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import gc
+import json
+import platform
+import statistics
+import sys
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import snncore as snn  # noqa: E402
+
+try:
+    import snntorch
+    from snntorch import surrogate as snt_surrogate
+except ImportError:  # pragma: no cover - snnTorch is optional for the benchmark
+    snntorch = None
+
+BETA, THR = 0.95, 1.0
+
+
+# -- measurement helpers ---------------------------------------------------------------------------
+class MemoryTracker(TorchDispatchMode):
+    """Live bytes of tensor storages created while active (CPU), and their peak."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current = 0
+        self.peak = 0
+        self._live: dict[int, int] = {}
+
+    def _free(self, key: int, nbytes: int) -> None:
+        if self._live.pop(key, None) is not None:
+            self.current -= nbytes
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0]
+                  if isinstance(t, Tensor)}
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, Tensor) and t.device.type == "cpu":
+                st = t.untyped_storage()
+                key = st._cdata
+                if key in self._live or key in inputs:  # known, or a view / in-place result
+                    continue
+                n = st.nbytes()
+                self._live[key] = n
+                self.current += n
+                self.peak = max(self.peak, self.current)
+                weakref.finalize(st, self._free, key, n)
+        return out
+
+
+def measure_time(fwd: Callable[[], tuple[Tensor, Tensor]], params: list[Tensor], repeats: int,
+                 warmup: int) -> dict[str, float]:
+    """Median forward, backward and total seconds over ``repeats`` runs."""
+    fw, bw, tot = [], [], []
+    for i in range(warmup + repeats):
+        for p in params:
+            p.grad = None
+        gc.collect()
+        t0 = time.perf_counter()
+        out, loss = fwd()
+        t1 = time.perf_counter()
+        loss.backward()
+        t2 = time.perf_counter()
+        del out, loss
+        if i >= warmup:
+            fw.append(t1 - t0)
+            bw.append(t2 - t1)
+            tot.append(t2 - t0)
+    return {"fwd": statistics.median(fw), "bwd": statistics.median(bw),
+            "total": statistics.median(tot)}
+
+
+def measure_memory(fwd: Callable[[], tuple[Tensor, Tensor]], params: list[Tensor]
+                   ) -> dict[str, float]:
+    """Bytes held after the forward (minus the output) and the training peak."""
+    for p in params:
+        p.grad = None
+    gc.collect()
+    tracker = MemoryTracker()
+    with tracker:
+        out, loss = fwd()
+        gc.collect()
+        held = tracker.current - out.untyped_storage().nbytes()
+        loss.backward()
+        del out, loss
+    return {"held": float(held), "peak": float(tracker.peak)}
+
+
+def bandwidth(repeats: int) -> float:
+    """Bytes per second of a large copy (read + write), median over ``repeats``."""
+    a = torch.rand(64 * 1024 * 1024)  # 256 MiB
+    b = torch.empty_like(a)
+    b.copy_(a)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        b.copy_(a)
+        times.append(time.perf_counter() - t0)
+    return 2 * a.numel() * a.element_size() / statistics.median(times)
+
+
+# -- contenders -----------------------------------------------------------------------------
+def _snt_leaky() -> Any:
+    return snntorch.Leaky(beta=BETA, threshold=THR, spike_grad=snt_surrogate.atan(),
+                          reset_mechanism="subtract")
+
+
+def linear_contenders(T: int, B: int, N: int) -> dict[str, tuple[Callable, list[Tensor]]]:
+    torch.manual_seed(0)
+    x = torch.rand(T, B, N)
+    fc = nn.Linear(N, N)
+    with torch.no_grad():
+        fc.weight.mul_(2.0)  # enough drive for a realistic spike rate
+    params = list(fc.parameters())
+    out: dict[str, tuple[Callable, list[Tensor]]] = {}
+
+    net = snn.Sequential(fc, snn.Leaky(beta=BETA, threshold=THR, surrogate="atan"))
+
+    def snncore_default() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x)
+        return spk, spk.sum()
+
+    def snncore_eager() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x, backend="eager")
+        return spk, spk.sum()
+
+    def gemm_only() -> tuple[Tensor, Tensor]:
+        y = fc(x.reshape(T * B, N))
+        return y, y.sum()
+
+    out["snncore (default)"] = (snncore_default, params)
+    out["snncore (eager)"] = (snncore_eager, params)
+    out["GEMM only (floor)"] = (gemm_only, params)
+    if snntorch is not None:
+        lif = _snt_leaky()
+
+        def snntorch_tutorial() -> tuple[Tensor, Tensor]:
+            mem = lif.init_leaky()
+            rec = []
+            for step in range(T):
+                cur = fc(x[step])
+                spk, mem = lif(cur, mem)
+                rec.append(spk)
+            spk = torch.stack(rec)
+            return spk, spk.sum()
+
+        def snntorch_best() -> tuple[Tensor, Tensor]:
+            mem = lif.init_leaky()
+            cur = fc(x)
+            rec = []
+            for c in cur.unbind(0):
+                spk, mem = lif(c, mem)
+                rec.append(spk)
+            spk = torch.stack(rec)
+            return spk, spk.sum()
+
+        out["snnTorch (tutorial style)"] = (snntorch_tutorial, params)
+        out["snnTorch (best case)"] = (snntorch_best, params)
+    return out
+
+
+def lif_contenders(T: int, M: int) -> dict[str, tuple[Callable, list[Tensor]]]:
+    torch.manual_seed(1)
+    x = (torch.rand(T, M) * 0.6).requires_grad_(True)
+    lif = snn.Leaky(beta=BETA, threshold=THR, surrogate="atan")
+    out: dict[str, tuple[Callable, list[Tensor]]] = {}
+
+    def snncore_default() -> tuple[Tensor, Tensor]:
+        spk, _ = lif.run(x)
+        return spk, spk.sum()
+
+    def snncore_eager() -> tuple[Tensor, Tensor]:
+        spk, _ = lif.run(x, backend="eager")
+        return spk, spk.sum()
+
+    out["snncore (default)"] = (snncore_default, [x])
+    out["snncore (eager)"] = (snncore_eager, [x])
+    if snntorch is not None:
+        slif = _snt_leaky()
+
+        def snntorch_loop() -> tuple[Tensor, Tensor]:
+            mem = slif.init_leaky()
+            rec = []
+            for xt in x.unbind(0):
+                spk, mem = slif(xt, mem)
+                rec.append(spk)
+            spk = torch.stack(rec)
+            return spk, spk.sum()
+
+        out["snnTorch (loop)"] = (snntorch_loop, [x])
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------
+def ms(s: float) -> str:
+    return f"{s * 1e3:.1f}"
+
+
+def mib(b: float) -> str:
+    return f"{b / 2**20:.1f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def check(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke run)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5)")
+    ap.add_argument("--out", default=None,
+                    help="Markdown report path (default docs/benchmarks.md for a full run; "
+                         "'-' to write nothing)")
+    ap.add_argument("--json", default=None, help="also write the raw numbers as JSON here")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    repeats = args.repeats or (3 if args.quick else 5)
+    warmup = 1 if args.quick else 2
+    T, B = (100, 16) if args.quick else (500, 16)
+    sizes = (512,) if args.quick else (512, 2048)
+    mem_ts = (100,) if args.quick else (100, 500, 2000)
+    out_path = args.out if args.out is not None else ("-" if args.quick else
+                                                       str(ROOT / "docs" / "benchmarks.md"))
+    from snncore import _fused_native
+
+    raw: dict[str, Any] = {"linear": {}, "lif": {}, "memory": {}}
+    md: list[str] = []
+    cmd = "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = (f"{cpu}, {args.threads} threads, torch {torch.__version__}, snncore "
+            f"{snn.__version__}, snnTorch {getattr(snntorch, '__version__', 'not installed')}, "
+            f"Python {platform.python_version()}; fused native loops: "
+            f"{_fused_native.native_status().split(' (')[0]}")
+    print(info)
+
+    # 1. Linear + LIF
+    md.append(f"## 1. Linear(N, N) + LIF, B={B}, T={T}\n")
+    md.append("Forward, backward (loss = sum of spikes) and total in ms (median of "
+              f"{repeats} after {warmup} warm-up); memory in MiB (held after forward minus the "
+              "output, and training peak).\n")
+    targets_lin: list[str] = []
+    for N in sizes:
+        cont = linear_contenders(T, B, N)
+        res = {}
+        for name, (fn, params) in cont.items():
+            r = measure_time(fn, params, repeats, warmup)
+            r.update(measure_memory(fn, params))
+            res[name] = r
+            print(f"N={N:5d} {name:28s} fwd {ms(r['fwd']):>8} bwd {ms(r['bwd']):>8} total "
+                  f"{ms(r['total']):>8} ms  held {mib(r['held']):>8} peak {mib(r['peak']):>8} MiB")
+        raw["linear"][N] = res
+        floor = res["GEMM only (floor)"]["total"]
+        rows = [[name, ms(r["fwd"]), ms(r["bwd"]), ms(r["total"]), f"{r['total'] / floor:.2f}x",
+                 mib(r["held"]), mib(r["peak"])] for name, r in res.items()]
+        md.append(f"### N = {N}\n")
+        md.append(table(["", "forward", "backward", "total", "vs floor", "held MiB", "peak MiB"],
+                        rows) + "\n")
+        ours = res["snncore (default)"]["total"]
+        limit = 1.15 if N >= 2048 else 1.5
+        targets_lin.append(f"| Linear+LIF N={N}: total within {limit}x of the GEMM floor | "
+                           f"{ours / floor:.2f}x | {check(ours / floor <= limit)} |")
+        if "snnTorch (tutorial style)" in res:
+            sp = res["snnTorch (tutorial style)"]["total"] / ours
+            targets_lin.append(f"| Linear+LIF N={N}: >= 2x faster than snnTorch tutorial style | "
+                               f"{sp:.2f}x | {check(sp >= 2)} |")
+
+    # 2. LIF alone vs roofline
+    M = 16 * 2048
+    bw = bandwidth(repeats)
+    roof = 24 * T * M / bw
+    md.append(f"## 2. LIF alone, [T={T}, {M}] fp32, forward + backward\n")
+    md.append(f"Measured copy bandwidth: {bw / 1e9:.1f} GB/s; roofline for training (24 bytes "
+              f"per neuron-step): {ms(roof)} ms.\n")
+    res = {}
+    for name, (fn, params) in lif_contenders(T, M).items():
+        r = measure_time(fn, params, repeats, warmup)
+        r.update(measure_memory(fn, params))
+        res[name] = r
+        print(f"LIF {name:28s} fwd {ms(r['fwd']):>8} bwd {ms(r['bwd']):>8} total "
+              f"{ms(r['total']):>8} ms  held {mib(r['held']):>8} peak {mib(r['peak']):>8} MiB")
+    raw["lif"] = {"bandwidth_Bps": bw, "roofline_s": roof, "results": res}
+    in_bytes = T * M * 4
+    rows = [[name, ms(r["fwd"]), ms(r["bwd"]), ms(r["total"]), f"{r['total'] / roof:.2f}x",
+             f"{r['held'] / in_bytes:.2f}x", f"{r['peak'] / in_bytes:.2f}x"]
+            for name, r in res.items()]
+    md.append(table(["", "forward", "backward", "total", "vs roofline", "held / input",
+                     "peak / input"], rows) + "\n")
+    ours = res["snncore (default)"]
+    targets_lif = [f"| LIF alone: within 4x of the bandwidth roofline | "
+                   f"{ours['total'] / roof:.2f}x | {check(ours['total'] / roof <= 4)} |"]
+    if "snnTorch (loop)" in res:
+        st = res["snnTorch (loop)"]
+        sp = st["total"] / ours["total"]
+        targets_lif.append(f"| LIF alone: >= 3x faster than snnTorch's loop | {sp:.2f}x | "
+                           f"{check(sp >= 3)} |")
+        hr = ours["held"] / st["held"]
+        pr = ours["peak"] / st["peak"]
+        targets_lif.append(f"| LIF alone T={T}: held after forward <= 0.5x snnTorch | "
+                           f"{hr:.2f}x | {check(hr <= 0.5)} |")
+        targets_lif.append(f"| LIF alone T={T}: training peak <= 0.75x snnTorch | {pr:.2f}x | "
+                           f"{check(pr <= 0.75)} |")
+
+    # 3. memory vs T
+    md.append(f"## 3. Training memory vs T, LIF alone [T, {M}] fp32\n")
+    rows = []
+    for t in mem_ts:
+        for name, (fn, params) in lif_contenders(t, M).items():
+            if name == "snncore (eager)":
+                continue
+            r = measure_memory(fn, params)
+            raw["memory"].setdefault(t, {})[name] = r
+            inb = t * M * 4
+            rows.append([str(t), name, mib(inb), mib(r["held"]), mib(r["peak"]),
+                         f"{r['held'] / inb:.2f}x", f"{r['peak'] / inb:.2f}x"])
+            print(f"memory T={t:5d} {name:24s} held {mib(r['held']):>8} peak "
+                  f"{mib(r['peak']):>8} MiB")
+            gc.collect()
+    md.append(table(["T", "", "input MiB", "held MiB", "peak MiB", "held / input",
+                     "peak / input"], rows) + "\n")
+
+    targets = "\n".join(["| target | measured | |", "|---|---|---|", *targets_lin, *targets_lif])
+    print("\n" + targets)
+    if args.json:
+        Path(args.json).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
+    if out_path != "-":
+        now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        text = "\n".join([
+            "# Benchmarks",
+            "",
+            "Produced by `" + cmd.strip() + "` (also `nox -s bench`) on " + now + ".",
+            "",
+            "Machine: " + info + ". No GPU was available for this run, so the `triton` "
+            "backend's GPU targets are not measured here.",
+            "",
+            "The machine may have been shared with other jobs while this ran: rerun the "
+            "command on a quiet machine for stable numbers (the quick smoke run is "
+            "`python benchmarks/run.py --quick`).",
+            "",
+            "## Targets",
+            "",
+            targets,
+            "",
+            *md,
+            "Memory is counted from the allocations PyTorch makes during the measured pass "
+            "(a dispatch-mode tracker); the input tensor itself is not included. snncore's "
+            "fused backend keeps one tensor per layer for the backward (the pre-reset "
+            "membrane) and writes the input gradient into that same buffer.",
+            "",
+        ])
+        Path(out_path).write_text(text, encoding="utf-8")
+        print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,7 @@ import snncore as snn
 def main() -> None:
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    images = torch.rand(32, 64)                       # a batch of 32 "images" of 64 pixels in [0, 1]
+    images = torch.rand(32, 64)  # a batch of 32 "images" of 64 pixels in [0, 1]
     labels = torch.randint(0, 10, (32,), generator=gen)
     spikes_in = snn.encoders.rate(images, num_steps=25, generator=gen)  # [T=25, B=32, 64]
 

@@ -11,7 +11,7 @@ Quick start::
 
 from __future__ import annotations
 
-from . import encoders, losses, metrics, surrogates
+from . import encoders, losses, metrics, surrogates, viz
 from ._api import (
     backend,
     create,
@@ -80,6 +80,7 @@ __all__ = [
     # surrogates
     "Surrogate",
     "surrogates",
+    "viz",
     "spike",
     "heaviside",
     # encoders, losses, metrics, monitors, training

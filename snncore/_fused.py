@@ -208,7 +208,9 @@ class _FusedFunction(torch.autograd.Function):
         T = x.shape[0]
         spk = torch.empty_like(x)
         h = torch.empty_like(x) if store else None
-        synseq = torch.empty_like(x) if (store and cfg.syn and learn["alpha"]) else None
+        # the current is needed by the native reverse loop whenever a parameter is learned
+        keep_syn = learn["alpha"] or (cfg.native and any(learn.values()))
+        synseq = torch.empty_like(x) if (store and cfg.syn and keep_syn) else None
         ckpt = x.new_empty((-(-T // _BLOCK), 1 + cfg.syn + cfg.rec, *shape)) if recompute \
             else None
         mem = mem0.detach().contiguous().clone()
@@ -295,14 +297,24 @@ class _FusedFunction(torch.autograd.Function):
         return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
 
 
-def _spike_grad_rows(gspk: Tensor | None, M: int) -> tuple[Tensor | None, int]:
+def _spike_grad_rows(gspk: Tensor | None, M: int, like: Tensor) -> tuple[Tensor, int]:
     """The spike gradient as (contiguous tensor, time stride): a single row with stride 0 when
-    it is the same at every step (e.g. from ``spikes.sum()``)."""
+    it is the same at every step (e.g. from ``spikes.sum()``) or absent (zeros)."""
     if gspk is None:
-        return None, 0
+        return like.new_zeros(M), 0
     if gspk.stride(0) == 0:
         return gspk[0].contiguous(), 0
     return gspk.contiguous(), M
+
+
+def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
+              ) -> list[Tensor | None]:
+    """Accumulators in kernel order (beta, alpha, V, thr, g): none at all when no parameter
+    is learned, else all five (zero scratch for the ones not asked for)."""
+    if not acc:
+        return [None] * 5
+    return [acc[k] if k in acc else torch.zeros(shape, dtype=torch.float64, device=device)
+            for k in _PARAMS]
 
 
 def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckpt: Tensor,
@@ -313,17 +325,17 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
     M = math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
-    gs, gts = _spike_grad_rows(gspk, M)
+    gs, gts = _spike_grad_rows(gspk, M, x)
     gx = torch.empty_like(x)
+    accs = _acc_list(acc, shape, x.device)
     ptr = native.ptr
     native.call_parallel(
         lib.snncore_fused_bwd_rc_f32, native.parallel_ranges(M, native.threads()),
         lambda a, b: (kind, rid, int(cfg.delay), sg_code, T, M, a, b, _BLOCK, ptr(x), ptr(ckpt),
                       gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
-                      ptr(carry["spk"]), ptr(acc.get("beta")), ptr(acc.get("alpha")),
-                      ptr(acc.get("V")), ptr(acc.get("thr")), ptr(acc.get("g")),
-                      ptr(full["beta"]), ptr(full.get("alpha")), ptr(full.get("V")),
-                      ptr(full["thr"]), ptr(full["g"]), sg_param))
+                      ptr(carry["spk"]), *(ptr(t) for t in accs), ptr(full["beta"]),
+                      ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
+                      ptr(full["g"]), sg_param))
     return gx
 
 
@@ -338,11 +350,12 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
     ranges = native.parallel_ranges(M, native.threads())
     ptr = native.ptr
+    accs = _acc_list(acc, shape, h.device)
     whole = sg_code != 0 and (gspk is None or gspk.stride(0) == 0 or gspk.is_contiguous())
     step = T if whole else max(1, _CHUNK_ELEMS // max(M, 1))
     for t1 in range(T, 0, -step):
         t0 = max(0, t1 - step)
-        gs, gts = _spike_grad_rows(None if gspk is None else gspk[t0:t1], M)
+        gs, gts = _spike_grad_rows(None if gspk is None else gspk[t0:t1], M, h)
         sg = None if sg_code else cfg.surrogate.derivative(h[t0:t1] - p["thr"]).to(
             h.dtype).contiguous()
         native.call_parallel(
@@ -351,8 +364,7 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
                 kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, gts, ptr(gs), ptr(h),
                 ptr(sg), ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]),
                 ptr(h), ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]),
-                ptr(acc.get("beta")), ptr(acc.get("alpha")), ptr(acc.get("V")),
-                ptr(acc.get("thr")), ptr(acc.get("g")), ptr(full["beta"]),
+                *(ptr(t) for t in accs), ptr(full["beta"]),
                 ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"]),
                 sg_param))
 

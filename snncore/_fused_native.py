@@ -124,14 +124,28 @@ inline F post_reset(F hv, F th) {
 // One reverse step of one neuron; returns the gradient of the input X_t. hv: pre-reset membrane
 // of step t; up, sp, ip: membrane, emitted spike and current after step t-1; gext: gradient of
 // the spike output of step t; gmem, gsyn, gsst: gradients carried from step t+1 (in/out).
-template <typename F, int KIND, int RESET, int DELAY>
-inline F bstep(F hv, F up, F sp, F ip, F gext, F sgv, F& gmem, F& gsyn, F& gsst, double* gbeta,
-               double* galpha, double* gV, double* gthr, double* gg, int64_t i, F bt, F al, F vv,
-               F th, F gf) {
+struct Acc { double *beta, *alpha, *V, *thr, *g; };
+
+template <typename F> struct Par { const F *beta, *alpha, *V, *thr, *g; };
+
+template <typename F>
+inline Par<F> shift(Par<F> p, int64_t a) {
+    return {p.beta + a, p.alpha ? p.alpha + a : nullptr, p.V ? p.V + a : nullptr, p.thr + a,
+            p.g + a};
+}
+
+inline Acc shift(Acc c, int64_t a) {
+    return {c.beta ? c.beta + a : nullptr, c.alpha ? c.alpha + a : nullptr,
+            c.V ? c.V + a : nullptr, c.thr ? c.thr + a : nullptr, c.g ? c.g + a : nullptr};
+}
+
+template <typename F, int KIND, int RESET, int DELAY, bool LEARN>
+inline F bstep(F hv, F up, F sp, F ip, F gext, F sgv, F& gmem, F& gsyn, F& gsst, Acc acc,
+               int64_t j, F bt, F al, F vv, F th, F gf) {
     const F s = step_fn(hv - th);
     F gS = gext;
     if (Kind<KIND>::REC) gS = gS + gsst;
-    if (gg) gg[i] += double(gS * s);
+    if (LEARN) acc.g[j] += double(gS * s);
     const F gfire = gS * gf * sgv;
     const F gU = gmem;
     F gh, gth = -gfire, keep = F(1);
@@ -143,38 +157,90 @@ inline F bstep(F hv, F up, F sp, F ip, F gext, F sgv, F& gmem, F& gsyn, F& gsst,
         gh = (RESET == 1 ? gU * (F(1) - s) : gU) + gfire;
         if (RESET == 0) gth = gth - gU * s;
     }
-    if (gthr) gthr[i] += double(gth);
-    if (gbeta) gbeta[i] += double(gh * (keep * up));
+    if (LEARN) {
+        acc.thr[j] += double(gth);
+        acc.beta[j] += double(gh * (keep * up));
+    }
     gmem = gh * bt * keep;
     F gd = gh;
     if (Kind<KIND>::SYN) {
         gd = gh + gsyn;
-        if (galpha) galpha[i] += double(gd * ip);
+        if (LEARN) acc.alpha[j] += double(gd * ip);
         gsyn = gd * al;
     }
     if (Kind<KIND>::REC) {
-        if (gV) gV[i] += double(gd * sp);
+        if (LEARN) acc.V[j] += double(gd * sp);
         gsst = gd * vv;
     }
     return gd;
 }
 
-struct Acc { double *beta, *alpha, *V, *thr, *g; };
+// One forward step for n neurons (every pointer starts at the first of them). WSPK: write the
+// spikes to st; STORE: 0 nothing else, 1 also h to ht, 2 also the current to it.
+template <typename F, int KIND, int RESET, int DELAY, bool WSPK, int STORE>
+inline void frow(int64_t n, const F* xt, F* st, F* ht, F* it, F* mem, F* syn, F* sst,
+                 Par<F> p) {
+#pragma GCC ivdep
+    for (int64_t j = 0; j < n; ++j) {
+        F u = mem[j];
+        F I = Kind<KIND>::SYN ? syn[j] : F(0);
+        F S = Kind<KIND>::REC ? sst[j] : F(0);
+        F o;
+        const F hv = fstep<F, KIND, RESET, DELAY>(
+            xt[j], u, I, S, p.beta[j], Kind<KIND>::SYN ? p.alpha[j] : F(0),
+            Kind<KIND>::REC ? p.V[j] : F(0), p.thr[j], p.g[j], o);
+        if (WSPK) st[j] = o;
+        if (STORE >= 1) ht[j] = hv;
+        if (STORE == 2) it[j] = I;
+        mem[j] = u;
+        if (Kind<KIND>::SYN) syn[j] = I;
+        if (Kind<KIND>::REC) sst[j] = S;
+    }
+}
 
-template <typename F> struct Par {
-    const F *beta, *alpha, *V, *thr, *g;
-    inline F al(int64_t i) const { return alpha ? alpha[i] : F(0); }
-    inline F vv(int64_t i) const { return V ? V[i] : F(0); }
-};
+// One reverse step for n neurons. FIRST: the previous state comes from (mem0, syn0, spk0)
+// instead of the previous pre-reset membrane hp (and current ipp).
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool FIRST>
+inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem0,
+                 const F* syn0, const F* spk0, const F* gt, const F* sgt, F* gxt, F* gmem,
+                 F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
+#pragma GCC ivdep
+    for (int64_t j = 0; j < n; ++j) {
+        const F th = p.thr[j], gf = p.g[j], hv = ht[j];
+        F up, sp = F(0), ip = F(0);
+        if (FIRST) {
+            up = mem0[j];
+            if (Kind<KIND>::REC) sp = spk0[j];
+            if (Kind<KIND>::SYN && LEARN) ip = syn0[j];
+        } else {
+            const F hpv = hp[j];
+            up = post_reset<F, RESET, DELAY>(hpv, th);
+            if (Kind<KIND>::REC) sp = step_fn(hpv - th) * gf;
+            if (Kind<KIND>::SYN && LEARN) ip = ipp[j];
+        }
+        const F sgv = SG == 0 ? sgt[j] : surrogate<F, SG>(hv - th, sa);
+        F gsy = Kind<KIND>::SYN ? gsyn[j] : F(0);
+        F gss = Kind<KIND>::REC ? gsst[j] : F(0);
+        F gm = gmem[j];
+        gxt[j] = bstep<F, KIND, RESET, DELAY, LEARN>(
+            hv, up, sp, ip, gt[j], sgv, gm, gsy, gss, acc, j, p.beta[j],
+            Kind<KIND>::SYN ? p.alpha[j] : F(0), Kind<KIND>::REC ? p.V[j] : F(0), th, gf);
+        gmem[j] = gm;
+        if (Kind<KIND>::SYN) gsyn[j] = gsy;
+        if (Kind<KIND>::REC) gsst[j] = gss;
+    }
+}
 
-// Forward over neurons [m0, m1) and all T steps. Optional outputs: h (pre-reset membrane),
-// synseq (current), ckpt (the state before every K-th step: [ceil(T/K), NS, M], rows mem,
+// Forward over neurons [m0, m1) and all T steps; optionally stores h (pre-reset membrane),
+// synseq (current) and ckpt (the state before every K-th step: [ceil(T/K), NS, M], rows mem,
 // then syn and spk where the kind has them).
-template <typename F, int KIND, int RESET, int DELAY>
+template <typename F, int KIND, int RESET, int DELAY, int STORE>
 void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq,
          F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
+        const int64_t n = b - a;
+        const Par<F> pa = shift(p, a);
         for (int64_t t = 0; t < T; ++t) {
             if (ckpt && t % K == 0) {
                 F* c = ckpt + (t / K) * Kind<KIND>::NS * M;
@@ -184,66 +250,47 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
                     if (Kind<KIND>::REC) c[Kind<KIND>::SPK_ROW * M + i] = sst[i];
                 }
             }
-            const F* xt = x + t * M;
-            F* st = spk + t * M;
-            F* ht = h ? h + t * M : nullptr;
-            F* it = synseq ? synseq + t * M : nullptr;
-            for (int64_t i = a; i < b; ++i) {
-                F u = mem[i], I = Kind<KIND>::SYN ? syn[i] : F(0);
-                F S = Kind<KIND>::REC ? sst[i] : F(0), o;
-                const F hv = fstep<F, KIND, RESET, DELAY>(xt[i], u, I, S, p.beta[i], p.al(i),
-                                                          p.vv(i), p.thr[i], p.g[i], o);
-                st[i] = o;
-                if (ht) ht[i] = hv;
-                if (it) it[i] = I;
-                mem[i] = u;
-                if (Kind<KIND>::SYN) syn[i] = I;
-                if (Kind<KIND>::REC) sst[i] = S;
-            }
+            const int64_t o = t * M + a;
+            frow<F, KIND, RESET, DELAY, true, STORE>(
+                n, x + o, spk + o, STORE >= 1 ? h + o : nullptr,
+                STORE == 2 ? synseq + o : nullptr, mem + a,
+                Kind<KIND>::SYN ? syn + a : nullptr, Kind<KIND>::REC ? sst + a : nullptr, pa);
         }
     }
 }
 
-// Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1), from a stored pre-reset
-// membrane h (and current synseq), indexed by absolute step. gspk has time stride gts (M, or 0
-// for one row used at every step) and sgarr (derivatives computed outside when SG == 0) are
-// relative to t0. gx may alias h: each element of h is read before the same element of gx is
-// written, and h[t-1] is read at step t before step t-1 overwrites it.
-template <typename F, int KIND, int RESET, int DELAY, int SG>
+// Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1), from the stored pre-reset
+// membrane h (and current synseq when LEARN and the kind has one), indexed by absolute step.
+// gspk has time stride gts (M, or 0 for one row used at every step) and sgarr (derivatives
+// computed outside when SG == 0) are relative to t0. gx may alias h: each element of h is read
+// before the same element of gx is written, and h[t-1] is read at step t before step t-1
+// overwrites it.
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
 void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
          const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
          const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
+        const int64_t n = b - a;
+        const Par<F> pa = shift(p, a);
+        const Acc ca = shift(acc, a);
+        F* gm = gmem + a;
+        F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
+        F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
         for (int64_t t = t1 - 1; t >= t0; --t) {
-            const F* ht = h + t * M;
-            const F* hp = t > 0 ? h + (t - 1) * M : nullptr;
-            const F* gt = gspk ? gspk + (t - t0) * gts : nullptr;
-            const F* sgt = SG == 0 ? sgarr + (t - t0) * M : nullptr;
-            const F* ipp = (synseq && t > 0) ? synseq + (t - 1) * M : nullptr;
-            F* gxt = gx + t * M;
-            for (int64_t i = a; i < b; ++i) {
-                const F th = p.thr[i], gf = p.g[i], hv = ht[i];
-                F up, sp = F(0), ip = F(0);
-                if (hp) {
-                    up = post_reset<F, RESET, DELAY>(hp[i], th);
-                    if (Kind<KIND>::REC) sp = step_fn(hp[i] - th) * gf;
-                    if (ipp) ip = ipp[i];
-                } else {
-                    up = mem0[i];
-                    if (Kind<KIND>::REC) sp = spk0[i];
-                    if (Kind<KIND>::SYN && syn0) ip = syn0[i];
-                }
-                const F sgv = SG == 0 ? sgt[i] : surrogate<F, SG>(hv - th, sa);
-                F gsy = Kind<KIND>::SYN ? gsyn[i] : F(0), gss = Kind<KIND>::REC ? gsst[i] : F(0);
-                F gm = gmem[i];
-                gxt[i] = bstep<F, KIND, RESET, DELAY>(hv, up, sp, ip, gt ? gt[i] : F(0), sgv, gm,
-                                                     gsy, gss, acc.beta, acc.alpha, acc.V,
-                                                     acc.thr, acc.g, i, p.beta[i], p.al(i),
-                                                     p.vv(i), th, gf);
-                gmem[i] = gm;
-                if (Kind<KIND>::SYN) gsyn[i] = gsy;
-                if (Kind<KIND>::REC) gsst[i] = gss;
+            const F* ht = h + t * M + a;
+            const F* gt = gspk + (t - t0) * gts + a;
+            const F* sgt = SG == 0 ? sgarr + (t - t0) * M + a : nullptr;
+            F* gxt = gx + t * M + a;
+            if (t > 0) {
+                const F* ipp = (Kind<KIND>::SYN && LEARN) ? synseq + (t - 1) * M + a : nullptr;
+                brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                    n, ht, ht - M, ipp, nullptr, nullptr, nullptr, gt, sgt, gxt, gm, gy, gz, ca,
+                    pa, sa);
+            } else {
+                brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                    n, ht, nullptr, nullptr, mem0 + a, Kind<KIND>::SYN ? syn0 + a : nullptr,
+                    Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa);
             }
         }
     }
@@ -251,87 +298,79 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
 
 // Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
 // (every K steps) and the input x, so that nothing of size T is kept between the passes.
-template <typename F, int KIND, int RESET, int DELAY, int SG>
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
 void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
             int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
             F sa) {
-    std::vector<F> hbuf(K * TILE), ibuf(Kind<KIND>::SYN ? K * TILE : 1);
+    constexpr bool KEEP_I = Kind<KIND>::SYN && LEARN;
+    std::vector<F> hbuf(K * TILE), ibuf(KEEP_I ? K * TILE : 1);
     F u[TILE], I[TILE], S[TILE];
     const int64_t nb = (T + K - 1) / K;
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
+        const Par<F> pa = shift(p, a);
+        const Acc ca = shift(acc, a);
+        F* gm = gmem + a;
+        F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
+        F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
         for (int64_t blk = nb - 1; blk >= 0; --blk) {
             const int64_t t0 = blk * K, t1 = t0 + K < T ? t0 + K : T;
             const F* c = ckpt + blk * Kind<KIND>::NS * M;
+            const F* cm = c + a;
+            const F* cy = Kind<KIND>::SYN ? c + M + a : nullptr;
+            const F* cz = Kind<KIND>::REC ? c + Kind<KIND>::SPK_ROW * M + a : nullptr;
             for (int64_t j = 0; j < n; ++j) {
-                u[j] = c[a + j];
-                I[j] = Kind<KIND>::SYN ? c[M + a + j] : F(0);
-                S[j] = Kind<KIND>::REC ? c[Kind<KIND>::SPK_ROW * M + a + j] : F(0);
+                u[j] = cm[j];
+                I[j] = Kind<KIND>::SYN ? cy[j] : F(0);
+                S[j] = Kind<KIND>::REC ? cz[j] : F(0);
             }
             for (int64_t t = t0; t < t1; ++t) {
-                const F* xt = x + t * M + a;
-                F* hb = hbuf.data() + (t - t0) * TILE;
-                F* ib = ibuf.data() + (Kind<KIND>::SYN ? (t - t0) * TILE : 0);
-                for (int64_t j = 0; j < n; ++j) {
-                    const int64_t i = a + j;
-                    F o;
-                    hb[j] = fstep<F, KIND, RESET, DELAY>(xt[j], u[j], I[j], S[j], p.beta[i],
-                                                         p.al(i), p.vv(i), p.thr[i], p.g[i], o);
-                    if (Kind<KIND>::SYN) ib[j] = I[j];
-                }
+                frow<F, KIND, RESET, DELAY, false, KEEP_I ? 2 : 1>(
+                    n, x + t * M + a, nullptr, hbuf.data() + (t - t0) * TILE,
+                    KEEP_I ? ibuf.data() + (t - t0) * TILE : nullptr, u, I, S, pa);
             }
             for (int64_t t = t1 - 1; t >= t0; --t) {
-                const F* hb = hbuf.data() + (t - t0) * TILE;
-                const F* hp = t > t0 ? hb - TILE : nullptr;
-                const F* ipp = (Kind<KIND>::SYN && t > t0) ? ibuf.data() + (t - 1 - t0) * TILE
-                                                           : nullptr;
-                const F* gt = gspk ? gspk + t * gts + a : nullptr;
+                const F* ht = hbuf.data() + (t - t0) * TILE;
+                const F* gt = gspk + t * gts + a;
                 F* gxt = gx + t * M + a;
-                for (int64_t j = 0; j < n; ++j) {
-                    const int64_t i = a + j;
-                    const F th = p.thr[i], gf = p.g[i], hv = hb[j];
-                    F up, sp = F(0), ip = F(0);
-                    if (hp) {
-                        up = post_reset<F, RESET, DELAY>(hp[j], th);
-                        if (Kind<KIND>::REC) sp = step_fn(hp[j] - th) * gf;
-                        if (Kind<KIND>::SYN) ip = ipp[j];
-                    } else {
-                        up = c[i];
-                        if (Kind<KIND>::SYN) ip = c[M + i];
-                        if (Kind<KIND>::REC) sp = c[Kind<KIND>::SPK_ROW * M + i];
-                    }
-                    const F sgv = surrogate<F, SG>(hv - th, sa);
-                    F gsy = Kind<KIND>::SYN ? gsyn[i] : F(0);
-                    F gss = Kind<KIND>::REC ? gsst[i] : F(0);
-                    F gm = gmem[i];
-                    gxt[j] = bstep<F, KIND, RESET, DELAY>(hv, up, sp, ip, gt ? gt[j] : F(0), sgv,
-                                                         gm, gsy, gss, acc.beta, acc.alpha,
-                                                         acc.V, acc.thr, acc.g, i, p.beta[i],
-                                                         p.al(i), p.vv(i), th, gf);
-                    gmem[i] = gm;
-                    if (Kind<KIND>::SYN) gsyn[i] = gsy;
-                    if (Kind<KIND>::REC) gsst[i] = gss;
+                if (t > t0) {
+                    const F* ipp = KEEP_I ? ibuf.data() + (t - 1 - t0) * TILE : nullptr;
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                        n, ht, ht - TILE, ipp, nullptr, nullptr, nullptr, gt, nullptr, gxt, gm,
+                        gy, gz, ca, pa, sa);
+                } else {
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                        n, ht, nullptr, nullptr, cm, cy, cz, gt, nullptr, gxt, gm, gy, gz, ca,
+                        pa, sa);
                 }
             }
         }
     }
 }
 
-// Runtime -> compile-time dispatch.
-template <typename Fn>
-int dispatch(int kind, int reset, int delay, int sg, Fn&& fn) {
-    auto with_sg = [&](auto k, auto r, auto d) -> int {
-        switch (sg) {
+// Runtime -> compile-time dispatch over (kind, reset, delay) and one more small integer.
+template <int NX, typename Fn>
+int dispatch(int kind, int reset, int delay, int extra, Fn&& fn) {
+    auto with_x = [&](auto k, auto r, auto d) -> int {
+        static_assert(NX >= 1 && NX <= 6, "");
+        switch (extra) {
             case 0: fn(k, r, d, std::integral_constant<int, 0>{}); return 0;
-            case 1: fn(k, r, d, std::integral_constant<int, 1>{}); return 0;
-            case 2: fn(k, r, d, std::integral_constant<int, 2>{}); return 0;
+            case 1: if (NX > 1) { fn(k, r, d, std::integral_constant<int, 1>{}); return 0; } break;
+            case 2: if (NX > 2) { fn(k, r, d, std::integral_constant<int, (NX > 2 ? 2 : 0)>{});
+                                  return 0; } break;
+            case 3: if (NX > 3) { fn(k, r, d, std::integral_constant<int, (NX > 3 ? 3 : 0)>{});
+                                  return 0; } break;
+            case 4: if (NX > 4) { fn(k, r, d, std::integral_constant<int, (NX > 4 ? 4 : 0)>{});
+                                  return 0; } break;
+            case 5: if (NX > 5) { fn(k, r, d, std::integral_constant<int, (NX > 5 ? 5 : 0)>{});
+                                  return 0; } break;
         }
         return 1;
     };
     auto with_d = [&](auto k, auto r) -> int {
-        return delay ? with_sg(k, r, std::integral_constant<int, 1>{})
-                     : with_sg(k, r, std::integral_constant<int, 0>{});
+        return delay ? with_x(k, r, std::integral_constant<int, 1>{})
+                     : with_x(k, r, std::integral_constant<int, 0>{});
     };
     auto with_r = [&](auto k) -> int {
         switch (reset) {
@@ -355,13 +394,14 @@ int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, 
               const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
               const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt) {
     Par<F> p{beta, alpha, V, thr, g};
-    // the surrogate does not matter in the forward: dispatch with sg = 1 only
-    return dispatch(kind, reset, delay, 1, [&](auto k, auto r, auto d, auto) {
-        fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value>(
+    const int store = h ? (synseq ? 2 : 1) : 0;
+    return dispatch<3>(kind, reset, delay, store, [&](auto k, auto r, auto d, auto s) {
+        fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, decltype(s)::value>(
             T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
     });
 }
 
+// extra = surrogate code (0..2) + 3 * learn (0/1)
 template <typename F>
 int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int64_t m1,
               int64_t t0, int64_t t1, int64_t gts, const F* gspk, const F* h, const F* sgarr,
@@ -371,8 +411,10 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
               F sa) {
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
-    return dispatch(kind, reset, delay, sg, [&](auto k, auto r, auto d, auto s) {
-        bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, decltype(s)::value>(
+    const int learn = gbeta ? 1 : 0;
+    return dispatch<6>(kind, reset, delay, sg + 3 * learn, [&](auto k, auto r, auto d, auto x) {
+        constexpr int XV = decltype(x)::value;
+        bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3, (XV >= 3)>(
             M, m0, m1, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx, gmem, gsyn,
             gsst, acc, p, sa);
     });
@@ -384,13 +426,16 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
                  F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV,
                  double* gthr, double* gg, const F* beta, const F* alpha, const F* V,
                  const F* thr, const F* g, F sa) {
-    if (sg == 0) return 2;  // needs a native surrogate
+    if (sg != 1 && sg != 2) return 2;  // needs a native surrogate
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
-    return dispatch(kind, reset, delay, sg, [&](auto k, auto r, auto d, auto s) {
-        constexpr int SGV = decltype(s)::value == 0 ? 1 : decltype(s)::value;
-        bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, SGV>(
-            T, M, m0, m1, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa);
+    const int learn = gbeta ? 1 : 0;
+    // extra = (surrogate code - 1) + 2 * learn
+    return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
+                       [&](auto k, auto r, auto d, auto xx) {
+        constexpr int XV = decltype(xx)::value;
+        bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 2 + 1,
+               (XV >= 2)>(T, M, m0, m1, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa);
     });
 }
 
@@ -423,7 +468,7 @@ extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int
 
 EXPORTS(f32, float)
 
-extern "C" int snncore_fused_abi_version() { return 3; }
+extern "C" int snncore_fused_abi_version() { return 4; }
 """
 
 _BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math",
@@ -522,7 +567,7 @@ def native_library() -> Any:
                         continue
                 lib = ctypes.CDLL(str(path))
                 _setup(lib)
-                if lib.snncore_fused_abi_version() != 3:
+                if lib.snncore_fused_abi_version() != 4:
                     errors.append(f"{path}: unexpected ABI version")
                     continue
             except (OSError, subprocess.SubprocessError, AttributeError) as exc:

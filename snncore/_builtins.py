@@ -41,6 +41,8 @@ def snncore_register_encoders(registry: Any) -> None:
 def snncore_register_backends(registry: Any) -> None:
     from ._backends import EagerBackend
     from ._fused import FusedBackend
+    from ._triton import TritonBackend
 
     registry.register("eager", EagerBackend)
     registry.register("fused", FusedBackend)
+    registry.register("triton", TritonBackend)

@@ -206,11 +206,12 @@ class _FusedFunction(torch.autograd.Function):
         recompute = need_grad and cfg.recompute
         store = need_grad and not recompute
         T = x.shape[0]
-        spk = torch.empty_like(x)
-        h = torch.empty_like(x) if store else None
+        new = native.empty_like if cfg.native else torch.empty_like
+        spk = new(x)
+        h = new(x) if store else None
         # the current is needed by the native reverse loop whenever a parameter is learned
         keep_syn = learn["alpha"] or (cfg.native and any(learn.values()))
-        synseq = torch.empty_like(x) if (store and cfg.syn and keep_syn) else None
+        synseq = new(x) if (store and cfg.syn and keep_syn) else None
         ckpt = x.new_empty((-(-T // _BLOCK), 1 + cfg.syn + cfg.rec, *shape)) if recompute \
             else None
         mem = mem0.detach().contiguous().clone()
@@ -326,7 +327,7 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
     gs, gts = _spike_grad_rows(gspk, M, x)
-    gx = torch.empty_like(x)
+    gx = native.empty_like(x)
     accs = _acc_list(acc, shape, x.device)
     ptr = native.ptr
     native.call_parallel(

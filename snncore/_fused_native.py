@@ -34,7 +34,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "SURROGATE_IDS"]
+__all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
+           "SURROGATE_IDS"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -621,6 +622,50 @@ def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any) -> Non
     codes = [f.result() for f in futures]
     if any(codes):
         raise RuntimeError(f"fused native kernel failed with codes {codes}")
+
+
+_MADV_HUGEPAGE = 14
+_HUGE = 1 << 21
+_madvise: Any = None
+
+
+def _thp_madvise_mode() -> bool:
+    """True when transparent huge pages are granted on request (mode ``madvise``)."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as fh:
+            return "[madvise]" in fh.read()
+    except OSError:
+        return False
+
+
+def empty_like(x: Tensor) -> Tensor:
+    """``torch.empty_like(x)`` (contiguous); on Linux CPU, large buffers are advised to use
+    transparent huge pages before first touch, which makes faulting fresh memory several times
+    cheaper. Set ``SNNCORE_HUGEPAGES=0`` to turn this off."""
+    global _madvise
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    nbytes = out.untyped_storage().nbytes()
+    if out.device.type != "cpu" or nbytes < 4 * _HUGE:
+        return out
+    if _madvise is None:
+        _madvise = False
+        if os.environ.get("SNNCORE_HUGEPAGES", "1").strip() not in ("0", "false", "no", "off") \
+                and platform.system() == "Linux" and _thp_madvise_mode():
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fn = libc.madvise
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                fn.restype = ctypes.c_int
+                _madvise = fn
+            except (OSError, AttributeError):
+                _madvise = False
+    if _madvise:
+        start = out.data_ptr()
+        lo = (start + _HUGE - 1) & ~(_HUGE - 1)
+        hi = (start + nbytes) & ~(_HUGE - 1)
+        if hi > lo:
+            _madvise(lo, hi - lo, _MADV_HUGEPAGE)  # a hint: failure changes nothing
+    return out
 
 
 def ptr(t: Tensor | None) -> int | None:

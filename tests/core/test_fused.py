@@ -361,3 +361,13 @@ def test_plugin_neurons(name, extra, reset, delay):
     ref = _run(neuron, x, state, w_spk, w_state, "eager")
     for how in PATHS:
         _assert_same(ref, _run(neuron, x, state, w_spk, w_state, how))
+
+
+def test_empty_like_large_buffers():
+    x = torch.rand(64, 64, 1024)  # 16 MiB: large enough to be advised to use huge pages
+    y = _fused_native.empty_like(x)
+    assert y.shape == x.shape and y.dtype == x.dtype and y.is_contiguous()
+    y.fill_(2.0)
+    assert bool((y == 2.0).all())
+    small = _fused_native.empty_like(x[:1, :1])
+    assert small.shape == (1, 1, 1024) and small.is_contiguous()

@@ -26,6 +26,7 @@ import argparse
 import datetime as _dt
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -250,11 +251,18 @@ def check(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except (OSError, AttributeError):
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (smoke run)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
-    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 5)")
+    ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 7)")
     ap.add_argument("--out", default=None,
                     help="Markdown report path (default docs/benchmarks.md for a full run; "
                          "'-' to write nothing)")
@@ -266,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or (3 if args.quick else 7)
     warmup = 1 if args.quick else 2
     T, B = (100, 16) if args.quick else (500, 16)
     out_path = args.out if args.out is not None else ("-" if args.quick else
@@ -295,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Python {platform.python_version()}; fused native loops: "
             f"{_fused_native.native_status().split(' (')[0]}")
     print(info)
+    load_start = _load()
 
     # 1. Linear + LIF
     md.append(f"## 1. Linear(N, N) + LIF, B={B}, T={T}\n")
@@ -383,7 +392,11 @@ def main(argv: list[str] | None = None) -> int:
     md.append(table(["T", "", "input MiB", "held MiB", "peak MiB", "held / input",
                      "peak / input"], rows) + "\n")
 
-    targets = "\n".join(["| target | measured | |", "|---|---|---|", *targets_lin, *targets_lif])
+    targets_gpu = ["| Triton LIF forward+backward: >= 60% of GPU bandwidth at T=32, 4M neurons; "
+                   ">= 10x eager | not measured: no GPU on this machine | - |"]
+    targets = "\n".join(["| target | measured | |", "|---|---|---|", *targets_lin, *targets_lif,
+                         *targets_gpu])
+    load_end = _load()
     print("\n" + targets)
     if args.json:
         Path(args.json).write_text(json.dumps(raw, indent=1, default=str), encoding="utf-8")
@@ -397,9 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             "Machine: " + info + ". No GPU was available for this run, so the `triton` "
             "backend's GPU targets are not measured here.",
             "",
-            "The machine may have been shared with other jobs while this ran: rerun the "
-            "command on a quiet machine for stable numbers (the quick smoke run is "
-            "`python benchmarks/run.py --quick`).",
+            f"System load average (1 min) at the start and end of the run: {load_start} and "
+            f"{load_end}. On a machine shared with other jobs the numbers move from run to "
+            "run: rerun the command on a quiet machine for stable numbers (the quick smoke run "
+            "is `python benchmarks/run.py --quick`).",
             "",
             "## Targets",
             "",

@@ -442,13 +442,15 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
 
 }  // namespace
 
-#define EXPORTS(SUFFIX, F) \
+// The library is compiled as three parts in parallel (SNN_PART 0, 1, 2) and linked.
+#define EXPORT_FWD(SUFFIX, F) \
 extern "C" int snncore_fused_fwd_##SUFFIX(int kind, int reset, int delay, int64_t T, int64_t M, \
         int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, \
         const F* beta, const F* alpha, const F* V, const F* thr, const F* g, int64_t K, \
         F* ckpt) { \
     return fwd_entry<F>(kind, reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, \
-                        beta, alpha, V, thr, g, K, ckpt); } \
+                        beta, alpha, V, thr, g, K, ckpt); }
+#define EXPORT_BWD(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg, int64_t M, \
         int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk, \
         const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, \
@@ -457,7 +459,8 @@ extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg
         const F* thr, const F* g, F sa) { \
     return bwd_entry<F>(kind, reset, delay, sg, M, m0, m1, t0, t1, gts, gspk, h, sgarr, \
                         synseq, mem0, syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, \
-                        gthr, gg, beta, alpha, V, thr, g, sa); } \
+                        gthr, gg, beta, alpha, V, thr, g, sa); }
+#define EXPORT_BWD_RC(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int sg, int64_t T, \
         int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \
         const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
@@ -467,13 +470,22 @@ extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int
                            gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, \
                            g, sa); }
 
-EXPORTS(f32, float)
+#if !defined(SNN_PART) || SNN_PART == 0
+EXPORT_FWD(f32, float)
+extern "C" int snncore_fused_abi_version() { return 5; }
+#endif
+#if !defined(SNN_PART) || SNN_PART == 1
+EXPORT_BWD(f32, float)
+#endif
+#if !defined(SNN_PART) || SNN_PART == 2
+EXPORT_BWD_RC(f32, float)
+#endif
 
-extern "C" int snncore_fused_abi_version() { return 4; }
 """
 
-_BASE_FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-fno-fast-math",
+_BASE_FLAGS = ["-O3", "-std=c++17", "-fPIC", "-ffp-contract=off", "-fno-fast-math",
                "-fno-math-errno"]
+_PARTS = 3
 _lock = threading.Lock()
 _lib: Any = None
 _status: str = "not built yet"
@@ -502,14 +514,30 @@ def _cpu_tag() -> str:
 
 
 def _compile(cxx: str, out: Path, flags: list[str]) -> str | None:
-    """Build the library at ``out``; return an error text or None."""
+    """Build the library at ``out`` (its parts compiled in parallel); return an error or None."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="snncore-build-") as tmp:
         src = Path(tmp) / "fused.cpp"
         src.write_text(_SOURCE, encoding="utf-8")
+        objs = [Path(tmp) / f"part{i}.o" for i in range(_PARTS)]
+        procs = [subprocess.Popen([cxx, *flags, f"-DSNN_PART={i}", "-c", str(src), "-o",
+                                   str(obj)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for i, obj in enumerate(objs)]
+        errors = []
+        for proc in procs:
+            try:
+                _, err = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+                err = "compiler timed out\n" + err
+            if proc.returncode != 0:
+                errors.append(err.strip())
+        if errors:
+            return "\n".join(errors)[-2000:]
         tmp_so = Path(tmp) / "fused.so"
-        proc = subprocess.run([cxx, *flags, str(src), "-o", str(tmp_so)], capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run([cxx, "-shared", *flags, *map(str, objs), "-o", str(tmp_so)],
+                              capture_output=True, text=True, timeout=300)
         if proc.returncode != 0:
             return (proc.stderr or proc.stdout).strip()[-2000:]
         staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
@@ -568,7 +596,7 @@ def native_library() -> Any:
                         continue
                 lib = ctypes.CDLL(str(path))
                 _setup(lib)
-                if lib.snncore_fused_abi_version() != 4:
+                if lib.snncore_fused_abi_version() != 5:
                     errors.append(f"{path}: unexpected ABI version")
                     continue
             except (OSError, subprocess.SubprocessError, AttributeError) as exc:

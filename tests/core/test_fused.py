@@ -371,3 +371,23 @@ def test_empty_like_large_buffers():
     assert bool((y == 2.0).all())
     small = _fused_native.empty_like(x[:1, :1])
     assert small.shape == (1, 1, 1024) and small.is_contiguous()
+
+
+@pytest.mark.parametrize("how", ["no_compiler", "disabled"])
+def test_without_native_loops_the_pytorch_loop_runs(how, monkeypatch, tmp_path, caplog):
+    monkeypatch.setattr(_fused_native, "_lib", None)
+    monkeypatch.setattr(_fused_native, "_status", "not built yet")
+    monkeypatch.setenv("SNNCORE_CACHE_DIR", str(tmp_path))
+    if how == "no_compiler":
+        monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    else:
+        monkeypatch.setenv("SNNCORE_FUSED_NATIVE", "0")
+    with caplog.at_level(logging.DEBUG, logger="snncore.backends.fused"):
+        assert _fused_native.native_library() is None
+    status = _fused_native.native_status()
+    assert ("build failed" in status) if how == "no_compiler" else ("disabled" in status)
+    assert any("PyTorch loop" in r.getMessage() for r in caplog.records)
+    neuron = _make("leaky", "subtract", True, True)
+    x, state, w_spk, w_state = _inputs(neuron)
+    _assert_same(_run(neuron, x, state, w_spk, w_state, "eager"),
+                 _run(neuron, x, state, w_spk, w_state, "native"))

@@ -489,8 +489,19 @@ _PARTS = 3
 _lock = threading.Lock()
 _lib: Any = None
 _status: str = "not built yet"
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
+#: worker pools by size (a pool is never shut down while another thread may still submit to it)
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+def _after_fork_in_child() -> None:
+    # a forked child has none of the parent's pool threads: start fresh pools on demand
+    global _lock
+    _lock = threading.Lock()
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _cache_dir() -> Path:
@@ -632,20 +643,17 @@ def parallel_ranges(m: int, workers: int, align: int = 256, min_size: int = 1024
 
 def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any) -> None:
     """Run ``fn(*make_args(m0, m1))`` for every range, in parallel when there are several."""
-    global _pool, _pool_size
     if len(ranges) == 1:
         rc = fn(*make_args(*ranges[0]))
         if rc != 0:
             raise RuntimeError(f"fused native kernel failed with code {rc}")
         return
+    workers = min(len(ranges), threads())
     with _lock:
-        workers = min(len(ranges), threads())
-        if _pool is None or _pool_size != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snncore-fused")
-            _pool_size = workers
-        pool = _pool
+        pool = _pools.get(workers)
+        if pool is None:
+            pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers,
+                                                        thread_name_prefix="snncore-fused")
     futures = [pool.submit(fn, *make_args(a, b)) for a, b in ranges]
     codes = [f.result() for f in futures]
     if any(codes):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import shutil
+import time
 from typing import NamedTuple
 
 import pytest
@@ -391,3 +393,35 @@ def test_without_native_loops_the_pytorch_loop_runs(how, monkeypatch, tmp_path, 
     x, state, w_spk, w_state = _inputs(neuron)
     _assert_same(_run(neuron, x, state, w_spk, w_state, "eager"),
                  _run(neuron, x, state, w_spk, w_state, "native"))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_native_loops_work_in_a_forked_child():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.rand(3, 4, 2048) * 2
+        lif = snn.Leaky(beta=0.9)
+        ref, _ = lif.run(x, backend="eager")
+        assert len(_fused_native.parallel_ranges(x[0].numel(), 2)) > 1
+        assert torch.equal(lif.run(x, backend="fused")[0], ref)  # the parent's pool is running
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 2
+            try:
+                code = 0 if torch.equal(lif.run(x, backend="fused")[0], ref) else 1
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + 60
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child hung")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        torch.set_num_threads(threads)

@@ -20,6 +20,7 @@ def fwd_kernel(x_ptr, spk_ptr, h_ptr, i_ptr, mem_ptr, syn_ptr, sst_ptr, beta_ptr
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
+    Mw = offs * 0 + M  # M as an int64 vector: step offsets t * M never overflow int32
     u = tl.load(mem_ptr + offs, mask=mask, other=0.0)
     cur = tl.zeros([BLOCK], dtype=tl.float32)
     S = tl.zeros([BLOCK], dtype=tl.float32)
@@ -35,7 +36,7 @@ def fwd_kernel(x_ptr, spk_ptr, h_ptr, i_ptr, mem_ptr, syn_ptr, sst_ptr, beta_ptr
     th = tl.load(thr_ptr + offs, mask=mask, other=1.0)
     gf = tl.load(g_ptr + offs, mask=mask, other=0.0)
     for t in range(T):
-        o_t = t * M + offs
+        o_t = t * Mw + offs
         xv = tl.load(x_ptr + o_t, mask=mask, other=0.0)
         if SYN:
             cur = al * cur + xv
@@ -84,6 +85,7 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
     pid = tl.program_id(0)
     offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < M
+    Mw = offs * 0 + M  # M as an int64 vector: step offsets t * M never overflow int32
     zero = tl.zeros([BLOCK], dtype=tl.float32)
     bt = tl.load(beta_ptr + offs, mask=mask, other=0.0)
     th = tl.load(thr_ptr + offs, mask=mask, other=1.0)
@@ -111,11 +113,11 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
     a_g = zero
     for k in range(T):
         t = T - 1 - k
-        o_t = t * M + offs
+        o_t = t * Mw + offs
         tp = tl.maximum(t - 1, 0)
         first = t == 0
         hv = tl.load(h_ptr + o_t, mask=mask, other=0.0)
-        hp = tl.load(h_ptr + tp * M + offs, mask=mask, other=0.0)
+        hp = tl.load(h_ptr + tp * Mw + offs, mask=mask, other=0.0)
         # membrane, spike and current after step t-1
         if DELAY or RESET == 2:
             up = hp
@@ -127,7 +129,7 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
         sp = tl.where(first, z0, _step(hp - th) * gf)
         ip = zero
         if SYN and LEARN:
-            ip = tl.where(first, y0, tl.load(i_ptr + tp * M + offs, mask=mask, other=0.0))
+            ip = tl.where(first, y0, tl.load(i_ptr + tp * Mw + offs, mask=mask, other=0.0))
         x = hv - th
         if SG == 1:
             c = 1.5707963267948966 * sa * x
@@ -136,7 +138,7 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
             dd = sa * tl.abs(x) + 1.0
             sgv = 1.0 / (dd * dd)
         s = _step(x)
-        gS = tl.load(gspk_ptr + t * gts + offs, mask=mask, other=0.0)
+        gS = tl.load(gspk_ptr + t * (offs * 0 + gts) + offs, mask=mask, other=0.0)
         if REC:
             gS = gS + gz
         if LEARN:
@@ -179,7 +181,7 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
         tl.store(gsst_ptr + offs, gz, mask=mask)
     if LEARN:
         tl.store(acc_ptr + offs, a_beta, mask=mask)
-        tl.store(acc_ptr + M + offs, a_alpha, mask=mask)
-        tl.store(acc_ptr + 2 * M + offs, a_v, mask=mask)
-        tl.store(acc_ptr + 3 * M + offs, a_thr, mask=mask)
-        tl.store(acc_ptr + 4 * M + offs, a_g, mask=mask)
+        tl.store(acc_ptr + Mw + offs, a_alpha, mask=mask)
+        tl.store(acc_ptr + 2 * Mw + offs, a_v, mask=mask)
+        tl.store(acc_ptr + 3 * Mw + offs, a_thr, mask=mask)
+        tl.store(acc_ptr + 4 * Mw + offs, a_g, mask=mask)

@@ -593,25 +593,37 @@ def native_library() -> Any:
             _status = "no C++ compiler found (set CXX or install g++)"
             log.debug("fused: native loops unavailable: %s; using the PyTorch loop", _status)
             return None
-        errors = []
+        errors: list[str] = []
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        folders = (_cache_dir(), Path(tempfile.gettempdir()) / f"snncore-{uid}")
         for extra in (["-march=native"], []):
             flags = _BASE_FLAGS + extra
             key = hashlib.sha256(
                 "\0".join([_SOURCE, cxx, *flags, _cpu_tag()]).encode()).hexdigest()[:20]
-            path = _cache_dir() / f"fused_{key}.so"
-            try:
-                if not path.exists():
-                    err = _compile(cxx, path, flags)
-                    if err is not None:
-                        errors.append(err)
+            lib = None
+            compile_error = False
+            for folder in folders:  # the second one only if the first cannot be written
+                path = folder / f"fused_{key}.so"
+                try:
+                    if not path.exists():
+                        log.info("fused: building the native time loops into %s (once; this "
+                                 "takes a few tens of seconds)", path)
+                        err = _compile(cxx, path, flags)
+                        if err is not None:
+                            errors.append(err)
+                            compile_error = True
+                            break
+                    lib = ctypes.CDLL(str(path))
+                    _setup(lib)
+                    if lib.snncore_fused_abi_version() != 5:
+                        errors.append(f"{path}: unexpected ABI version")
+                        lib = None
                         continue
-                lib = ctypes.CDLL(str(path))
-                _setup(lib)
-                if lib.snncore_fused_abi_version() != 5:
-                    errors.append(f"{path}: unexpected ABI version")
-                    continue
-            except (OSError, subprocess.SubprocessError, AttributeError) as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
+                    break
+                except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    lib = None
+            if lib is None or compile_error:
                 continue
             _lib = lib
             _status = f"native ({path})"

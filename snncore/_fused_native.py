@@ -53,7 +53,7 @@ _SOURCE = r"""
 
 namespace {
 
-constexpr int64_t TILE = 256;
+constexpr int64_t TILE = 1024;
 
 template <typename F>
 inline F step_fn(F x) { return x > F(0) ? F(1) : F(0); }
@@ -640,7 +640,7 @@ def native_status() -> str:
     return _status
 
 
-def parallel_ranges(m: int, workers: int, align: int = 256, min_size: int = 1024
+def parallel_ranges(m: int, workers: int, align: int = 1024, min_size: int = 1024
                     ) -> list[tuple[int, int]]:
     """Split ``range(m)`` into contiguous ranges aligned to ``align``: about four per worker
     (so that a worker delayed by a busy machine does not hold up the others), none smaller than

@@ -190,3 +190,19 @@ def test_torch_compile_fullgraph_no_graph_breaks():
     g1 = torch.autograd.grad(out.sum(), [net[3].beta])[0]
     g2 = torch.autograd.grad(f(x).sum(), [net[3].beta])[0]
     torch.testing.assert_close(g1, g2)
+
+
+def test_float32_fused_network_gradients_match_eager():
+    """float32 on CPU: the neurons run on the native fused loops (membrane stored, since the
+    neurons' inputs are intermediate results)."""
+    net = _mlp(dtype=torch.float32)
+    x = _x(T, B, 6, dtype=torch.float32)
+    outs = {}
+    for name in ("eager", "fused"):
+        net.zero_grad()
+        out, state = net(x, backend=name)
+        ((out * torch.arange(3.0)).sum() + state[3].mem.sum()).backward()
+        outs[name] = (out.detach(), [p.grad.clone() for p in net.parameters()])
+    assert torch.equal(outs["eager"][0], outs["fused"][0])
+    for a, b in zip(outs["eager"][1], outs["fused"][1], strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)

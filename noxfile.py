@@ -17,6 +17,7 @@ ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 SNNTORCH = "snntorch==1.0.0"  # test-only reference, installed without its (undeclared) deps
 EXAMPLE_PLUGIN = ROOT / "tests" / "core" / "example_plugin"
+TRITON = "triton==3.9.0"  # test-only: runs the triton backend's kernels in interpreter mode
 
 #: plugin folder name -> (distribution, test folder)
 PLUGINS = {
@@ -60,8 +61,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def tests_core(session: nox.Session) -> None:
-    """The core alone (plus the example third-party plugin the tests install)."""
+    """The core alone (plus the example third-party plugin the tests install, and Triton, whose
+    interpreter mode checks the GPU kernels on this CPU-only machine)."""
     _install_core(session)
+    session.install(TRITON)
     _install(session, str(EXAMPLE_PLUGIN))
     _pytest(session, "tests/core")
 

@@ -111,12 +111,14 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
     a_v = zero
     a_thr = zero
     a_g = zero
+    # the pre-reset membrane of step t is carried from the previous iteration (its h[t-1]), so
+    # each element of h is read once; gx[t] may overwrite h[t] after both were read
+    hv = tl.load(h_ptr + (T - 1) * Mw + offs, mask=mask, other=0.0)
     for k in range(T):
         t = T - 1 - k
         o_t = t * Mw + offs
         tp = tl.maximum(t - 1, 0)
         first = t == 0
-        hv = tl.load(h_ptr + o_t, mask=mask, other=0.0)
         hp = tl.load(h_ptr + tp * Mw + offs, mask=mask, other=0.0)
         # membrane, spike and current after step t-1
         if DELAY or RESET == 2:
@@ -174,6 +176,7 @@ def bwd_kernel(gspk_ptr, gts, h_ptr, i_ptr, mem0_ptr, syn0_ptr, spk0_ptr, gx_ptr
                 a_v += gd * sp
             gz = gd * vv
         tl.store(gx_ptr + o_t, gd, mask=mask)
+        hv = hp
     tl.store(gmem_ptr + offs, gm, mask=mask)
     if SYN:
         tl.store(gsyn_ptr + offs, gy, mask=mask)

@@ -272,7 +272,9 @@ class _FusedFunction(torch.autograd.Function):
             gfin = given.get(field)
             carry[field] = torch.zeros(shape, dtype=dtype, device=device) if gfin is None \
                 else gfin.to(dtype).contiguous().clone()
-        acc = {k: torch.zeros(shape, dtype=torch.float64, device=device)
+        # per-neuron gradient sums over time in float64 (float32 where a device has no float64)
+        acc_dtype = torch.float32 if device.type == "mps" else torch.float64
+        acc = {k: torch.zeros(shape, dtype=acc_dtype, device=device)
                for k in _PARAMS if ctx.learn[k]}
         init = {"mem": mem0.detach(), "syn": syn0.detach() if syn0 is not None else None,
                 "spk": spk0.detach() if spk0 is not None else None}

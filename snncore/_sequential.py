@@ -12,6 +12,10 @@ from ._neuron import Neuron
 __all__ = ["Sequential"]
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
+#: layers that mix time steps or samples themselves: folding time into batch would be wrong
+_SEQUENCE_LAYERS = (nn.RNNBase, nn.RNNCellBase, nn.MultiheadAttention, nn.Transformer,
+                    nn.TransformerEncoder, nn.TransformerDecoder, nn.TransformerEncoderLayer,
+                    nn.TransformerDecoderLayer)
 
 
 class Sequential(nn.Sequential):
@@ -62,6 +66,12 @@ class Sequential(nn.Sequential):
             if not isinstance(layer, nn.Module):
                 raise TypeError(f"Sequential: layer {i} must be a torch.nn.Module, got "
                                 f"{type(layer).__name__}")
+            if isinstance(layer, _SEQUENCE_LAYERS):
+                raise TypeError(
+                    f"Sequential: layer {i} ({type(layer).__name__}) processes sequences or "
+                    "batches itself, so time cannot be folded into its batch; use it outside "
+                    "snn.Sequential (or wrap it in a module that takes [T, B, ...])"
+                )
             if not isinstance(layer, (Neuron, Sequential)) and any(
                     isinstance(m, Neuron) for m in layer.modules()):
                 raise TypeError(

@@ -169,6 +169,8 @@ def test_bad_input():
         snn.Sequential(nn.Sequential(nn.Linear(2, 2), snn.Leaky(beta=0.5)))
     with pytest.raises(TypeError, match="stateful"):
         snn.Sequential(nn.Linear(2, 2), stateful=1)
+    with pytest.raises(TypeError, match="LSTM"):
+        snn.Sequential(nn.LSTM(4, 4), snn.Leaky(beta=0.5))
 
 
 @pytest.mark.compile

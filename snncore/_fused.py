@@ -1,11 +1,12 @@
 """The ``fused`` backend: one custom autograd function per neuron layer over all time steps.
 
-The forward runs the time loop without autograd and keeps only the pre-reset membrane ``h_t``
-(plus the synaptic current when a learnable ``alpha`` needs it); spikes, reset signals and the
-previous state are recomputed from it in the backward, which is a hand-written reverse loop using
-the surrogate's ``derivative``. On CPU (float32/float64) the loops run in native code built on
-first use (see :mod:`snncore._fused_native`); elsewhere, or when no compiler is available, they
-run as a PyTorch loop with the same arithmetic.
+The forward runs the time loop without autograd and keeps only what the backward needs: the
+pre-reset membrane ``h_t`` (plus the synaptic current when a learnable parameter needs it), or,
+when the input stays alive anyway, just the state every few steps from which ``h`` is recomputed;
+spikes, reset signals and the previous state are recomputed in the backward, which is a
+hand-written reverse loop using the surrogate's ``derivative``. On CPU in float32 the loops run
+in native code built on first use (see :mod:`snncore._fused_native`); elsewhere, or when no
+compiler is available, they run as a PyTorch loop with the same arithmetic.
 
 Neuron kinds are declared by the neuron's ``fused_kind`` attribute:
 

@@ -229,7 +229,7 @@ class _FusedFunction(torch.autograd.Function):
                 lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
                               ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
                               ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                              ptr(full["g"]), _BLOCK, ptr(ckpt)))
+                              ptr(full["g"]), _BLOCK, ptr(ckpt)), work=T * M)
         else:
             mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
         ctx.cfg = cfg
@@ -339,7 +339,7 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
                       gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
                       ptr(carry["spk"]), *(ptr(t) for t in accs), ptr(full["beta"]),
                       ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                      ptr(full["g"]), sg_param))
+                      ptr(full["g"]), sg_param), work=T * M)
     return gx
 
 
@@ -370,7 +370,7 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
                 ptr(h), ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]),
                 *(ptr(t) for t in accs), ptr(full["beta"]),
                 ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"]),
-                sg_param))
+                sg_param), work=(t1 - t0) * M)
 
 
 # -- backend -------------------------------------------------------------------------------------

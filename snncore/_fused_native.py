@@ -653,21 +653,45 @@ def parallel_ranges(m: int, workers: int, align: int = 1024, min_size: int = 102
     return [(a, min(a + chunk, m)) for a in range(0, m, chunk)]
 
 
-def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any) -> None:
-    """Run ``fn(*make_args(m0, m1))`` for every range, in parallel when there are several."""
-    if len(ranges) == 1:
-        rc = fn(*make_args(*ranges[0]))
+#: below this many neuron-steps a call runs on the calling thread only (starting threads would
+#: cost more than it saves, and they would compete with PyTorch's own idle-spinning workers)
+SERIAL_WORK = 1 << 21
+
+
+def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
+                  work: int | None = None) -> None:
+    """Run ``fn(*make_args(m0, m1))`` over every range. With several ranges (and ``work``, the
+    number of neuron-steps, not below :data:`SERIAL_WORK`) the calling thread and
+    ``threads() - 1`` pool threads take ranges one at a time until none are left."""
+    if len(ranges) == 1 or threads() == 1 or (work is not None and work < SERIAL_WORK):
+        rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
         if rc != 0:
             raise RuntimeError(f"fused native kernel failed with code {rc}")
         return
-    workers = min(len(ranges), threads())
+    helpers = min(len(ranges), threads()) - 1
     with _lock:
-        pool = _pools.get(workers)
+        pool = _pools.get(helpers)
         if pool is None:
-            pool = _pools[workers] = ThreadPoolExecutor(max_workers=workers,
+            pool = _pools[helpers] = ThreadPoolExecutor(max_workers=helpers,
                                                         thread_name_prefix="snncore-fused")
-    futures = [pool.submit(fn, *make_args(a, b)) for a, b in ranges]
-    codes = [f.result() for f in futures]
+    todo = iter(ranges)
+    take = threading.Lock()
+    codes: list[int] = []
+
+    def worker() -> None:
+        while True:
+            with take:
+                nxt = next(todo, None)
+            if nxt is None:
+                return
+            codes.append(fn(*make_args(*nxt)))
+
+    futures = [pool.submit(worker) for _ in range(helpers)]
+    try:
+        worker()
+    finally:
+        for f in futures:
+            f.result()
     if any(codes):
         raise RuntimeError(f"fused native kernel failed with codes {codes}")
 

@@ -324,8 +324,9 @@ def test_native_loops_status():
 
 
 @pytest.mark.parametrize("kind", ["leaky", "rsynaptic_elementwise"])
-def test_parallel_neuron_ranges(kind):
+def test_parallel_neuron_ranges(kind, monkeypatch):
     """Enough neurons to split the native loops over several threads."""
+    monkeypatch.setattr(_fused_native, "SERIAL_WORK", 0)  # no serial shortcut for small work
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -396,7 +397,8 @@ def test_without_native_loops_the_pytorch_loop_runs(how, monkeypatch, tmp_path, 
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_native_loops_work_in_a_forked_child():
+def test_native_loops_work_in_a_forked_child(monkeypatch):
+    monkeypatch.setattr(_fused_native, "SERIAL_WORK", 0)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -423,5 +425,29 @@ def test_native_loops_work_in_a_forked_child():
                 pytest.fail("the forked child hung")
             time.sleep(0.05)
         assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_call_parallel_covers_every_range_once(monkeypatch):
+    monkeypatch.setattr(_fused_native, "SERIAL_WORK", 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = []
+
+        def fn(a, b):
+            seen.append((a, b))
+            return 0
+
+        ranges = _fused_native.parallel_ranges(20_000, 2)
+        _fused_native.call_parallel(fn, ranges, lambda a, b: (a, b), work=10**9)
+        assert sorted(seen) == ranges
+        seen.clear()
+        monkeypatch.setattr(_fused_native, "SERIAL_WORK", 100)
+        _fused_native.call_parallel(fn, ranges, lambda a, b: (a, b), work=10)  # small: serial
+        assert seen == [(0, 20_000)]
+        with pytest.raises(RuntimeError, match="failed"):
+            _fused_native.call_parallel(lambda a, b: 1, ranges, lambda a, b: (a, b), work=10**9)
     finally:
         torch.set_num_threads(threads)

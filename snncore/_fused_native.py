@@ -46,9 +46,16 @@ RESET_IDS = {"subtract": 0, "zero": 1, "none": 2}
 SURROGATE_IDS = {"ATan": 1, "FastSigmoid": 2}
 
 _SOURCE = r"""
+#include <atomic>
 #include <cstdint>
 #include <cmath>
 #include <type_traits>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// Below this many neuron-steps a call runs on one thread (settable from Python).
+extern "C" int64_t snncore_fused_serial_work;
 #include <vector>
 
 namespace {
@@ -390,6 +397,31 @@ int dispatch(int kind, int reset, int delay, int extra, Fn&& fn) {
     return 1;
 }
 
+// Run body(a, b) over neuron ranges covering [m0, m1). With OpenMP (the same runtime, and so the
+// same threads, as PyTorch's own when it is loaded) the threads take ranges one at a time until
+// none are left, so a thread delayed by a busy machine does not hold up the others.
+template <typename Body>
+void split(int64_t m0, int64_t m1, int64_t work, Body&& body) {
+#ifdef _OPENMP
+    const int nt = omp_get_max_threads();
+    if (nt > 1 && work >= snncore_fused_serial_work && m1 - m0 > TILE) {
+        const int64_t parts = 4 * int64_t(nt);
+        const int64_t chunk = ((m1 - m0 + parts - 1) / parts + TILE - 1) / TILE * TILE;
+        std::atomic<int64_t> next(m0);
+#pragma omp parallel num_threads(nt)
+        {
+            for (;;) {
+                const int64_t a = next.fetch_add(chunk);
+                if (a >= m1) break;
+                body(a, a + chunk < m1 ? a + chunk : m1);
+            }
+        }
+        return;
+    }
+#endif
+    body(m0, m1);
+}
+
 template <typename F>
 int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1,
               const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
@@ -397,8 +429,10 @@ int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, 
     Par<F> p{beta, alpha, V, thr, g};
     const int store = h ? (synseq ? 2 : 1) : 0;
     return dispatch<3>(kind, reset, delay, store, [&](auto k, auto r, auto d, auto s) {
-        fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, decltype(s)::value>(
-            T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
+        split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
+            fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
+                decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
+        });
     });
 }
 
@@ -415,9 +449,11 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
     const int learn = gbeta ? 1 : 0;
     return dispatch<6>(kind, reset, delay, sg + 3 * learn, [&](auto k, auto r, auto d, auto x) {
         constexpr int XV = decltype(x)::value;
-        bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3, (XV >= 3)>(
-            M, m0, m1, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx, gmem, gsyn,
-            gsst, acc, p, sa);
+        split(m0, m1, (t1 - t0) * (m1 - m0), [&](int64_t a, int64_t b) {
+            bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
+                (XV >= 3)>(M, a, b, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx,
+                           gmem, gsyn, gsst, acc, p, sa);
+        });
     });
 }
 
@@ -435,8 +471,11 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
     return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
                        [&](auto k, auto r, auto d, auto xx) {
         constexpr int XV = decltype(xx)::value;
-        bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 2 + 1,
-               (XV >= 2)>(T, M, m0, m1, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa);
+        split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
+            bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 2 + 1,
+                   (XV >= 2)>(T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p,
+                              sa);
+        });
     });
 }
 
@@ -472,7 +511,15 @@ extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int
 
 #if !defined(SNN_PART) || SNN_PART == 0
 EXPORT_FWD(f32, float)
-extern "C" int snncore_fused_abi_version() { return 5; }
+extern "C" int snncore_fused_abi_version() { return 6; }
+extern "C" int64_t snncore_fused_serial_work = int64_t(1) << 21;
+extern "C" int snncore_fused_openmp() {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
 #endif
 #if !defined(SNN_PART) || SNN_PART == 1
 EXPORT_BWD(f32, float)
@@ -493,11 +540,17 @@ _status: str = "not built yet"
 _pools: dict[int, ThreadPoolExecutor] = {}
 
 
+_use_openmp = True
+
+
 def _after_fork_in_child() -> None:
-    # a forked child has none of the parent's pool threads: start fresh pools on demand
-    global _lock
+    # a forked child has none of the parent's pool threads: start fresh pools on demand; and
+    # GNU OpenMP cannot be used again in a child forked after the parent used it (it hangs), so
+    # the child splits work over Python threads instead
+    global _lock, _use_openmp
     _lock = threading.Lock()
     _pools.clear()
+    _use_openmp = False
 
 
 if hasattr(os, "register_at_fork"):
@@ -559,6 +612,8 @@ def _compile(cxx: str, out: Path, flags: list[str]) -> str | None:
 
 def _setup(lib: Any) -> None:
     i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
+    lib.snncore_fused_openmp.restype = i32
+    lib.snncore_fused_openmp.argtypes = []
     fn = lib.snncore_fused_fwd_f32
     fn.restype = i32
     fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12 + [i64, vp]
@@ -596,7 +651,7 @@ def native_library() -> Any:
         errors: list[str] = []
         uid = os.getuid() if hasattr(os, "getuid") else "user"
         folders = (_cache_dir(), Path(tempfile.gettempdir()) / f"snncore-{uid}")
-        for extra in (["-march=native"], []):
+        for extra in (["-march=native", "-fopenmp"], ["-march=native"], ["-fopenmp"], []):
             flags = _BASE_FLAGS + extra
             key = hashlib.sha256(
                 "\0".join([_SOURCE, cxx, *flags, _cpu_tag()]).encode()).hexdigest()[:20]
@@ -615,7 +670,7 @@ def native_library() -> Any:
                             break
                     lib = ctypes.CDLL(str(path))
                     _setup(lib)
-                    if lib.snncore_fused_abi_version() != 5:
+                    if lib.snncore_fused_abi_version() != 6:
                         errors.append(f"{path}: unexpected ABI version")
                         lib = None
                         continue
@@ -660,9 +715,25 @@ SERIAL_WORK = 1 << 21
 
 def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
                   work: int | None = None) -> None:
-    """Run ``fn(*make_args(m0, m1))`` over every range. With several ranges (and ``work``, the
-    number of neuron-steps, not below :data:`SERIAL_WORK`) the calling thread and
-    ``threads() - 1`` pool threads take ranges one at a time until none are left."""
+    """Run ``fn(*make_args(m0, m1))`` over every range. A native function of a library built
+    with OpenMP gets the whole range in one call and splits it over OpenMP threads itself.
+    Otherwise, with several ranges (and ``work``, the number of neuron-steps, not below
+    :data:`SERIAL_WORK`) the calling thread and ``threads() - 1`` pool threads take ranges one at
+    a time until none are left."""
+    native_omp = _lib is not None and isinstance(fn, ctypes._CFuncPtr) \
+        and bool(_lib.snncore_fused_openmp())
+    if native_omp:
+        cell = ctypes.c_int64.in_dll(_lib, "snncore_fused_serial_work")
+        # without OpenMP (a forked child), every native call runs on one thread
+        want = SERIAL_WORK if _use_openmp else 1 << 62
+        if cell.value != want:
+            cell.value = want
+        if _use_openmp:
+            # the library splits the neurons over OpenMP threads (PyTorch's own thread team)
+            rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
+            if rc != 0:
+                raise RuntimeError(f"fused native kernel failed with code {rc}")
+            return
     if len(ranges) == 1 or threads() == 1 or (work is not None and work < SERIAL_WORK):
         rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
         if rc != 0:

@@ -97,10 +97,9 @@ def tests_all(session: nox.Session) -> None:
     for folder in _present_plugins():
         _install(session, "-e", str(ROOT / "plugins" / folder))
     _install(session, str(EXAMPLE_PLUGIN))
-    paths = ["tests/integration"] if (ROOT / "tests" / "integration").exists() else []
-    if not session.posargs and not paths:
-        session.skip("no integration tests")
-    _pytest(session, *paths)
+    # the integration tests, and the fused-backend tests again: with every plugin present they
+    # also check the plugins' neuron classes against eager
+    _pytest(session, "tests/integration", "tests/core/test_fused.py")
 
 
 @nox.session

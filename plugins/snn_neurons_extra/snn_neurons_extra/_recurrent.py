@@ -71,6 +71,12 @@ class _Recurrence:
             self._register("V", V, learn_recurrent)
             self.fused_kind = elementwise_kind
 
+    def prepare(self: Any, x: Tensor, state: Any) -> Any:
+        """The base checks, plus the input's fit to the recurrent layer."""
+        self._check_input(x)
+        self._check_recurrent_input(x)
+        return super().prepare(x, state)  # type: ignore[misc]
+
     def _check_recurrent_input(self: Any, x: Tensor) -> None:
         owner = type(self).__name__
         if isinstance(self.recurrent, nn.Linear):
@@ -182,11 +188,6 @@ class RLeaky(_Recurrence, Neuron):
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rleaky_elementwise")
 
-    def prepare(self, x: Tensor, state: Any) -> Any:
-        self._check_input(x)
-        self._check_recurrent_input(x)
-        return super().prepare(x, state)
-
     def step(self, x: Tensor, state: RLeakyState) -> tuple[Tensor, RLeakyState]:
         beta = self._value("beta", x, clamp01=True)
         thr = self._value("threshold", x)
@@ -291,11 +292,6 @@ class RSynaptic(_Recurrence, Neuron):
                        low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rsynaptic_elementwise")
-
-    def prepare(self, x: Tensor, state: Any) -> Any:
-        self._check_input(x)
-        self._check_recurrent_input(x)
-        return super().prepare(x, state)
 
     def step(self, x: Tensor, state: RSynapticState) -> tuple[Tensor, RSynapticState]:
         alpha = self._value("alpha", x, clamp01=True)

@@ -38,12 +38,59 @@ class _RunHookHandle:
             self.module.__dict__.pop("run", None)
 
 
+def _inert_hook(*args: Any, **kwargs: Any) -> None:
+    """What a monitor's hook becomes in a copy of the module: nothing is recorded."""
+
+
+def _make_inert() -> Callable[..., None]:
+    return _inert_hook
+
+
+class _MonitorHook:
+    """A monitor's hook. Copies of the module (``copy.deepcopy``, pickle) get an inert hook: a
+    monitor watches the modules it was attached to, never their copies."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., None]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self.fn(*args, **kwargs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_make_inert, ())
+
+
+class _RunShim:
+    """The per-instance ``run`` of a neuron with run hooks: the class's ``run``, then the hooks.
+
+    It refers to its neuron, so a copy of the neuron gets a shim of its own that runs the copy
+    (its parameters, its state), never the original."""
+
+    __slots__ = ("neuron",)
+
+    def __init__(self, neuron: nn.Module) -> None:
+        self.neuron = neuron
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        neuron = self.neuron
+        out = type(neuron).run(neuron, *args, **kwargs)
+        for h in list(neuron.__dict__.get(_HOOKS_ATTR, {}).values()):
+            h(neuron, args, kwargs, out)
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_RunShim, (self.neuron,))
+
+
 def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:
     """Call ``hook(neuron, args, kwargs, output)`` after every ``neuron.run(...)``.
 
     The neuron's ``run`` is shadowed by a per-instance dispatcher only while at least one hook
     is registered; removing the last hook restores the class method. Returns a handle with
-    ``remove()``.
+    ``remove()``. A copy of the neuron (``copy.deepcopy``, pickle) runs its own ``run``; hooks
+    wrapped by :class:`Monitor` are not carried into copies.
     """
     if not callable(getattr(neuron, "run", None)):
         raise TypeError(f"register_run_hook: {type(neuron).__name__} has no run method")
@@ -51,15 +98,7 @@ def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:
     if hooks is None:
         hooks = {}
         neuron.__dict__[_HOOKS_ATTR] = hooks
-        method = type(neuron).run
-
-        def run(*args: Any, **kwargs: Any) -> Any:
-            out = method(neuron, *args, **kwargs)
-            for h in list(neuron.__dict__.get(_HOOKS_ATTR, {}).values()):
-                h(neuron, args, kwargs, out)
-            return out
-
-        neuron.__dict__["run"] = run
+        neuron.__dict__["run"] = _RunShim(neuron)
     key = max(hooks, default=-1) + 1
     hooks[key] = hook
     return _RunHookHandle(neuron, key)
@@ -165,9 +204,9 @@ class Monitor:
         }
         self._handles: list[Any] = []
         for name, m in chosen:
-            self._handles.append(m.register_forward_hook(self._forward_hook(name)))
+            self._handles.append(m.register_forward_hook(_MonitorHook(self._forward_hook(name))))
             if isinstance(m, Neuron):
-                self._handles.append(register_run_hook(m, self._run_hook(name)))
+                self._handles.append(register_run_hook(m, _MonitorHook(self._run_hook(name))))
 
     # -- hooks --------------------------------------------------------------------------------
     def _keep(self, x: Any) -> Any:

@@ -231,7 +231,7 @@ def docs(session: nox.Session) -> None:
     _setup(session, DOCS, ("pytest>=7.4",))
     site = ROOT / "site"
     session.run("mkdocs", "build", "--strict", "--clean", "-f", str(ROOT / "mkdocs.yml"),
-                "-d", str(site))
+                "-d", str(site), env={"NO_MKDOCS_2_WARNING": "1"})
     _pytest(session, "tests/docs", env={"SNNCORE_DOCS_SITE": str(site)})
 
 

@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     skip = pytest.mark.skip(reason=f"needs the Poplar SDK's poptorch and an IPU: {why}")
     for item in items:
-        if "ipu" in item.keywords:
+        if item.get_closest_marker("ipu") is not None:
             item.add_marker(skip)
 
 

@@ -121,7 +121,8 @@ class _Lint(TorchFunctionMode):
         out = func(*args, **kwargs)
         if isinstance(out, Tensor) and out.dtype in _NO_FLOAT64:
             r.add("float64", getattr(func, "__name__", str(func)),
-                  f"produces {out.dtype}; the IPU has no 64-bit floats (use float32/float16)")
+                  f"produces {out.dtype}; the IPU has no 64-bit floats, poptorch computes it in "
+                  "32 bits (results differ from the CPU); use float32 or float16")
         return out
 
 
@@ -222,11 +223,6 @@ def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> 
                        "keeps its state in a Python attribute, which does not persist between "
                        "IPU calls; use stateful=False and feed the whole sequence per call",
                        module=where)
-    for name, t in list(model.named_parameters()) + list(model.named_buffers()):
-        if t.dtype in _NO_FLOAT64:
-            owner, _, attr = name.rpartition(".")
-            report.add("float64", attr, f"is {t.dtype}; the IPU has no 64-bit floats",
-                       module=owner or "<model>")
     if optimizer is not None:
         _check_optimizer(optimizer, report)
     _trace(model, args, report)
@@ -242,8 +238,24 @@ def _check_optimizer(optimizer: Any, report: _Collector) -> None:
         report.add("optimizer", type(optimizer).__name__, str(exc), module="<optimizer>")
 
 
-def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector) -> None:
+def _uncompiled(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` with every ``torch.compile`` wrapper replaced by its module (so
+    that the lint traces what is inside instead of compiling it)."""
     model = copy.deepcopy(model)
+    while _is_compiled(model):
+        model = model._orig_mod
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            inner = child
+            while _is_compiled(inner):
+                inner = inner._orig_mod
+            if inner is not child:
+                setattr(parent, child_name, inner)
+    return model
+
+
+def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector) -> None:
+    model = _uncompiled(model)
     names = {id(m): (n or "<model>") for n, m in model.named_modules()}
     graph_seen: set[int] = set()
     buffers = {n: b for n, b in model.named_buffers()}

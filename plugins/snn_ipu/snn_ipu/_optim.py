@@ -52,8 +52,8 @@ def _plain(value: Any) -> Any:
 def translate_optimizer(optimizer: Any) -> Any:
     """The ``poptorch.optim`` optimizer equivalent to ``optimizer``.
 
-    Translates ``torch.optim.SGD``, ``Adam`` (``AdamW`` when ``decoupled_weight_decay=True``),
-    ``AdamW`` and ``RMSprop`` with every parameter group and its hyperparameters; a
+    Translates ``torch.optim.SGD``, ``Adam`` and ``AdamW`` (to poptorch's ``AdamW`` exactly when
+    the weight decay is decoupled) and ``RMSprop`` with every parameter group and its hyperparameters; a
     ``poptorch.optim`` optimizer is returned unchanged.
 
     Args:
@@ -99,10 +99,14 @@ def plan_translation(optimizer: Any) -> tuple[str, list[dict[str, Any]], dict[st
         )
     target, keys = _TRANSLATIONS[cls]
     groups = [_group(optimizer, g, keys, i) for i, g in enumerate(optimizer.param_groups)]
-    if cls is torch.optim.Adam and any(g.get("decoupled_weight_decay", False) for g in groups):
-        target = "AdamW"
-    for g in groups:
-        g.pop("decoupled_weight_decay", None)
+    decoupled = {g.pop("decoupled_weight_decay") for g in groups if "decoupled_weight_decay" in g}
+    if len(decoupled) > 1:
+        raise ValueError(
+            f"optimizer: {cls.__name__} mixes param groups with and without "
+            "decoupled_weight_decay; poptorch needs one Adam or one AdamW for all of them"
+        )
+    if decoupled and target in ("Adam", "AdamW"):
+        target = "AdamW" if decoupled.pop() else "Adam"
     defaults = {k: _plain(optimizer.defaults[k]) for k in keys if k in optimizer.defaults}
     return target, groups, defaults
 
@@ -123,7 +127,7 @@ def _group(optimizer: Any, group: dict[str, Any], keys: tuple[str, ...], index: 
                     f"optimizer: {name} param group {index} has {key}={value!r}, which cannot be "
                     f"translated: {why}"
                 )
-        elif key == "decoupled_weight_decay" and name == "Adam":
+        elif key == "decoupled_weight_decay" and name in ("Adam", "AdamW"):
             out[key] = bool(value)
         elif key in _IMPLEMENTATION_SWITCHES or key in _SCHEDULER_KEYS:
             log.debug("optimizer: dropping %s=%r (an implementation switch)", key, value)

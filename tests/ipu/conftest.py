@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-import pytest
-
 import poptorch_standin
+import pytest
 
 
 def _real_poptorch() -> tuple[bool, str]:

@@ -10,8 +10,8 @@ import sys
 import pytest
 import torch
 
-import snncore as snn
 import snn_ipu
+import snncore as snn
 
 
 def test_import_works_and_the_backend_is_registered(no_poptorch):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from ipu_cases import NEURON_CASES, make_neuron, registered_neurons
 from torch import nn
 
-import snncore as snn
 import snn_ipu
-from ipu_cases import NEURON_CASES, make_neuron, registered_neurons
+import snncore as snn
 
 T, B, F = 5, 2, 4
 

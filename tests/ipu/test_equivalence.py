@@ -7,9 +7,6 @@ import itertools
 
 import pytest
 import torch
-
-import snncore as snn
-import snn_ipu
 from ipu_cases import (
     LAYERS,
     NEURON_CASES,
@@ -19,6 +16,9 @@ from ipu_cases import (
     registered_neurons,
     registered_surrogates,
 )
+
+import snn_ipu
+import snncore as snn
 
 T = 12
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-import snncore as snn
 import snn_ipu
+import snncore as snn
 
 T, B, F, H, C = 6, 8, 5, 7, 3
 

@@ -53,8 +53,8 @@ def translate_optimizer(optimizer: Any) -> Any:
     """The ``poptorch.optim`` optimizer equivalent to ``optimizer``.
 
     Translates ``torch.optim.SGD``, ``Adam`` and ``AdamW`` (to poptorch's ``AdamW`` exactly when
-    the weight decay is decoupled) and ``RMSprop`` with every parameter group and its hyperparameters; a
-    ``poptorch.optim`` optimizer is returned unchanged.
+    the weight decay is decoupled) and ``RMSprop`` with every parameter group and its
+    hyperparameters; a ``poptorch.optim`` optimizer is returned unchanged.
 
     Args:
         optimizer: a ``torch.optim`` or ``poptorch.optim`` optimizer.

@@ -72,3 +72,15 @@ def make_input(spec: Any, T: int = 8, dtype: torch.dtype = torch.float64,
     shape, scale, offset = spec
     g = torch.Generator().manual_seed(seed)
     return (torch.rand((T, *shape), generator=g, dtype=dtype) * scale + offset)
+
+
+def small_net(features: int, hidden: int, classes: int) -> snn.Sequential:
+    """Linear -> leaky -> Linear -> leaky, with seeded weights."""
+    torch.manual_seed(1)
+    return snn.Sequential(torch.nn.Linear(features, hidden), snn.create("leaky", beta=0.9),
+                          torch.nn.Linear(hidden, classes), snn.create("leaky", beta=0.8))
+
+
+def rate_ce_loss(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the spike counts ``out.sum(0)`` against class targets."""
+    return torch.nn.functional.cross_entropy(out.sum(0), target)

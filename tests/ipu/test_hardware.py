@@ -7,7 +7,7 @@ import copy
 
 import pytest
 import torch
-from torch import nn
+from ipu_cases import rate_ce_loss, small_net
 
 import snn_ipu
 import snncore as snn
@@ -18,13 +18,10 @@ T, B, F, H, C = 8, 4, 6, 10, 3
 
 
 def _net():
-    torch.manual_seed(0)
-    return snn.Sequential(nn.Linear(F, H), snn.create("leaky", beta=0.9),
-                          nn.Linear(H, C), snn.create("leaky", beta=0.8))
+    return small_net(F, H, C)
 
 
-def _loss(out, y):
-    return nn.functional.cross_entropy(out.sum(0), y)
+_loss = rate_ce_loss
 
 
 def test_real_poptorch_training_step_matches_cpu():

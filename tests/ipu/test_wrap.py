@@ -6,6 +6,7 @@ import copy
 
 import pytest
 import torch
+from ipu_cases import rate_ce_loss, small_net
 from torch import nn
 
 import snn_ipu
@@ -15,13 +16,10 @@ T, B, F, H, C = 6, 8, 5, 7, 3
 
 
 def _net():
-    torch.manual_seed(1)
-    return snn.Sequential(nn.Linear(F, H), snn.create("leaky", beta=0.9),
-                          nn.Linear(H, C), snn.create("leaky", beta=0.8))
+    return small_net(F, H, C)
 
 
-def _loss(out, target):
-    return nn.functional.cross_entropy(out.sum(0), target)
+_loss = rate_ce_loss
 
 
 def _data():

@@ -151,3 +151,11 @@ def test_bad_arguments_are_refused():
             pass
     with pytest.raises(TypeError, match="snncore.Neuron"):
         snn_ipu.run_traceable(torch.nn.Linear(2, 2), torch.zeros(2, 2))
+
+
+def test_truncated_state_leaky_is_refused_clearly_on_the_step_path():
+    if "state_leaky" not in registered_neurons():
+        pytest.skip("snn-neurons-extra is not installed")
+    n = snn.create("state_leaky", beta=0.9, kernel_truncation_steps=3)
+    with pytest.raises(ValueError, match="kernel_truncation_steps needs the whole sequence"):
+        snn_ipu.run_traceable(n, torch.rand(5, 2, 3))

@@ -275,3 +275,27 @@ class _Program(nn.Module):
 
         out = self.net(x)
         return out, poptorch.identity_loss(nn.functional.cross_entropy(out, y), "none")
+
+
+def test_neurons_named_ipu_inside_a_plain_poptorch_model_are_traceable(ipu):
+    # a model wrapped by poptorch directly: its neurons run on backend "ipu" inside the trace
+    net = snn.Sequential(nn.Linear(F, H), snn.create("leaky", beta=0.9),
+                         nn.Linear(H, C), snn.create("leaky", beta=0.8), backend="ipu")
+    ref = copy.deepcopy(net)
+    ref.backend = None  # the reference runs on the host's default backend
+
+    class Program(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x_bf, y):
+            out, _ = self.net(x_bf.transpose(0, 1))
+            return out, ipu.identity_loss(_loss(out, y), "none")
+
+    model = ipu.trainingModel(Program(), optimizer=ipu.optim.SGD(net.parameters(), lr=0.3))
+    x, y = _data()
+    out, loss = model(x.transpose(0, 1).contiguous(), y)  # refused if a Function were traced
+    ref_out, _ = ref(x)
+    assert torch.equal(out, ref_out.detach())
+    torch.testing.assert_close(loss, _loss(ref_out, y).detach())

@@ -30,6 +30,7 @@ from ._api import (
     unregister_plugin,
 )
 from ._backends import Backend, EagerBackend, use_backend
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._errors import (
     AmbiguousNameError,
     BackendUnavailableError,
@@ -100,6 +101,8 @@ __all__ = [
     "fit",
     "bptt",
     "truncated_bptt",
+    "save_checkpoint",
+    "load_checkpoint",
     # backends
     "Backend",
     "EagerBackend",

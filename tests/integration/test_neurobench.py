@@ -89,16 +89,15 @@ def assert_same(ours: dict, theirs: dict) -> None:
 
 @pytest.fixture
 def fused_calls(monkeypatch):
-    from snncore import _fused
-
+    fused = type(snn.backend("fused"))
     calls = []
-    run = _fused.FusedBackend.run
+    run = fused.run
 
     def spy(self, neuron, x_seq, state):
         calls.append(tuple(x_seq.shape))
         return run(self, neuron, x_seq, state)
 
-    monkeypatch.setattr(_fused.FusedBackend, "run", spy)
+    monkeypatch.setattr(fused, "run", spy)
     return calls
 
 

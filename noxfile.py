@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -43,8 +44,6 @@ PLUGINS = {
     "snn_ipu": ("snn-ipu", "ipu", "tests/ipu"),
     "snn_compat": ("snn-compat", "compat", "tests/compat"),
 }
-#: extra test dependencies of a plugin's environment
-PLUGIN_TEST_DEPS = {"snn_viz": ("matplotlib",)}
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -55,6 +54,15 @@ nox.options.sessions = ["lint", "tests_core", "tests_plugins", "tests_all", "ins
 
 def _present_plugins() -> dict[str, tuple[str, str, str]]:
     return {k: v for k, v in PLUGINS.items() if (ROOT / "plugins" / k / "pyproject.toml").exists()}
+
+
+def _editable_plugin(folder: str) -> tuple[str, str]:
+    """``-e plugins/<folder>``, with its ``[test]`` extra when its pyproject declares one."""
+    path = ROOT / "plugins" / folder
+    text = (path / "pyproject.toml").read_text()
+    extras = re.search(r"^\[project\.optional-dependencies\]\n(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    has_test = bool(extras and re.search(r"^test\s*=", extras.group(1), re.M))
+    return ("-e", f"{path}[test]" if has_test else str(path))
 
 
 # -- reusable environments -------------------------------------------------------------------------
@@ -138,10 +146,7 @@ def tests_plugins(session: nox.Session) -> None:
             extra = () if step[0] == "--no-deps" else CONSTRAINTS
             session.run(py, "-m", "pip", "install", "-q", *extra, *step, external=True)
 
-        steps = [*_core_steps(), ("-e", str(ROOT / "plugins" / folder))]
-        if folder in PLUGIN_TEST_DEPS:
-            steps.append(PLUGIN_TEST_DEPS[folder])
-        _synced(venv, steps, run)
+        _synced(venv, [*_core_steps(), _editable_plugin(folder)], run)
         args = list(session.posargs) or ["-q", "-p", "no:cacheprovider"]
         session.run(py, "-m", "pytest", *args, tests, external=True, env={"MPLBACKEND": "Agg"})
 
@@ -150,7 +155,7 @@ def tests_plugins(session: nox.Session) -> None:
 def tests_all(session: nox.Session) -> None:
     """All-in-one: the core with every plugin present, NeuroBench and Tonic, the examples and
     the integration tests."""
-    plugins = [("-e", str(ROOT / "plugins" / f)) for f in _present_plugins()]
+    plugins = [_editable_plugin(f) for f in _present_plugins()]
     _setup(session, *_core_steps("test,demo"), *plugins, (str(EXAMPLE_PLUGIN),),
            ("--no-deps", NEUROBENCH), NEUROBENCH_RUNTIME, (TONIC,), local=[EXAMPLE_PLUGIN])
     # the integration tests, and the fused-backend tests again: with every plugin present they

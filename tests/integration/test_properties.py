@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import io
-import itertools
+import math
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +31,9 @@ import snncore as snn
 
 pytest.importorskip("snn_neurons_extra")
 
-CI = settings(max_examples=120, derandomize=True, deadline=None, database=None,
+CI = settings(max_examples=400, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-LONG = settings(CI, max_examples=3000)
+LONG = settings(CI, max_examples=5000)
 
 CLEAR_ERRORS = (snn.SnncoreError, TypeError, ValueError)
 DECAYS = (0.0, 0.25, 0.5, 0.75, 0.875, 1.0)
@@ -124,6 +124,14 @@ def _slstm(d, f):
     return kw, h
 
 
+def _sconv2dlstm(d, f):
+    kw = _common(d, inhibition=False)
+    size = d.draw(st.integers(2, 3))
+    kw.update(in_channels=f, out_channels=d.draw(st.integers(1, 2)),
+              kernel_size=d.draw(st.sampled_from((1, 3))))
+    return kw, (f, size, size)
+
+
 def _leaky_parallel(d, f):
     kw = _common(d, reset=False, delay=False, inhibition=False, detach=False)
     h = d.draw(st.integers(1, 4))
@@ -184,10 +192,12 @@ def _adex(d, f):
     return kw, f
 
 
-#: registry name -> draw(data, features) -> (kwargs, output features)
+#: registry name -> draw(data, features) -> (kwargs, input shape of one sample, or its
+#: number of features)
 RECIPES: dict[str, Callable[[st.DataObject, int], tuple[dict[str, Any], int]]] = {
     "leaky": _leaky, "synaptic": _synaptic, "alpha": _alpha, "lapicque": _lapicque,
     "rleaky": _recurrent(False), "rsynaptic": _recurrent(True), "slstm": _slstm,
+    "sconv2dlstm": _sconv2dlstm,
     "leaky_parallel": _leaky_parallel, "state_leaky": _state_leaky,
     "linear_leaky": _linear_leaky, "delta_leaky": _delta_leaky, "if": _if, "li": _li,
     "alif": _alif, "izhikevich": _izhikevich, "adex": _adex,
@@ -209,15 +219,19 @@ class Case:
         self.t = d.draw(st.integers(1, 5), label="T")
         self.b = d.draw(st.integers(1, 3), label="B")
         f = d.draw(st.integers(1, 4), label="F")
-        self.kwargs, self.out_features = RECIPES[self.name](d, f)
+        self.kwargs, features = RECIPES[self.name](d, f)
+        shape = features if isinstance(features, tuple) else (f,)
         self.kwargs["stateful"] = d.draw(st.booleans(), label="stateful")
         self.dtype = d.draw(st.sampled_from((torch.float32, torch.float64)), label="dtype")
+        # False: the neuron keeps the dtypes it was built with and gets input of another dtype
+        # (its outputs and states must still come in the input's dtype)
+        self.move = d.draw(st.booleans(), label="move")
         self.backend = d.draw(st.sampled_from(BACKENDS), label="backend")
         self.pre_ops = d.draw(st.lists(st.sampled_from(PRE_OPS), max_size=2), label="pre_ops")
         self.mid_ops = d.draw(st.lists(st.sampled_from(MID_OPS), max_size=3), label="mid_ops")
-        n = 2 * self.t * self.b * f
+        n = 2 * self.t * self.b * math.prod(shape)
         grid = d.draw(st.lists(st.integers(-4, 8), min_size=n, max_size=n), label="input")
-        x = torch.tensor(grid, dtype=torch.float64).reshape(2, self.t, self.b, f) / 4
+        x = torch.tensor(grid, dtype=torch.float64).reshape(2, self.t, self.b, *shape) / 4
         self.x = x * SCALE.get(self.name, 1.0)
         self.seed = d.draw(st.integers(0, 2**16), label="seed")
         self.loss_on = d.draw(st.sampled_from(LOSS_ON), label="loss_on")
@@ -235,7 +249,7 @@ class Case:
 
     def __repr__(self) -> str:
         return (f"Case({self.name}, {self.kwargs}, T={self.t}, B={self.b}, {self.dtype}, "
-                f"backend={self.backend}, pre={self.pre_ops}, mid={self.mid_ops}, "
+                f"backend={self.backend}, move={self.move}, pre={self.pre_ops}, mid={self.mid_ops}, "
                 f"loss_on={self.loss_on})")
 
 
@@ -263,7 +277,7 @@ def _backward(loss: torch.Tensor | None) -> None:
         loss.backward()
 
 
-def _copy(case: Case, op: str, neuron: snn.Neuron) -> snn.Neuron:
+def _copy(case: Case, op: str, neuron: snn.Neuron, moved: torch.dtype | None) -> snn.Neuron:
     if op == "deepcopy":
         return copy.deepcopy(neuron)
     if op == "pickle":
@@ -271,8 +285,9 @@ def _copy(case: Case, op: str, neuron: snn.Neuron) -> snn.Neuron:
     buf = io.BytesIO()
     torch.save(neuron.state_dict(), buf)
     buf.seek(0)
-    dtype = next(itertools.chain(neuron.parameters(), neuron.buffers())).dtype
-    fresh = case.build(seed=case.seed + 1).to(dtype)
+    fresh = case.build(seed=case.seed + 1)
+    if moved is not None:
+        fresh = fresh.to(moved)
     fresh.load_state_dict(torch.load(buf, weights_only=True))
     if neuron.stateful:
         fresh.state = neuron.state  # the state is not in the state_dict, by design; carry it
@@ -295,12 +310,16 @@ def _execute(case: Case, reference: bool) -> tuple[list[Any], list[dict[str, Any
     state is detached before the second run, so each run's gradients are its own."""
     neuron = case.build()
     backend = "eager" if reference else case.backend
-    neuron = neuron.to(case.dtype)
+    moved = None
+    if case.move:
+        neuron = neuron.to(case.dtype)
+        moved = case.dtype
     for op in case.pre_ops:  # the reference makes the same moves (the same rounding), no copies
         if op.startswith("to_"):
-            neuron = neuron.to(torch.float64 if op == "to_float64" else torch.float32)
+            moved = torch.float64 if op == "to_float64" else torch.float32
+            neuron = neuron.to(moved)
         elif not reference:
-            neuron = _copy(case, op, neuron)
+            neuron = _copy(case, op, neuron, moved)
     dtype = case.final_dtype
     x1 = case.x[0].to(dtype).requires_grad_(True)
     spk1, st1 = _run(neuron, x1, None, backend)
@@ -318,7 +337,7 @@ def _execute(case: Case, reference: bool) -> tuple[list[Any], list[dict[str, Any
         elif op == "detach":
             snn.detach(neuron)
         else:
-            neuron = _copy(case, op, neuron)
+            neuron = _copy(case, op, neuron, moved)
     snn.detach(neuron)
     if state is not None:
         state = type(state)(*(s.detach() for s in state))

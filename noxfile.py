@@ -7,11 +7,17 @@ Every install goes through ``constraints.txt`` so the CPU build of PyTorch is us
 from __future__ import annotations
 
 import json
+import runpy
 import shutil
 import tempfile
 from pathlib import Path
 
 import nox
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: nox itself depends on tomli there
+    import tomli as tomllib
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
@@ -19,13 +25,10 @@ SNNTORCH = "snntorch==1.0.0"  # test-only reference, installed without its (unde
 EXAMPLE_PLUGIN = ROOT / "tests" / "core" / "example_plugin"
 TRITON = "triton==3.9.0"  # test-only: runs the triton backend's kernels in interpreter mode
 
-#: plugin folder name -> (distribution, test folder)
-PLUGINS = {
-    "snn_neurons_extra": ("snn-neurons-extra", "tests/neurons_extra"),
-    "snn_viz": ("snn-viz", "tests/viz"),
-    "snn_nir": ("snn-nir", "tests/nir"),
-    "snn_ipu": ("snn-ipu", "tests/ipu"),
-}
+#: the one catalogue of optional plugins (plain data, read without importing torch or snncore)
+CATALOGUE = runpy.run_path(str(ROOT / "snncore" / "_catalogue.py"))["PLUGINS"]
+#: plugin folder name -> its catalogue entry
+PLUGINS = {Path(p["folder"]).name: p for p in CATALOGUE}
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -33,8 +36,16 @@ nox.options.error_on_missing_interpreters = False
 nox.options.sessions = ["lint", "tests_core", "tests_plugins", "tests_all", "install_check"]
 
 
-def _present_plugins() -> dict[str, tuple[str, str]]:
+def _present_plugins() -> dict[str, dict]:
     return {k: v for k, v in PLUGINS.items() if (ROOT / "plugins" / k / "pyproject.toml").exists()}
+
+
+def _plugin_spec(folder: str) -> str:
+    """``plugins/<folder>``, with ``[test]`` when the plugin declares test-only dependencies as
+    a ``test`` extra in its own pyproject."""
+    path = ROOT / "plugins" / folder
+    project = tomllib.loads((path / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return f"{path}[test]" if "test" in project.get("optional-dependencies", {}) else str(path)
 
 
 def _install(session: nox.Session, *args: str) -> None:
@@ -72,7 +83,7 @@ def tests_core(session: nox.Session) -> None:
 @nox.session
 def tests_plugins(session: nox.Session) -> None:
     """Each plugin's tests in a fresh environment holding only the core and that plugin."""
-    for folder, (_dist, tests) in _present_plugins().items():
+    for folder, plugin in _present_plugins().items():
         venv = Path(session.virtualenv.location).parent / f"plugin-{folder}"
         if venv.exists():
             shutil.rmtree(venv)
@@ -80,14 +91,11 @@ def tests_plugins(session: nox.Session) -> None:
         py = str(venv / "bin" / "python")
         pip = (py, "-m", "pip", "install", "-q", *CONSTRAINTS)
         session.run(*pip, "torch==2.13.0", external=True)
-        session.run(*pip, "-e", f"{ROOT}[test]", "-e", str(ROOT / "plugins" / folder),
-                    external=True)
+        session.run(*pip, "-e", f"{ROOT}[test]", "-e", _plugin_spec(folder), external=True)
         session.run(py, "-m", "pip", "install", "-q", "--no-deps", SNNTORCH, external=True)
-        extra = ("matplotlib",) if folder == "snn_viz" else ()
-        if extra:
-            session.run(*pip, *extra, external=True)
         args = list(session.posargs) or ["-q", "-p", "no:cacheprovider"]
-        session.run(py, "-m", "pytest", *args, tests, external=True, env={"MPLBACKEND": "Agg"})
+        session.run(py, "-m", "pytest", *args, plugin["tests"], external=True,
+                    env={"MPLBACKEND": "Agg"})
 
 
 @nox.session
@@ -95,7 +103,7 @@ def tests_all(session: nox.Session) -> None:
     """All-in-one: the core with every plugin present, the examples and the integration tests."""
     _install_core(session, "test,demo")
     for folder in _present_plugins():
-        _install(session, "-e", str(ROOT / "plugins" / folder))
+        _install(session, "-e", _plugin_spec(folder))
     _install(session, str(EXAMPLE_PLUGIN))
     # the integration tests, and the fused-backend tests again: with every plugin present they
     # also check the plugins' neuron classes against eager
@@ -112,9 +120,7 @@ def install_check(session: nox.Session) -> None:
     for folder in _present_plugins():
         session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
                     str(ROOT / "plugins" / folder))
-    extras = {"snn_neurons_extra": "neurons-extra", "snn_viz": "viz", "snn_nir": "nir",
-              "snn_ipu": "ipu"}
-    wanted = ",".join(extras[f] for f in _present_plugins())
+    wanted = ",".join(p["extra"] for p in _present_plugins().values())
     venv = Path(tempfile.mkdtemp(prefix="snncore-venv-"))
     session.run("python", "-m", "venv", str(venv), external=True)
     py = str(venv / "bin" / "python")
@@ -125,7 +131,7 @@ def install_check(session: nox.Session) -> None:
                       silent=True)
     report = json.loads(out)
     loaded = {p["distribution"] for p in report["plugins"]}
-    missing = {PLUGINS[f][0] for f in _present_plugins()} - loaded
+    missing = {p["distribution"] for p in _present_plugins().values()} - loaded
     if missing or report["failures"]:
         session.error(f"install check failed: missing {missing}, failures {report['failures']}")
     session.log(f"installed {req}: plugins {sorted(p['name'] for p in report['plugins'])}")
@@ -146,5 +152,5 @@ def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks side by side with snnTorch; writes docs/benchmarks.md."""
     _install_core(session, "test")
     for folder in _present_plugins():
-        _install(session, "-e", str(ROOT / "plugins" / folder))
+        _install(session, "-e", _plugin_spec(folder))
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,4 +1,5 @@
-"""The ``snncore`` command: ``snncore plugins [--json]`` and ``snncore demo``."""
+"""The ``snncore`` command: ``snncore plugins [--json]``, ``snncore demo`` and the subcommands
+that plugins add through the ``snncore_add_commands`` hook."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def format_report(report: dict[str, Any]) -> str:
     if report["skipped"]:
         lines.append("skipped:")
         lines += [f"  {n}: {why}" for n, why in report["skipped"].items()]
+    for problem in report.get("problems", []):
+        lines.append(f"problem: {problem}")
     lines.append("failures:" if report["failures"] else "failures: none")
     for f in report["failures"]:
         dist = f" ({f['distribution']} {f['version'] or ''})".rstrip(")").rstrip() + ")" \
@@ -77,7 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-accuracy", type=float, default=0.0,
                    help="exit with status 1 if test accuracy is below this (0..1)")
     d.set_defaults(func=_demo)
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub: Any) -> None:
+    """Subcommands added by plugins through the ``snncore_add_commands`` hook (isolated: a
+    plugin whose hook raises is reported and left out)."""
+    from ._plugins import manager
+
+    manager.call_hook("snncore_add_commands", subparsers=sub)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -29,6 +29,7 @@ from ._api import (
     unregister_plugin,
 )
 from ._backends import Backend, use_backend
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._errors import (
     AmbiguousNameError,
     BackendUnavailableError,
@@ -110,6 +111,8 @@ __all__ = [
     "fit",
     "bptt",
     "truncated_bptt",
+    "save_checkpoint",
+    "load_checkpoint",
     # backends
     "Backend",
     "EagerBackend",

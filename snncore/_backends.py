@@ -35,7 +35,6 @@ from ._errors import BackendUnavailableError, PluginWarning
 from ._registry import active
 
 
-
 class Neuron(Protocol):
     """What a backend sees of a neuron (:class:`snncore.Neuron`, one layer up, fulfils it)."""
 

@@ -199,7 +199,7 @@ class Neuron(nn.Module):
         t = getattr(self, name)
         if t.dtype != x.dtype:
             t = t.to(x.dtype)
-        if clamp01 and isinstance(getattr(self, name), nn.Parameter):
+        if clamp01 and name in self._parameters:
             t = t.clamp(0.0, 1.0)
         return t
 

@@ -11,6 +11,8 @@ Quick start::
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
 from typing import Any
 
 from . import _api, encoders, losses, metrics, surrogates, viz
@@ -48,7 +50,11 @@ from ._surrogate import Surrogate, heaviside, spike
 from ._training import bptt, fit, truncated_bptt
 from .backends._eager import EagerBackend
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snncore")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
 
 
 def __getattr__(name: str) -> Any:

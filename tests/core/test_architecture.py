@@ -41,7 +41,7 @@ LAYERS: dict[str, int] = {
     "snncore._plugins": 6,
     # 7 facade
     "snncore": 7, "snncore._api": 7, "snncore._cli": 7, "snncore._demo": 7, "snncore.viz": 7,
-    "snncore.extend": 7, "snncore.__main__": 7,
+    "snncore.extend": 7, "snncore.__main__": 7, "snncore._bench": 7, "snncore.neurobench": 7,
 }
 
 

@@ -14,6 +14,9 @@ its CPU tools work everywhere::
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
 from ._backend import IPUBackend
 from ._check import CheckReport, Finding, check_model
 from ._optim import SUPPORTED_OPTIMIZERS, translate_optimizer
@@ -21,7 +24,11 @@ from ._path import TraceableSurrogate, ipu_safe, run_traceable, traceable
 from ._poptorch import SDK_TORCH, availability, load_poptorch
 from ._wrap import IPUModel, inference_model, training_model
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snn-ipu")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
 
 
 def available() -> tuple[bool, str]:

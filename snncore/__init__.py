@@ -34,8 +34,11 @@ from ._backends import Backend, use_backend
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._errors import (
     AmbiguousNameError,
+    BackendError,
+    BackendFallbackWarning,
     BackendUnavailableError,
     DuplicateNameError,
+    NativeBuildWarning,
     SnncoreError,
     UnknownNameError,
 )
@@ -94,6 +97,9 @@ __all__ = [
     "DuplicateNameError",
     "AmbiguousNameError",
     "BackendUnavailableError",
+    "BackendError",
+    "BackendFallbackWarning",
+    "NativeBuildWarning",
     # neurons
     "Neuron",
     "Leaky",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ import torch
 from torch import Tensor
 
 from . import _env
-from ._errors import BackendUnavailableError, PluginWarning
+from ._errors import BackendError, BackendFallbackWarning, BackendUnavailableError, PluginWarning
 from ._registry import active
 
 
@@ -50,6 +51,9 @@ __all__ = [
     "get_backend",
     "backend_availability",
     "probe_errors",
+    "func_transforms_active",
+    "tracing",
+    "once_differentiable",
 ]
 
 log = logging.getLogger("snncore.backends")
@@ -69,6 +73,9 @@ class Backend:
 
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 0
+    #: whether :meth:`run` works under ``torch.func`` transforms (``vmap``, ``grad``, ...):
+    #: True for backends built from differentiable, vmappable torch operations only
+    supports_torch_func: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -136,14 +143,31 @@ def _probe(name: str, probe: str, fn: Callable[[], Any]) -> tuple[bool, str]:
     return bool(ok), str(why)
 
 
+def func_transforms_active() -> bool:
+    """Whether a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ...) is running."""
+    probe = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(probe()) if probe is not None else False
+
+
+def tracing() -> bool:
+    """Whether ``torch.compile`` or a ``torch.func`` transform is tracing the current code
+    (data-dependent checks such as ``bool(tensor)`` must be skipped then)."""
+    return torch.compiler.is_compiling() or func_transforms_active()
+
+
+#: (backend, neuron type, reason) of every fallback warned about in this process
+fallbacks_warned: set[tuple[str, str, str]] = set()
+
+
 def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) -> Backend:
     """Pick the backend for ``neuron.run(x_seq)`` following the module docstring's rules."""
     if torch.compiler.is_compiling():
         # torch.compile traces the step functions themselves (fused kernels are opaque to it)
         return get_backend("eager")
     name = requested or neuron.backend or _context.get() or _env.text(ENV_BACKEND) or "auto"
+    transforms = func_transforms_active()
     if name == "auto":
-        return _auto(neuron, x_seq)
+        return _auto(neuron, x_seq, transforms)
     _validate_name(name, "run")
     cls = active("backend").get(name).factory
     ok, why = _probe(name, "available", cls.available)
@@ -152,19 +176,38 @@ def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) 
     if not ok:
         raise BackendUnavailableError(f"backend {name!r} is not available here: {why}")
     backend = get_backend(name)
+    if transforms and not backend.supports_torch_func:
+        raise BackendError(
+            f"backend {name!r} cannot run {type(neuron).__name__} under torch.func transforms "
+            "(vmap, grad, jacrev, ...): its kernels are opaque to them; use backend='eager' for "
+            "this neuron (neuron.run(x, backend='eager'), neuron.backend = 'eager', or "
+            "snncore.use_backend('eager')), or leave the backend unset: automatic selection "
+            "picks eager under torch.func"
+        )
     ok, why = _probe(name, "supports", lambda: backend.supports(neuron, x_seq))
     if not ok:
+        key = (name, type(neuron).__name__, why)
+        if key not in fallbacks_warned:
+            fallbacks_warned.add(key)
+            warnings.warn(
+                f"snncore: backend {name!r} was requested but cannot run "
+                f"{type(neuron).__name__} here ({why}); running it on 'eager' instead (same "
+                "results, slower). Remove the request (automatic selection) or change the "
+                "option to silence this warning",
+                BackendFallbackWarning, stacklevel=4)
         log.debug("backend %r cannot run %s (%s); falling back to 'eager'",
                   name, type(neuron).__name__, why)
         return get_backend("eager")
     return backend
 
 
-def _auto(neuron: Neuron, x_seq: Tensor) -> Backend:
+def _auto(neuron: Neuron, x_seq: Tensor, transforms: bool = False) -> Backend:
     entries = active("backend").entries()
     ranked = sorted(entries, key=lambda e: -getattr(e.factory, "priority", 0))
     for entry in ranked:
         name = entry.qualified_name
+        if transforms and not getattr(entry.factory, "supports_torch_func", False):
+            continue
         if not _probe(name, "available", entry.factory.available)[0]:
             continue
         if not _probe(name, "instance", lambda n=name: get_backend(n))[0]:
@@ -189,3 +232,54 @@ def backend_availability() -> dict[str, dict[str, Any]]:
             "plugin": entry.plugin,
         }
     return out
+
+
+class _DoubleBackwardError(torch.autograd.Function):
+    """Identity on gradients whose own backward raises :class:`BackendError`."""
+
+    @staticmethod
+    def forward(ctx: Any, message: str, *grads: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.message = message
+        return tuple(g.view_as(g) for g in grads)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> Any:  # type: ignore[override]
+        raise BackendError(ctx.message)
+
+
+def once_differentiable(backend: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator for the ``backward`` of a backend's ``torch.autograd.Function`` that is
+    differentiable once (a hand-written reverse loop): like
+    ``torch.autograd.function.once_differentiable``, but differentiating its result (double
+    backward: ``create_graph=True`` then backward again) raises a :class:`BackendError` that
+    names ``backend`` and the remedy ``backend="eager"``, whether or not the incoming
+    gradients require grad."""
+
+    message = (
+        f"double backward (a gradient of a gradient, e.g. torch.autograd.grad(..., "
+        f"create_graph=True) then backward) through backend {backend!r}: its backward is a "
+        "hand-written reverse loop that can be differentiated only once; run the neurons "
+        "involved with backend='eager' (neuron.run(x, backend='eager'), neuron.backend = "
+        "'eager', snncore.Sequential(..., backend='eager') or snncore.use_backend('eager'))"
+    )
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(ctx: Any, *grads: Any) -> Any:
+            with torch.no_grad():
+                outputs = fn(ctx, *grads)
+            if not torch.is_grad_enabled():
+                return outputs
+            single = not isinstance(outputs, tuple)
+            outs = (outputs,) if single else outputs
+            idx = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]
+            leaves = [outs[i].detach().requires_grad_(True) for i in idx]
+            guarded = _DoubleBackwardError.apply(message, *leaves) if leaves else ()
+            result = list(outs)
+            for i, g in zip(idx, guarded, strict=True):
+                result[i] = g
+            return result[0] if single else tuple(result)
+
+        return wrapper
+
+    return decorate

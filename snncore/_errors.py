@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "BackendError",
+    "BackendFallbackWarning",
+    "NativeBuildWarning",
     "SnncoreError",
     "UnknownNameError",
     "DuplicateNameError",
@@ -80,3 +83,20 @@ class BackendUnavailableError(SnncoreError, RuntimeError):
 class PluginWarning(UserWarning):
     """Plugin code misbehaved (failed to load, raised in a hook or probe, named an unknown hook)
     and was skipped; the rest of snncore keeps working."""
+
+
+class BackendError(SnncoreError, RuntimeError):
+    """A backend cannot do what was asked of it here (double backward through a backend that
+    is differentiable once, a backend under ``torch.func`` transforms it cannot run under);
+    the message names the backend and the remedy (usually ``backend="eager"``)."""
+
+
+class BackendFallbackWarning(UserWarning):
+    """An explicitly requested backend cannot run a neuron (its type, options or input) and
+    ``eager`` runs instead (the results are the same; the speed is not). Warned once per
+    backend, neuron type and reason."""
+
+
+class NativeBuildWarning(UserWarning):
+    """The fused backend's native (C++) loops cannot be built or loaded (no compiler, a failing
+    compiler); its PyTorch loop runs instead, with the same results but slower."""

@@ -23,14 +23,24 @@ RESET_RULES = ("subtract", "zero", "none")
 StateQuantizer = Callable[[Tensor], Tensor]
 
 
-def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
-    """A float tensor from a Python number or a tensor (copied, detached)."""
+def _as_param_tensor(name: str, value: Any, owner: str, learnable: bool = True) -> Tensor:
+    """A float tensor from a Python number or a tensor (copied, detached).
+
+    A tensor that requires grad is refused when the parameter is not learnable: storing it
+    as a buffer would silently cut it from the graph it belongs to."""
     if isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be a number or a tensor, got bool")
+        raise TypeError(f"{owner}: {name} must be a float or a tensor, got bool")
     if isinstance(value, (int, float)):
         # float64 keeps the given number exact for float64 inputs; param() casts per input dtype
         return torch.tensor(float(value), dtype=torch.float64)
     if isinstance(value, Tensor):
+        if value.requires_grad and not learnable:
+            raise ValueError(
+                f"{owner}: {name} is a tensor that requires grad, but {name} is not learnable "
+                f"here, so it would be detached from its graph; pass learn_{name}=True to make "
+                f"{name} a learnable parameter (initialised from a copy of this tensor), or pass "
+                f"{name}.detach() to use its value as a constant"
+            )
         t = value.detach().clone()
         if not t.is_floating_point():
             t = t.to(torch.get_default_dtype())
@@ -39,6 +49,52 @@ def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
         f"{owner}: {name} must be a float or a tensor (scalar or per-neuron), got "
         f"{type(value).__name__}"
     )
+
+
+#: (low, high, low_open) of a parameter added with :meth:`Neuron.add_param`
+_Range = tuple[float | None, float | None, bool]
+
+
+def _range_text(low: float | None, high: float | None, low_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+    if low is not None:
+        return f"> {low:g}" if low_open else f">= {low:g}"
+    return f"<= {high:g}"
+
+
+def _check_range(owner: str, name: str, t: Tensor, spec: _Range, given: Any = None,
+                 learned: bool = False) -> None:
+    """A ``ValueError`` naming ``name`` unless every element of ``t`` is finite and in range."""
+    low, high, low_open = spec
+    what = f"learned {name}" if learned else name
+    with torch.no_grad():
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{owner}: {what} must be finite, got "
+                             f"{_shown(t if given is None else given, t)}")
+        bad = torch.zeros((), dtype=torch.bool, device=t.device)
+        if low is not None:
+            bad = bad | ((t <= low) if low_open else (t < low)).any()
+        if high is not None:
+            bad = bad | (t > high).any()
+        if not bool(bad):
+            return
+    msg = f"{owner}: {what} must be {_range_text(low, high, low_open)}, got " \
+        f"{_shown(t if given is None else given, t)}"
+    if learned:
+        msg += ("; an optimizer step moved it out of range: lower the learning rate, or clamp it "
+                f"after each step (with torch.no_grad(): neuron.{name}.clamp_(...))")
+    raise ValueError(msg)
+
+
+def _shown(value: Any, t: Tensor) -> Any:
+    if isinstance(value, Tensor):
+        if value.numel() == 1:
+            return f"{value.detach().reshape(()).item():g}"
+        if value.numel() > 8:
+            return f"a tensor with min {t.min().item():g} and max {t.max().item():g}"
+        return value.detach().tolist()
+    return value
 
 
 def as_surrogate(surrogate: str | Surrogate) -> Surrogate:
@@ -159,24 +215,10 @@ class Neuron(nn.Module):
                 it raises a ``ValueError`` naming the parameter, as does a non-finite value.
         """
         owner = type(self).__name__
-        t = _as_param_tensor(name, value, owner)
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
-        bad = torch.zeros((), dtype=torch.bool)
-        if low is not None:
-            bad = bad | ((t <= low) if low_open else (t < low)).any()
-        if high is not None:
-            bad = bad | (t > high).any()
-        if bool(bad):
-            if low is not None and high is not None:
-                rng = f"in [{low:g}, {high:g}]"
-            elif low is not None:
-                rng = f"> {low:g}" if low_open else f">= {low:g}"
-            else:
-                rng = f"<= {high:g}"
-            shown = value if not isinstance(value, Tensor) or value.numel() <= 8 else \
-                f"a tensor with min {t.min().item():g} and max {t.max().item():g}"
-            raise ValueError(f"{owner}: {name} must be {rng}, got {shown}")
+        t = _as_param_tensor(name, value, owner, learnable)
+        spec: _Range = (low, high, low_open)
+        _check_range(owner, name, t, spec, value)
+        self.__dict__.setdefault("_param_ranges", {})[name] = spec
         if name in self._parameters or name in self._buffers:
             delattr(self, name)
         if learnable:
@@ -185,6 +227,80 @@ class Neuron(nn.Module):
             self.register_parameter(name, nn.Parameter(t))
         else:
             self.register_buffer(name, t)
+
+    # -- every other path into a parameter: assignment, load_state_dict, training ---------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        ranges = self.__dict__.get("_param_ranges")
+        if ranges is None or name not in ranges or (
+                name not in self._parameters and name not in self._buffers):
+            super().__setattr__(name, value)
+            return
+        owner = type(self).__name__
+        if isinstance(value, nn.Parameter):  # a (possibly shared) parameter: kept as it is
+            _check_range(owner, name, value.detach(), ranges[name], value)
+            self._buffers.pop(name, None)
+            super().__setattr__(name, value)
+            return
+        if name in self._parameters:
+            # keep the Parameter object (an optimizer holds it) and copy the value in
+            current = self._parameters[name]
+            t = _as_param_tensor(name, value, owner)
+            _check_range(owner, name, t, ranges[name], value)
+            try:
+                target_shape = torch.broadcast_shapes(t.shape, current.shape)
+            except RuntimeError:
+                target_shape = None
+            if target_shape != current.shape:
+                raise ValueError(
+                    f"{owner}: cannot assign a value of shape {tuple(t.shape)} to the learnable "
+                    f"{name} of shape {tuple(current.shape)}; assign an nn.Parameter to replace it"
+                )
+            with torch.no_grad():
+                current.copy_(t)
+            return
+        low, high, low_open = ranges[name]
+        self.add_param(name, value, False, low=low, high=high, low_open=low_open)
+
+    def _load_from_state_dict(self, state_dict: Any, prefix: str, *args: Any,
+                              **kwargs: Any) -> None:
+        owner = type(self).__name__
+        problems = []
+        for name, spec in self.__dict__.get("_param_ranges", {}).items():
+            value = state_dict.get(prefix + name)
+            if isinstance(value, Tensor) and name in (*self._parameters, *self._buffers):
+                try:
+                    _check_range(owner, name, value.detach(), spec, value)
+                except ValueError as exc:
+                    problems.append(str(exc).removeprefix(f"{owner}: "))
+        if problems:  # before anything is copied: the neuron keeps its values
+            raise ValueError(f"{owner}: load_state_dict: " + "; ".join(problems))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def check_learned(self) -> None:
+        """Check learnable parameters that training may have moved out of their range.
+
+        Learnable decays (range [0, 1]) are not checked: the update uses them clamped to [0, 1]
+        (:meth:`param` with ``clamp01``). Any other learnable parameter with a range (e.g. the
+        threshold, > 0) outside it raises a ``ValueError`` naming it. Called by :meth:`prepare`
+        (once per :meth:`run` or single step); skipped while ``torch.compile`` or ``torch.func``
+        transforms trace the model."""
+        ranges = self.__dict__.get("_param_ranges")
+        if not ranges or not self._parameters or _backends.tracing():
+            return
+        for name, spec in ranges.items():
+            p = self._parameters.get(name)
+            if p is None or spec[1] == 1.0:
+                continue
+            _check_range(type(self).__name__, name, p.detach(), spec, learned=True)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For ``copy.deepcopy`` and pickle: the stored state without its autograd history
+        (a stateful neuron copied after a training forward holds the values, the original
+        keeps its graph)."""
+        state = dict(self.__dict__)
+        if state.get("state") is not None:
+            state["state"] = detach_tree(state["state"])
+        return state
 
     def is_learnable(self, name: str) -> bool:
         """Whether parameter ``name`` (added with :meth:`add_param`) is an ``nn.Parameter``."""
@@ -224,6 +340,13 @@ class Neuron(nn.Module):
                 f"state), got {type(state).__name__}"
             )
         if not isinstance(state, self.State):
+            if hasattr(state, "_fields"):
+                raise TypeError(
+                    f"{owner}: state must be a {self.State.__name__}{fields} (or None for a fresh "
+                    f"state), got a {type(state).__name__}{tuple(state._fields)}: a state of "
+                    f"another neuron type; pass tuple(state) to reuse its values as "
+                    f"{self.State.__name__} fields"
+                )
             state = self.State(*state)
         for field, value, shape in zip(fields, state, self.state_shapes(x), strict=True):
             if not isinstance(value, Tensor):
@@ -333,6 +456,7 @@ class Neuron(nn.Module):
         """Check ``x`` (one time step) and ``state`` and return the state to start from."""
         self.check_input(x)
         self.check_params_broadcast(x)
+        self.check_learned()
         if state is None:
             return self.init_state(x)
         return self.check_state(state, x)
@@ -392,7 +516,7 @@ class Neuron(nn.Module):
     def detach_state(self) -> None:
         """Cut the autograd history of the stored state (stateful mode, truncated BPTT)."""
         if self.state is not None:
-            self.state = type(self.state)(*(s.detach() for s in self.state))
+            self.state = detach_tree(self.state)
 
     def extra_repr(self) -> str:
         parts = []
@@ -412,6 +536,19 @@ class Neuron(nn.Module):
         if self.backend:
             parts.append(f"backend={self.backend!r}")
         return ", ".join(parts)
+
+
+def detach_tree(state: Any) -> Any:
+    """Every tensor of a state tree (tensors, NamedTuples, tuples, lists, dicts) detached."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        return type(state)(*(detach_tree(s) for s in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_tree(s) for s in state)
+    if isinstance(state, dict):
+        return {k: detach_tree(v) for k, v in state.items()}
+    return state
 
 
 def _winner_mask(shifted: Tensor) -> Tensor:

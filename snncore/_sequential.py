@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._neuron import Neuron
+from ._neuron import Neuron, detach_tree
 
 __all__ = ["Sequential"]
 
@@ -204,7 +204,14 @@ class Sequential(nn.Sequential):
     def detach_state(self) -> None:
         """Cut the autograd history of the stored state (stateful mode)."""
         if self.state is not None:
-            self.state = _detach(self.state)
+            self.state = detach_tree(self.state)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """For ``copy.deepcopy`` and pickle: the stored state without its autograd history."""
+        state = dict(self.__dict__)
+        if state.get("state") is not None:
+            state["state"] = detach_tree(state["state"])
+        return state
 
     def extra_repr(self) -> str:
         parts = []
@@ -247,12 +254,3 @@ def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
                     f"shape {tuple(x.shape)}"
                 )
             return
-
-
-def _detach(state: Any) -> Any:
-    if isinstance(state, Tensor):
-        return state.detach()
-    if isinstance(state, tuple):
-        items = [_detach(s) for s in state]
-        return type(state)(*items) if hasattr(state, "_fields") else tuple(items)
-    return state

@@ -59,13 +59,23 @@ def _finite(name: str, value: float, owner: str) -> float:
 
 
 class _SpikeFunction(torch.autograd.Function):
-    """``H(x)`` forward; ``grad · surrogate.derivative(x)`` backward."""
+    """``H(x)`` forward; ``grad · surrogate.derivative(x)`` backward.
+
+    Written in the ``setup_context`` style with a generated vmap rule, so that ``torch.func``
+    transforms (``vmap``, ``grad``, ``jacrev``, ...) work through it; the backward is made of
+    differentiable tensor operations, so double backward works too."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, surrogate: Surrogate) -> Tensor:  # type: ignore[override]
+    def forward(x: Tensor, surrogate: Surrogate) -> Tensor:  # type: ignore[override]
+        return heaviside(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        x, surrogate = inputs
         ctx.save_for_backward(x)
         ctx.surrogate = surrogate
-        return heaviside(x)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._neuron import detach as detach_module
-from ._neuron import neurons_of
+from ._neuron import detach_tree, neurons_of
 from ._neuron import reset as reset_module
 
 __all__ = ["BPTTResult", "MODES", "bptt", "truncated_bptt", "detach_state", "fit"]
@@ -55,17 +55,8 @@ class BPTTResult(NamedTuple):
     state: Any
 
 
-def detach_state(state: Any) -> Any:
-    """Detach every tensor in a state tree (tensors, NamedTuples, tuples, lists, dicts)."""
-    if isinstance(state, Tensor):
-        return state.detach()
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(detach_state(s) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(detach_state(s) for s in state)
-    if isinstance(state, Mapping):
-        return {k: detach_state(v) for k, v in state.items()}
-    return state
+#: every tensor in a state tree (tensors, NamedTuples, tuples, lists, dicts) detached
+detach_state = detach_tree
 
 
 def _stack(outs: list[Any], concat: bool) -> Any:

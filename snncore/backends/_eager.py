@@ -20,6 +20,8 @@ class EagerBackend(Backend):
 
     name = "eager"
     priority = 0
+    #: a loop of the neurons' own step functions: torch.func transforms see through it
+    supports_torch_func = True
 
     def run(self, neuron: Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         spikes = []

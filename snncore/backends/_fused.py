@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._backends import Backend
+from .._backends import Backend, once_differentiable
 from .._surrogate import heaviside
 from . import _native as native
 
@@ -67,6 +67,21 @@ class _Config(NamedTuple):
 def _state_fields(kind: str) -> tuple[str, ...]:
     return {"leaky": ("mem",), "synaptic": ("syn", "mem"), "rleaky_elementwise": ("spk", "mem"),
             "rsynaptic_elementwise": ("spk", "syn", "mem")}[kind]
+
+
+def unused_as_none(kind: str, reset: str, spikes_unused: bool, grads: list[Any]) -> list[Any]:
+    """The gradient contract of eager autograd for the parameters (beta, alpha, V, thr, g):
+    a parameter that no used output depends on gets None, not zeros. When the loss does not
+    use the spikes, the factor ``g`` (spikes only) and the threshold (spikes, and the membrane
+    only through a ``"subtract"`` reset) are unused, except in recurrent kinds, whose spikes
+    feed back into the membrane."""
+    if not spikes_unused or kind in _REC_KINDS:
+        return grads
+    out = list(grads)
+    out[_PARAMS.index("g")] = None
+    if reset != "subtract":
+        out[_PARAMS.index("thr")] = None
+    return out
 
 
 def _native_surrogate(surrogate: Any) -> tuple[int, float]:
@@ -200,6 +215,7 @@ class _FusedFunction(torch.autograd.Function):
                 thr: Tensor, g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         shape = x.shape[1:]
         x = x.contiguous()
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
         p = {k: v.detach() for k, v in raw.items() if v is not None}
         need_grad = any(ctx.needs_input_grad[1:])
@@ -246,7 +262,7 @@ class _FusedFunction(torch.autograd.Function):
         return tuple(outs)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @once_differentiable("fused")
     def backward(ctx: Any, gspk: Tensor | None, *gstate: Tensor | None) -> tuple[Any, ...]:
         cfg: _Config = ctx.cfg
         if ctx.buffers is None:
@@ -298,6 +314,7 @@ class _FusedFunction(torch.autograd.Function):
             a = acc[k]
             red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
             grads_p.append(red.to(v.dtype))
+        grads_p = unused_as_none(cfg.kind, cfg.reset, gspk is None, grads_p)
         return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
 
 

@@ -24,9 +24,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._backends import Backend
+from .._backends import Backend, once_differentiable
 from . import _native as native
-from ._fused import _REC_KINDS, _SYN_KINDS, FUSED_KINDS, _params_of, _state_fields
+from ._fused import _REC_KINDS, _SYN_KINDS, FUSED_KINDS, _params_of, _state_fields, unused_as_none
 
 __all__ = ["TritonBackend", "triton_run"]
 
@@ -57,6 +57,7 @@ class _TritonFunction(torch.autograd.Function):
                 spk0: Tensor | None, beta: Tensor, alpha: Tensor | None, V: Tensor | None,
                 thr: Tensor, g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         kind, reset, delay, sg_code, sg_param = cfg
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         syn_k, rec_k = kind in _SYN_KINDS, kind in _REC_KINDS
         shape = x.shape[1:]
         T, M = x.shape[0], math.prod(shape)
@@ -89,7 +90,7 @@ class _TritonFunction(torch.autograd.Function):
         return (spk, *({"mem": mem, "syn": syn, "spk": sst}[f] for f in _state_fields(kind)))
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @once_differentiable("triton")
     def backward(ctx: Any, gspk: Tensor | None, *gstate: Tensor | None) -> tuple[Any, ...]:
         kind, reset, delay, sg_code, sg_param = ctx.cfg
         if ctx.buffers is None:
@@ -140,6 +141,7 @@ class _TritonFunction(torch.autograd.Function):
             a = acc[i].reshape(shape).double()
             red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
             grads.append(red.to(v.dtype))
+        grads = unused_as_none(kind, reset, gspk is None, grads)
         return (None, h, carry["mem"], carry["syn"], carry["spk"], *grads)
 
 

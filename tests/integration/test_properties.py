@@ -249,8 +249,8 @@ class Case:
 
     def __repr__(self) -> str:
         return (f"Case({self.name}, {self.kwargs}, T={self.t}, B={self.b}, {self.dtype}, "
-                f"backend={self.backend}, move={self.move}, pre={self.pre_ops}, mid={self.mid_ops}, "
-                f"loss_on={self.loss_on})")
+                f"backend={self.backend}, move={self.move}, pre={self.pre_ops}, "
+                f"mid={self.mid_ops}, loss_on={self.loss_on})")
 
 
 def _run(neuron: snn.Neuron, x: torch.Tensor, state: Any, backend: str | None) -> tuple[Any, Any]:

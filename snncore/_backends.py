@@ -86,6 +86,12 @@ class Backend:
         """Whether this backend can run ``neuron`` with its options on ``x_seq``, and why not."""
         return True, ""
 
+    @classmethod
+    def status(cls) -> str:
+        """More about the backend's state for ``snncore plugins`` (e.g. whether its native code
+        is built); it must not build or load anything. Default: nothing to add."""
+        return ""
+
     def run(self, neuron: Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         """Spikes ``[T, ...]`` and the final state; ``state`` has been checked already."""
         raise NotImplementedError  # pragma: no cover - abstract
@@ -221,15 +227,20 @@ def _auto(neuron: Neuron, x_seq: Tensor, transforms: bool = False) -> Backend:
 
 
 def backend_availability() -> dict[str, dict[str, Any]]:
-    """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str}}``."""
+    """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str,
+    "status": str}}``."""
     out: dict[str, dict[str, Any]] = {}
     for entry in active("backend").entries():
         ok, why = _probe(entry.qualified_name, "available", entry.factory.available)
+        status_fn = getattr(entry.factory, "status", None)
+        has_status, status = _probe(entry.qualified_name, "status",
+                                    lambda f=status_fn: (True, f() if f is not None else ""))
         out[entry.qualified_name if entry.name in out else entry.name] = {
             "available": bool(ok),
             "reason": why,
             "priority": getattr(entry.factory, "priority", 0),
             "plugin": entry.plugin,
+            "status": status if has_status else "",
         }
     return out
 

@@ -43,6 +43,8 @@ def format_report(report: dict[str, Any]) -> str:
     for name, b in report["backends"].items():
         state = "available" if b["available"] else f"unavailable: {b['reason']}"
         lines.append(f"  {name} (priority {b['priority']}, from {b['plugin']}): {state}")
+        if b.get("status"):
+            lines.append(f"    {b['status']}")
     return "\n".join(lines)
 
 

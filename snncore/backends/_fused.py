@@ -445,6 +445,11 @@ class FusedBackend(Backend):
     name = "fused"
     priority = 10
 
+    @classmethod
+    def status(cls) -> str:
+        """The native loops: loaded, cached, to be built on first use, or why not."""
+        return "native loops: " + native.native_status(build=False)
+
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
         kind = getattr(neuron, "fused_kind", None)
         if kind not in FUSED_KINDS:

@@ -22,6 +22,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import logging
@@ -31,6 +32,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
+import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,6 +43,7 @@ import torch
 from torch import Tensor
 
 from .. import _env
+from .._errors import NativeBuildWarning
 
 __all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
            "SURROGATE_IDS"]
@@ -163,9 +168,80 @@ def _setup(lib: Any) -> None:
         ctypes.c_float]
 
 
+#: measured cost of the PyTorch loop against the native one (training, CPU, float32)
+SPEED_COST = ("about 4x slower training on CPU (measured with T=100, 32x512 neurons, one "
+              "thread)")
+_announced = False
+
+
+def _find_compiler() -> tuple[str | None, str]:
+    """The C++ compiler to use (``CXX``, else c++, g++ or clang++ on PATH), or why there is
+    none."""
+    given = os.environ.get("CXX")
+    if given:
+        found = shutil.which(given)
+        if found is None:
+            return None, f"CXX={given!r} is not an executable compiler"
+        return found, ""
+    found = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if found is None:
+        return None, "no C++ compiler found (install g++ or clang++, or set CXX)"
+    return found, ""
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """Hold a file lock next to ``path`` while building it: concurrent processes (DDP ranks,
+    parallel test workers) wait for one build instead of all compiling."""
+    try:
+        from filelock import FileLock, Timeout  # a dependency of torch
+    except ImportError:  # pragma: no cover - torch always brings filelock
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning("fused: another process is building the native time loops into %s; "
+                    "waiting for it", path)
+        lock.acquire(timeout=1800)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _announce(path: Path) -> None:
+    global _announced
+    if not _announced:
+        _announced = True
+        # WARNING level: shown on stderr once even where logging is not configured
+        log.warning("fused: building the native time loops into %s (once per machine and "
+                    "compiler; usually 20-60 s, longer on a busy machine; later runs load the "
+                    "cached library)", path)
+
+
+def _unavailable(status: str) -> None:
+    """Record why the native loops cannot be used and warn once (the cause and the cost)."""
+    global _status
+    _status = status
+    log.debug("fused: native loops unavailable: %s; using the PyTorch loop", status)
+    warnings.warn(
+        f"snncore: the fused backend's native loops are unavailable ({status[:600]}); it runs "
+        f"its PyTorch loop instead: the same results, {SPEED_COST}. Install a C++ compiler "
+        "(g++ or clang++, or point CXX at one), or set SNNCORE_FUSED_NATIVE=0 to choose the "
+        "PyTorch loop and silence this warning",
+        NativeBuildWarning, stacklevel=4)
+
+
 def native_library() -> Any:
-    """The loaded kernel library, building it on first use; None if unavailable (reason in
-    :func:`native_status` and in the debug log)."""
+    """The loaded kernel library, building it on first use; None if unavailable.
+
+    The first build in a process logs one WARNING line on ``snncore.backends.fused`` (what is
+    built, where, how long it takes); concurrent processes wait on a file lock for one build;
+    no compiler or a failing one gives one :class:`~snncore.NativeBuildWarning` naming the
+    cause (also in :func:`native_status`)."""
     global _lib, _status
     if _lib is not None:
         return _lib
@@ -178,57 +254,84 @@ def native_library() -> Any:
             _status = "disabled by SNNCORE_FUSED_NATIVE"
             log.debug("fused: native loops %s; using the PyTorch loop", _status)
             return None
-        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
-            or shutil.which("clang++")
-        if not cxx:
-            _status = "no C++ compiler found (set CXX or install g++)"
-            log.debug("fused: native loops unavailable: %s; using the PyTorch loop", _status)
+        cxx, why = _find_compiler()
+        if cxx is None:
+            _unavailable(why)
             return None
         errors: list[str] = []
-        uid = os.getuid() if hasattr(os, "getuid") else "user"
-        folders = (_cache_dir(), Path(tempfile.gettempdir()) / f"snncore-{uid}")
-        for extra in (["-march=native", "-fopenmp"], ["-march=native"], ["-fopenmp"], []):
-            flags = _BASE_FLAGS + extra
-            key = hashlib.sha256(
-                "\0".join([source_text(), cxx, *flags, _cpu_tag()]).encode()).hexdigest()[:20]
-            lib = None
-            compile_error = False
-            for folder in folders:  # the second one only if the first cannot be written
-                path = folder / f"fused_{key}.so"
-                try:
-                    if not path.exists():
-                        log.info("fused: building the native time loops into %s (once; this "
-                                 "takes a few tens of seconds)", path)
-                        err = _compile(cxx, path, flags)
-                        if err is not None:
-                            errors.append(err)
-                            compile_error = True
-                            break
-                    lib = ctypes.CDLL(str(path))
-                    _setup(lib)
-                    if lib.snncore_fused_abi_version() != ABI_VERSION:
-                        errors.append(f"{path}: unexpected ABI version")
-                        lib = None
-                        continue
-                    break
-                except (OSError, subprocess.SubprocessError, AttributeError) as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    lib = None
-            if lib is None or compile_error:
+        for path, flags in _candidates(cxx):
+            try:
+                start = time.perf_counter()
+                built = False
+                if not path.exists():
+                    with _build_lock(path):
+                        if not path.exists():  # another process may have built it meanwhile
+                            _announce(path)
+                            err = _compile(cxx, path, flags)
+                            if err is not None:
+                                errors.append(err)
+                                continue
+                            built = True
+                lib = ctypes.CDLL(str(path))
+                _setup(lib)
+                if lib.snncore_fused_abi_version() != ABI_VERSION:
+                    errors.append(f"{path}: unexpected ABI version")
+                    continue
+            except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
                 continue
+            if built:
+                log.info("fused: native time loops built in %.0f s", time.perf_counter() - start)
             _lib = lib
             _status = f"native ({path})"
             log.debug("fused: native loops loaded from %s", path)
             return _lib
-        _status = "build failed: " + " | ".join(errors)[-1500:]
-        log.debug("fused: native loops unavailable (%s); using the PyTorch loop", _status)
+        _unavailable("build failed with " + cxx + ": " + " | ".join(errors)[-1500:])
         return None
 
 
-def native_status() -> str:
-    """A one-line description of the native loops' state (built, disabled, or why not)."""
-    native_library()
-    return _status
+def _candidates(cxx: str) -> Iterator[tuple[Path, list[str]]]:
+    """(library path, flags) to try in order: the best flags first; the temporary folder only
+    when the cache folder cannot be written."""
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    folders = (_cache_dir(), Path(tempfile.gettempdir()) / f"snncore-{uid}")
+    for extra in (["-march=native", "-fopenmp"], ["-march=native"], ["-fopenmp"], []):
+        flags = _BASE_FLAGS + extra
+        key = hashlib.sha256(
+            "\0".join([source_text(), cxx, *flags, _cpu_tag()]).encode()).hexdigest()[:20]
+        for folder in folders:
+            if folder is folders[1] and _writable(folders[0]):
+                continue
+            yield folder / f"fused_{key}.so", flags
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def native_status(build: bool = True) -> str:
+    """A one-line description of the native loops' state: ``"native (path)"``, disabled, or why
+    not. With ``build=False`` nothing is built or loaded: a library not loaded yet is reported
+    as cached (found on disk) or as to be built on first use."""
+    if build:
+        native_library()
+        return _status
+    if _lib is not None or _status != "not built yet":
+        return _status
+    if not _env.flag(_env.FUSED_NATIVE, True):
+        return "disabled by SNNCORE_FUSED_NATIVE"
+    cxx, why = _find_compiler()
+    if cxx is None:
+        return f"{why}; the PyTorch loop will run"
+    for path, _ in _candidates(cxx):
+        if path.exists():
+            return f"cached at {path} (loaded on first use)"
+    return (f"not built yet: built on first use with {cxx} into {_cache_dir()} "
+            "(once, usually 20-60 s)")
 
 
 def parallel_ranges(m: int, workers: int, align: int = 1024, min_size: int = 1024

@@ -95,7 +95,7 @@ def _alpha(d, f):
 
 def _lapicque(d, f):
     kw = _common(d)
-    kw["beta"] = d.draw(st.sampled_from(DECAYS[:-1]))  # beta = 1 is no RC circuit
+    kw["beta"] = d.draw(st.sampled_from(DECAYS[1:-1]))  # an RC circuit needs 0 < beta < 1
     kw["learn_beta"] = d.draw(st.booleans())
     return kw, f
 

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
-__all__ = ["check_bool", "check_positive_int", "check_number", "kernel_pair"]
+import torch
+from torch import nn
+
+__all__ = ["check_bool", "check_positive_int", "check_number", "kernel_pair", "call_in_dtype"]
+
+
+def call_in_dtype(module: nn.Module, dtype: torch.dtype, *args: Any) -> Any:
+    """``module(*args)`` computed in ``dtype``: a layer built in float32 (an ``nn.Linear``, an
+    ``nn.LSTMCell``) used on float64 input runs with its weights cast to float64 for the call
+    (gradients flow back to the stored weights), so that a neuron's outputs and states have the
+    input's dtype as documented."""
+    first = next(module.parameters(), None)
+    if first is None or first.dtype == dtype:
+        return module(*args)
+    tensors = {name: t.to(dtype) if t.is_floating_point() else t
+               for name, t in itertools.chain(module.named_parameters(),
+                                              module.named_buffers())}
+    return torch.func.functional_call(module, tensors, args)
 
 
 def check_bool(owner: str, name: str, value: Any) -> bool:

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from snncore import Neuron, Surrogate
 from snncore.extend import StateQuantizer
 
-from ._common import check_bool, check_positive_int, kernel_pair
+from ._common import call_in_dtype, check_bool, check_positive_int, kernel_pair
 
 __all__ = ["SLSTM", "SLSTMState", "SConv2dLSTM", "SConv2dLSTMState"]
 
@@ -140,7 +140,7 @@ class SLSTM(_LSTMNeuron):
     def step(self, x: Tensor, state: SLSTMState) -> tuple[Tensor, SLSTMState]:
         thr = self.param("threshold", x)
         h_in, r = self._cell_input(state.mem, thr)
-        h, c = self.lstm_cell(x, (h_in, state.syn))
+        h, c = call_in_dtype(self.lstm_cell, x.dtype, x, (h_in, state.syn))
         if r is not None:
             h = h - r * thr
         c = self.quantize(c)
@@ -264,7 +264,7 @@ class SConv2dLSTM(_LSTMNeuron):
     def step(self, x: Tensor, state: SConv2dLSTMState) -> tuple[Tensor, SConv2dLSTMState]:
         thr = self.param("threshold", x)
         h_in, r = self._cell_input(state.mem, thr)
-        gates = self.conv(torch.cat([x, h_in], dim=-3))
+        gates = call_in_dtype(self.conv, x.dtype, torch.cat([x, h_in], dim=-3))
         i, f, o, g = torch.split(gates, self.out_channels, dim=-3)
         c = torch.sigmoid(f) * state.syn + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

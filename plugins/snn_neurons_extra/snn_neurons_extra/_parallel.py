@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from snncore import Neuron, Surrogate
 from snncore.extend import StateQuantizer
 
-from ._common import check_bool, check_positive_int
+from ._common import call_in_dtype, check_bool, check_positive_int
 
 __all__ = [
     "LeakyParallel",
@@ -157,7 +157,7 @@ class LeakyParallel(_SequenceNeuron):
 
     def step(self, x: Tensor, state: LeakyParallelState) -> tuple[Tensor, LeakyParallelState]:
         beta = self.param("beta", x, clamp01=True)
-        mem = torch.relu(beta * state.mem + self.linear(x))
+        mem = torch.relu(beta * state.mem + call_in_dtype(self.linear, x.dtype, x))
         return self.fire(mem, self.param("threshold", x)), LeakyParallelState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from snncore import Neuron, Surrogate
 from snncore.extend import StateQuantizer
 
-from ._common import check_bool, check_positive_int, kernel_pair
+from ._common import call_in_dtype, check_bool, check_positive_int, kernel_pair
 
 __all__ = ["RLeaky", "RLeakyState", "RSynaptic", "RSynapticState"]
 
@@ -94,7 +94,7 @@ class _Recurrence:
 
     def _feedback(self: Any, spk: Tensor, x: Tensor) -> Tensor:
         if self.recurrent is not None:
-            return self.recurrent(spk)
+            return call_in_dtype(self.recurrent, spk.dtype, spk)
         return self.param("V", x) * spk
 
 

@@ -11,11 +11,13 @@ Which backend :meth:`Neuron.run` uses, first match wins:
 
 A named backend that is not available on this machine raises
 :class:`~snncore.BackendUnavailableError`; one that is available but does not support this neuron,
-option set or device falls back to ``eager`` (logged at debug level). Backends are plugin code:
-a probe (``available``, ``supports``, the constructor) that raises counts as "no", is warned
-about once (:class:`~snncore.PluginWarning`) and listed by ``snncore plugins``. While
-``torch.compile`` traces a model, ``eager`` is used: the compiler then sees (and fuses) the
-step functions.
+option set or device falls back to ``eager`` with one :class:`~snncore.BackendFallbackWarning`
+per backend, neuron type and reason. Under ``torch.func`` transforms only backends with
+``supports_torch_func`` are selected (an explicit other one is a
+:class:`~snncore.BackendError`). Backends are plugin code: a probe (``available``,
+``supports``, the constructor) that raises counts as "no", is warned about once
+(:class:`~snncore.PluginWarning`) and listed by ``snncore plugins``. While ``torch.compile``
+traces a model, ``eager`` is used: the compiler then sees (and fuses) the step functions.
 """
 
 from __future__ import annotations
@@ -227,21 +229,23 @@ def _auto(neuron: Neuron, x_seq: Tensor, transforms: bool = False) -> Backend:
 
 
 def backend_availability() -> dict[str, dict[str, Any]]:
-    """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str,
-    "status": str}}``."""
+    """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str}}``, plus
+    ``"status"`` for a backend whose :meth:`Backend.status` has something to say."""
     out: dict[str, dict[str, Any]] = {}
     for entry in active("backend").entries():
         ok, why = _probe(entry.qualified_name, "available", entry.factory.available)
         status_fn = getattr(entry.factory, "status", None)
         has_status, status = _probe(entry.qualified_name, "status",
                                     lambda f=status_fn: (True, f() if f is not None else ""))
-        out[entry.qualified_name if entry.name in out else entry.name] = {
+        info: dict[str, Any] = {
             "available": bool(ok),
             "reason": why,
             "priority": getattr(entry.factory, "priority", 0),
             "plugin": entry.plugin,
-            "status": status if has_status else "",
         }
+        if has_status and status:
+            info["status"] = status
+        out[entry.qualified_name if entry.name in out else entry.name] = info
     return out
 
 

@@ -87,6 +87,14 @@ def _check_range(owner: str, name: str, t: Tensor, spec: _Range, given: Any = No
     raise ValueError(msg)
 
 
+def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
+    """Whether ``shape`` broadcasts to ``target`` without growing it."""
+    try:
+        return torch.broadcast_shapes(shape, target) == target
+    except RuntimeError:
+        return False
+
+
 def _shown(value: Any, t: Tensor) -> Any:
     if isinstance(value, Tensor):
         if value.numel() == 1:
@@ -246,11 +254,7 @@ class Neuron(nn.Module):
             current = self._parameters[name]
             t = _as_param_tensor(name, value, owner)
             _check_range(owner, name, t, ranges[name], value)
-            try:
-                target_shape = torch.broadcast_shapes(t.shape, current.shape)
-            except RuntimeError:
-                target_shape = None
-            if target_shape != current.shape:
+            if not _broadcasts_to(t.shape, current.shape):
                 raise ValueError(
                     f"{owner}: cannot assign a value of shape {tuple(t.shape)} to the learnable "
                     f"{name} of shape {tuple(current.shape)}; assign an nn.Parameter to replace it"
@@ -386,11 +390,7 @@ class Neuron(nn.Module):
                 self.named_buffers(recurse=False)):
             if t.dim() == 0:
                 continue
-            try:
-                shape = torch.broadcast_shapes(t.shape, x.shape)
-            except RuntimeError:
-                shape = None
-            if shape != x.shape:
+            if not _broadcasts_to(t.shape, x.shape):
                 raise ValueError(
                     f"{type(self).__name__}: {name} has shape {tuple(t.shape)}, which does not "
                     f"broadcast to the input shape {tuple(x.shape)}; per-neuron parameters must "

@@ -181,7 +181,7 @@ def _find_compiler() -> tuple[str | None, str]:
     if given:
         found = shutil.which(given)
         if found is None:
-            return None, f"CXX={given!r} is not an executable compiler"
+            return None, f"build failed: CXX={given!r} is not an executable compiler"
         return found, ""
     found = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
     if found is None:

@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import torch
 
 import snncore as snn
 from snncore.backends import _native as native

@@ -187,7 +187,10 @@ def test_explicit_fused_under_vmap_is_a_clear_error() -> None:
 
 
 # -- explicit requests that cannot be honoured -----------------------------------------------
-def test_explicit_backend_that_cannot_run_an_option_warns_once() -> None:
+def test_explicit_backend_that_cannot_run_an_option_warns_once(monkeypatch) -> None:
+    from snncore import _backends
+
+    monkeypatch.setattr(_backends, "fallbacks_warned", set())
     lif = snn.Leaky(beta=0.9, inhibition=True, backend="fused")
     x = torch.rand(4, 2, 3)
     with pytest.warns(snn.BackendFallbackWarning, match=r"'fused'.*inhibition.*'eager'"):

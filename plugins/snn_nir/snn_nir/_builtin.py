@@ -397,11 +397,11 @@ def _build_from_metadata(node: Any, m: dict[str, Any], ctx: ImportContext) -> nn
         kwargs[p] = v
     for p, flag in learn.items():
         kwargs[f"learn_{p}"] = flag
-    if kind == "lapicque" and "beta" in kwargs and not kwargs.get("learn_beta", False):
-        kwargs.pop("beta")  # R and C define it exactly
-    elif kind == "lapicque":
-        kwargs.pop("R", None)
-        kwargs.pop("C", None)
+    if kind == "lapicque":  # the arguments it was built from (see _lapicque_construction)
+        given = set(_s(m.get("construct", "R,C")).split(","))
+        for p in ("beta", "R", "C"):
+            if p not in given:
+                kwargs.pop(p, None)
     if kind in ("rleaky", "rsynaptic"):
         module = cls(**kwargs)
         rec = node.nodes.get("w_rec")
@@ -484,13 +484,19 @@ def _common_meta(module: Any, kind: str, ctx: ExportContext, params: list[str],
         "shape": np.asarray(ctx.input_shape, dtype=np.int64),
         "options": opts,
         "surrogate_params": {k: float(v) for k, v in module.surrogate.params().items()},
-        "params": {p: _np(getattr(module, p)) for p in params},
+        "params": {p: _meta_array(getattr(module, p)) for p in params},
         "learn": {p: isinstance(getattr(module, p), nn.Parameter) for p in learnable},
     }
     if kind == "li":
         meta.pop("surrogate_params")
         opts.pop("surrogate")
     return meta
+
+
+def _meta_array(t: Tensor) -> Any:
+    """A tensor for metadata: an array, or a numpy scalar (HDF5 cannot compress 0-d arrays)."""
+    a = _np(t)
+    return a[()] if a.ndim == 0 else a
 
 
 def _warn_semantics(module: Any, ctx: ExportContext, spiking: bool = True) -> None:
@@ -576,12 +582,32 @@ def _export_neuron(module: Any, ctx: ExportContext) -> nir.NIRNode:
         meta = _common_meta(module, "lapicque", ctx, ["beta", "R", "C", *common],
                             ["beta", *common])
         meta["options"]["time_step"] = float(module.time_step)
+        meta["construct"] = _lapicque_construction(module, probe)
         return _lif_node(_bshape(decay, shape, owner, "decay"),
                          _bshape(gain, shape, owner, "gain"), thr, ctx, owner, meta)
     if isinstance(module, extra.IF):
         meta = _common_meta(module, "if", ctx, common, common)
         return _lif_node(np.ones(shape), np.ones(shape), thr, ctx, owner, meta)
     raise NIRMappingError(f"{owner}: no export mapping")  # pragma: no cover - dispatch above
+
+
+def _lapicque_construction(module: Any, probe: Tensor) -> str:
+    """Which of Lapicque's argument sets rebuilds ``module`` with bit-identical coefficients."""
+    want = module.coefficients(probe)
+    kw = dict(time_step=module.time_step, threshold=module.threshold.detach())
+    learn = isinstance(module.beta, nn.Parameter)
+    for given in (("beta",), ("beta", "R"), ("beta", "C"), ("R", "C")):
+        if learn and "beta" not in given:
+            continue
+        try:
+            args = {p: getattr(module, p).detach() for p in given}
+            twin = extra.Lapicque(**args, **kw)
+        except (ValueError, TypeError):
+            continue
+        got = twin.coefficients(probe)
+        if all(torch.equal(a, b) for a, b in zip(want, got, strict=True)):
+            return ",".join(given)
+    return "R,C"
 
 
 def _export_recurrent(module: Any, ctx: ExportContext, thr: np.ndarray,
@@ -597,7 +623,7 @@ def _export_recurrent(module: Any, ctx: ExportContext, thr: np.ndarray,
         if getattr(module, opt) is not None:
             meta["options"][opt] = int(getattr(module, opt))
     if module.kernel_size is not None:
-        meta["options"]["kernel_size"] = np.asarray(module.kernel_size, dtype=np.int64)
+        meta["options"]["kernel_size"] = _pairs(module.kernel_size)
     rec_params = list(module.recurrent.parameters()) if module.recurrent is not None else \
         [module.V] if isinstance(module.V, nn.Parameter) else []
     meta["options"]["learn_recurrent"] = bool(rec_params) and all(
@@ -640,15 +666,23 @@ def _export_conv(module: Any, ctx: ExportContext) -> nir.NIRNode:
     padding = module.padding if isinstance(module.padding, str) else np.asarray(module.padding)
     spatial = tuple(ctx.input_shape[1:])
     if isinstance(module, nn.Conv1d):
-        return nir.Conv1d(input_shape=int(spatial[0]) if spatial else None,
-                          weight=_np(module.weight), stride=int(module.stride[0]),
-                          padding=padding if isinstance(padding, str) else int(padding[0]),
-                          dilation=int(module.dilation[0]), groups=int(module.groups),
-                          bias=bias)
-    return nir.Conv2d(input_shape=spatial if spatial else None, weight=_np(module.weight),
+        return _fix_groups(nir.Conv1d(
+            input_shape=int(spatial[0]) if spatial else None, weight=_np(module.weight),
+            stride=int(module.stride[0]),
+            padding=padding if isinstance(padding, str) else int(padding[0]),
+            dilation=int(module.dilation[0]), groups=int(module.groups), bias=bias), ctx)
+    node = nir.Conv2d(input_shape=spatial if spatial else None, weight=_np(module.weight),
                       stride=np.asarray(module.stride), padding=padding,
                       dilation=np.asarray(module.dilation), groups=int(module.groups),
                       bias=bias)
+    return _fix_groups(node, ctx)
+
+
+def _fix_groups(node: Any, ctx: ExportContext) -> Any:
+    """nir 1.0.8 takes ``weight.shape[1]`` (channels per group) as the input channels."""
+    if int(node.groups) > 1 and node.input_type.get("input") is not None:
+        node.input_type = {"input": np.asarray(ctx.input_shape)}
+    return node
 
 
 def _pairs(v: Any) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._errors import NIRFormatError
 
-__all__ = ["Plan", "load_graph", "plan_graph", "shape_of"]
+__all__ = ["Plan", "load_graph", "plan_graph", "shape_of", "input_shape"]
 
 
 def load_graph(graph_or_path: Any) -> nir.NIRGraph:
@@ -79,6 +79,17 @@ def shape_of(types: Any, key: str) -> tuple[int, ...] | None:
         return None
     arr = np.asarray(v).reshape(-1)
     return tuple(int(i) for i in arr)
+
+
+def input_shape(node: Any) -> tuple[int, ...] | None:
+    """A node's input shape; for grouped convolutions with the channel count that nir 1.0.8
+    derives wrongly (it reads ``weight.shape[1]``, the channels per group)."""
+    shape = shape_of(getattr(node, "input_type", None), "input")
+    if shape is not None and isinstance(node, (nir.Conv1d, nir.Conv2d)):
+        groups = int(np.asarray(node.groups).reshape(-1)[0])
+        if groups > 1 and shape[0] == node.weight.shape[1]:
+            shape = (shape[0] * groups, *shape[1:])
+    return shape
 
 
 @dataclasses.dataclass
@@ -220,7 +231,7 @@ def _check_shapes(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
             raise NIRFormatError(f"edge {a!r} -> {b!r} names node {missing!r}, which does not "
                                  "exist")
         out = shape_of(getattr(nodes[a], "output_type", None), "output")
-        inp = shape_of(getattr(nodes[b], "input_type", None), "input")
+        inp = input_shape(nodes[b])
         if out is not None and inp is not None and out != inp:
             raise NIRFormatError(
                 f"edge {a!r} -> {b!r}: shape mismatch: {a!r} ({type(nodes[a]).__name__}) "

@@ -3,8 +3,9 @@
 It shares no code with snn_nir: it reads the ``nir`` node objects, flattens subgraphs, orders the
 nodes itself and integrates every neuron ODE with one explicit Euler step per time step
 (``x += dt/τ · (rhs)``), the input of step t acting in step t. Cycles follow the stated
-convention: an edge that closes a cycle in a depth-first search from the inputs (successors in
-edge order) delivers its source's output of the previous step, zero at t = 0.
+convention: each cycle that a depth-first search from the inputs (successors in edge order)
+closes is delayed on the edge leaving its last neuron, which delivers that neuron's output of
+the previous step (zero at t = 0).
 """
 
 from __future__ import annotations
@@ -37,24 +38,45 @@ def flatten_graph(graph, prefix=""):
     return nodes, edges
 
 
+_STATELESS = (nir.Affine, nir.Linear, nir.Scale, nir.Conv1d, nir.Conv2d, nir.SumPool2d,
+              nir.AvgPool2d, nir.Flatten, nir.Threshold, nir.Input, nir.Output)
+
+
 def _dfs(nodes, edges, starts):
+    """Delayed edges: each cycle closed by a DFS back edge is delayed on the edge leaving the
+    last neuron on that cycle. Order: repeatedly take the earliest-finished-last node whose
+    non-delayed inputs are all computed."""
     succ = {n: [b for a, b in edges if a == n] for n in nodes}
-    color, post, back = {}, [], set()
+    color, post, delayed, path = {}, [], set(), []
 
     def visit(n):
         color[n] = "grey"
+        path.append(n)
         for m in succ[n]:
             if color.get(m) == "grey":
-                back.add((n, m))
+                ring = path[path.index(m):] + [m]
+                stateful = [i for i in range(len(ring) - 1)
+                            if not isinstance(nodes[ring[i]], _STATELESS)]
+                i = stateful[-1] if stateful else len(ring) - 2
+                delayed.add((ring[i], ring[i + 1]))
             elif m not in color:
                 visit(m)
+        path.pop()
         color[n] = "black"
         post.append(n)
 
     for s in starts + list(nodes):
         if s not in color:
             visit(s)
-    return post[::-1], back
+    rank = {n: i for i, n in enumerate(post[::-1])}
+    order, done = [], set()
+    while len(order) < len(nodes):
+        ready = [n for n in nodes if n not in done and all(
+            a in done for a, b in edges if b == n and (a, b) not in delayed)]
+        n = min(ready, key=rank.__getitem__)
+        order.append(n)
+        done.add(n)
+    return order, delayed
 
 
 def _pair(v, n):

@@ -238,16 +238,32 @@ def _check_shapes(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> None:
                 f"outputs {list(out)} but {b!r} ({type(nodes[b]).__name__}) takes {list(inp)}")
 
 
+_STATELESS_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d",
+                    "Flatten", "Threshold", "Input", "Output", "Identity")
+
+
+def is_stateful(node: Any) -> bool:
+    """Whether a node keeps state between steps (neurons, delays, kept subgraphs)."""
+    return type(node).__name__ not in _STATELESS_TYPES
+
+
 def _order(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str]
            ) -> tuple[list[str], set[tuple[str, str]]]:
-    """Reverse postorder of an iterative DFS (inputs first, successors in edge order) and the
-    back edges of that search (the edges that close a cycle)."""
+    """The evaluation order and the delayed edges.
+
+    A depth-first search from the inputs (successors in edge order) finds the back edges, one
+    per cycle it closes. Each such cycle is delayed on the edge leaving its last stateful node
+    (so the stateless layers of a cycle act, in the current step, on the previous step's
+    spikes); a cycle without a stateful node keeps the delay on its back edge. The order is a
+    topological order of the graph without the delayed edges, ties broken by the search's
+    reverse postorder."""
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
         succ[a].append(b)
     state: dict[str, int] = {}  # 1 open, 2 done
+    parent: dict[str, str] = {}
     post: list[str] = []
-    back: set[tuple[str, str]] = set()
+    back: list[tuple[str, str]] = []
     for root in starts + [n for n in nodes if n not in starts]:
         if root in state:
             continue
@@ -261,15 +277,58 @@ def _order(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str
                 state[node] = 2
                 post.append(node)
             elif state.get(nxt) == 1:
-                back.add((node, nxt))
+                back.append((node, nxt))
             elif nxt not in state:
                 state[nxt] = 1
+                parent[nxt] = node
                 stack.append((nxt, iter(succ[nxt])))
-    return post[::-1], back
+    rank = {n: i for i, n in enumerate(reversed(post))}
+    delayed: set[tuple[str, str]] = set()
+    for u, v in back:
+        path = [u]
+        while path[-1] != v:
+            path.append(parent[path[-1]])
+        path.reverse()  # v ... u, then the back edge closes it
+        ring = path + [v]
+        chosen = (u, v)
+        for i in range(len(path) - 1, -1, -1):
+            if is_stateful(nodes[path[i]]):
+                chosen = (ring[i], ring[i + 1])
+                break
+        delayed.add(chosen)
+    order = _topological(nodes, edges, delayed, rank)
+    if order is None:  # moving the delays left a cycle: keep them on the back edges
+        delayed = set(back)
+        order = sorted(nodes, key=rank.__getitem__)
+    return order, delayed
+
+
+def _topological(nodes: dict[str, Any], edges: list[tuple[str, str]],
+                 skip: set[tuple[str, str]], rank: dict[str, int]) -> list[str] | None:
+    import heapq
+
+    indeg = {n: 0 for n in nodes}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        if (a, b) not in skip:
+            indeg[b] += 1
+            succ[a].append(b)
+    ready = [(rank[n], n) for n, d in indeg.items() if d == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, n = heapq.heappop(ready)
+        order.append(n)
+        for m in succ[n]:
+            indeg[m] -= 1
+            if indeg[m] == 0:
+                heapq.heappush(ready, (rank[m], m))
+    return order if len(order) == len(nodes) else None
 
 
 def _blocks(order: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
-    """Strongly connected components (Tarjan), each in evaluation order, sorted by position."""
+    """Strongly connected components (Tarjan), each in evaluation order, in a topological order
+    of the component graph (ties by first position)."""
     pos = {n: i for i, n in enumerate(order)}
     succ: dict[str, list[str]] = {n: [] for n in order}
     for a, b in edges:
@@ -313,4 +372,10 @@ def _blocks(order: list[str], edges: list[tuple[str, str]]) -> list[list[str]]:
                     if w == v:
                         break
                 comps.append(sorted(comp, key=pos.__getitem__))
-    return sorted(comps, key=lambda c: pos[c[0]])
+    which = {n: i for i, c in enumerate(comps) for n in c}
+    cedges = {(which[a], which[b]) for a, b in edges if which[a] != which[b]}
+    cnodes = {i: None for i in range(len(comps))}
+    corder = _topological(cnodes, sorted(cedges), set(),  # type: ignore[arg-type]
+                          {i: pos[c[0]] for i, c in enumerate(comps)})
+    assert corder is not None  # a condensation is acyclic
+    return [comps[i] for i in corder]

@@ -10,10 +10,9 @@ the previous step (zero at t = 0).
 
 from __future__ import annotations
 
+import nir
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-
-import nir
 
 __all__ = ["simulate", "flatten_graph"]
 

@@ -8,10 +8,10 @@ import warnings
 
 import numpy as np
 import pytest
-import snn_neurons_extra as extra
 import torch
 from torch import nn
 
+import snn_neurons_extra as extra
 import snn_nir
 import snncore as snn
 
@@ -49,7 +49,7 @@ def snntorch_net(kind: str):
 
 @pytest.mark.parametrize("kind", ["leaky", "synaptic", "rleaky"])
 def test_snntorch_export_imports_and_matches_snntorch(kind):
-    snt = _import("snntorch")
+    _import("snntorch")
     from snntorch.export_nir import export_to_nir as snntorch_export
 
     net = snntorch_net(kind)

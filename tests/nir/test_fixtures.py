@@ -1,4 +1,4 @@
-"""The real NIR graphs from the NIR paper: load, run, and match an independent float64 integrator."""
+"""The NIR paper's graphs: load, run, and match an independent float64 integrator."""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ import warnings
 import nir
 import numpy as np
 import pytest
-import snn_neurons_extra as extra
 import torch
 from torch import nn
 
+import snn_neurons_extra as extra
 import snn_nir
 import snncore as snn
 

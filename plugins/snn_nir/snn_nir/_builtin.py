@@ -8,10 +8,11 @@ from typing import Any
 
 import nir
 import numpy as np
-import snn_neurons_extra as extra
-import snncore
 import torch
 from torch import Tensor, nn
+
+import snn_neurons_extra as extra
+import snncore
 
 from ._errors import NIRFormatError, NIRImportWarning, NIRMappingError
 from ._nodes import Delay, NeuronNode, NIRNeuron, Scale, SumPool2d, Threshold

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 import nir
+
 import snncore
 
 from ._errors import NIRError
@@ -122,7 +123,8 @@ def format_inspection(report: dict[str, Any]) -> str:
                      f"{n['output_shape']}{meta}")
     lines.append("edges: " + ", ".join(f"{a} -> {b}" for a, b in report["edges"]))
     if report["cycles"]:
-        lines.append("cycles: " + "; ".join(" -> ".join(c) for c in report["cycles"]))
+        lines.append("cycles (nodes in evaluation order): "
+                     + "; ".join(", ".join(c) for c in report["cycles"]))
         lines.append("delayed edges (deliver the previous step's output, zeros at t=0): "
                      + ", ".join(f"{a} -> {b}" for a, b in report["delayed_edges"]))
     else:

@@ -10,9 +10,10 @@ from typing import Any
 
 import nir
 import numpy as np
-import snncore
 import torch
 from torch import Tensor, nn
+
+import snncore
 
 from ._builtin import FORMAT, METADATA_KEY
 from ._errors import NIRError, NIRExportWarning, NIRFormatError, NIRMappingError

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import snncore
 import torch
 from torch import Tensor, nn
+
+import snncore
 
 from ._graph import Plan, shape_of
 

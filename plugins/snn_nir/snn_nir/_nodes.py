@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import snncore
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+import snncore
 
 __all__ = [
     "SumPool2d",

@@ -25,8 +25,9 @@ from typing import Any
 import nir
 import numpy as np
 import pluggy
-import snncore
 from torch import nn
+
+import snncore
 
 from ._errors import NIRMappingError
 

@@ -243,3 +243,38 @@ def test_nn_sequential_and_single_modules_export(tmp_path):
     x = torch.rand(4, 2, 3)
     with torch.no_grad():
         assert torch.allclose(m.run(x)[0], net.eval()(x))
+
+
+def test_plain_reading_of_recurrent_export_matches_model():
+    """A foreign reader of an RLeaky/RSynaptic export (zero reset, same step) gets the same
+    spikes: the recurrent Affine acts on the previous step's spikes, bias from t = 0."""
+    torch.manual_seed(5)
+    for rec in (extra.RLeaky(beta=0.8, linear_features=6, threshold=0.5, reset="zero",
+                             reset_delay=False),
+                extra.RSynaptic(alpha=0.6, beta=0.8, linear_features=6, threshold=0.5,
+                                reset="zero", reset_delay=False)):
+        net = snn.Sequential(nn.Linear(3, 6), rec).double()
+        with torch.no_grad():
+            net[1].recurrent.bias.fill_(0.2)
+        graph = snn_nir.export_to_nir(net, (3,), dt=1e-3)
+        m = snn_nir.import_from_nir(graph, dt=1e-3, use_metadata=False, dtype=torch.float64)
+        x = torch.rand(T, 2, 3, dtype=torch.float64)
+        with torch.no_grad():
+            y0, s0 = net(x)
+            y1, s1 = m.run(x)
+        assert y0.sum() > 0
+        assert torch.equal(y0, y1), type(rec).__name__
+        np.testing.assert_allclose(m.nir_states(s1)["1.lif"]["v"], s0[1].mem, atol=1e-9)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_model_exports_and_imports_on_cuda(tmp_path):
+    net = snn.Sequential(nn.Linear(4, 5), snn.Leaky(beta=0.9, reset="zero", reset_delay=False),
+                         nn.Linear(5, 2), extra.Synaptic(alpha=0.5, beta=0.8, reset="zero",
+                                                         reset_delay=False)).cuda()
+    graph = snn_nir.export_to_nir(net, torch.zeros(2, 4, device="cuda"), dt=1e-3)
+    m = snn_nir.import_from_nir(graph, dt=1e-3).cuda()
+    x = torch.rand(T, 3, 4, device="cuda") * 2
+    with torch.no_grad():
+        assert torch.equal(m.run(x)[0], net(x)[0])

@@ -15,6 +15,9 @@ Example::
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
 from ._builtin import FORMAT, METADATA_KEY
 from ._cli import inspect_nir, main
 from ._convert import DISCRETIZATIONS, export_to_nir, import_from_nir, read, write
@@ -38,7 +41,11 @@ from ._registry import (
     unregister_mappings,
 )
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snn-nir")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
 
 __all__ = [
     "__version__",

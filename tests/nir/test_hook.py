@@ -106,3 +106,31 @@ def test_builtin_mappings_cover_every_listed_type():
     for name in ("Leaky", "Synaptic", "Lapicque", ".IF", ".LI", "RLeaky", "RSynaptic", "Linear",
                  "Conv1d", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten"):
         assert name in exported, name
+
+
+class BrokenPlugin:
+    @staticmethod
+    @snn.hookimpl
+    def snn_nir_register_mappings(registry):
+        raise RuntimeError("broken on purpose")
+
+
+def test_plugins_registered_with_snncore_contribute_and_failures_are_isolated():
+    """Any snncore plugin (entry point or snncore.register_plugin) implementing the hook is
+    called through snncore's plugin manager; one that raises is reported, the rest work."""
+    snn.register_plugin(GainPlugin, name="gain-direct")
+    try:
+        g = snn_nir.export_to_nir(Gain(3.0), (2,), dt=1e-3)
+        assert float(g.nodes["gain"].scale[0]) == 3.0
+    finally:
+        snn.unregister_plugin("gain-direct")
+    with pytest.raises(snn_nir.NIRMappingError, match="Gain"):
+        snn_nir.export_to_nir(Gain(3.0), (2,), dt=1e-3)
+    with pytest.warns(snn.PluginWarning, match="broken on purpose"):
+        snn.register_plugin(BrokenPlugin, name="broken")
+        try:
+            snn_nir.mappings()
+        finally:
+            snn.unregister_plugin("broken")
+    assert isinstance(snn_nir.import_from_nir(snn_nir.export_to_nir(
+        nn.Linear(2, 2), (2,), dt=1e-3), dt=1e-3).layer("linear"), nn.Linear)

@@ -467,7 +467,7 @@ def _bshape(t: Tensor, shape: tuple[int, ...], owner: str, what: str) -> np.ndar
 
 def _clamped(module: nn.Module, name: str) -> Tensor:
     t = getattr(module, name).detach()
-    return t.clamp(0.0, 1.0) if isinstance(getattr(module, name), nn.Parameter) else t
+    return t.clamp(0.0, 1.0) if module.is_learnable(name) else t
 
 
 def _common_meta(module: Any, kind: str, ctx: ExportContext, params: list[str],
@@ -486,7 +486,7 @@ def _common_meta(module: Any, kind: str, ctx: ExportContext, params: list[str],
         "options": opts,
         "surrogate_params": {k: float(v) for k, v in module.surrogate.params().items()},
         "params": {p: _meta_array(getattr(module, p)) for p in params},
-        "learn": {p: isinstance(getattr(module, p), nn.Parameter) for p in learnable},
+        "learn": {p: module.is_learnable(p) for p in learnable},
     }
     if kind == "li":
         meta.pop("surrogate_params")
@@ -596,7 +596,7 @@ def _lapicque_construction(module: Any, probe: Tensor) -> str:
     """Which of Lapicque's argument sets rebuilds ``module`` with bit-identical coefficients."""
     want = module.coefficients(probe)
     kw = dict(time_step=module.time_step, threshold=module.threshold.detach())
-    learn = isinstance(module.beta, nn.Parameter)
+    learn = module.is_learnable("beta")
     for given in (("beta",), ("beta", "R"), ("beta", "C"), ("R", "C")):
         if learn and "beta" not in given:
             continue

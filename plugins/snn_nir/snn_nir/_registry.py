@@ -4,6 +4,7 @@ A mapping turns a torch module into a NIR node (export) or a NIR node into a tor
 (import). snn_nir's own mappings are registered through the same hook as a third party's::
 
     import snncore
+import snncore.extend as extend
 
     @snncore.hookimpl
     def snn_nir_register_mappings(registry):
@@ -11,23 +12,27 @@ A mapping turns a torch module into a NIR node (export) or a NIR node into a tor
         registry.register_import("MyNode", my_node_to_torch)   # a nir node class or type name
 
 A plugin ships the hook in the module of its ``snncore`` entry point (or registers an object
-in-process with :func:`register_mappings`).
+in-process with :func:`register_mappings`). snn_nir adds the hook's specification to snncore's
+plugin manager (``snncore.extend.add_hookspecs``) and calls it through
+``snncore.extend.call_hook``; a plugin whose hook raises is reported like a failing core hook
+(``snncore plugins`` lists it) and the others still contribute. Each mapping is credited to the
+top-level package of its function's module (or to the name given to
+:func:`register_mappings`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata as md
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import nir
 import numpy as np
-import pluggy
 from torch import nn
 
 import snncore
+import snncore.extend as extend
 
 from ._errors import NIRMappingError
 
@@ -51,7 +56,7 @@ ImportFn = Callable[["nir.NIRNode", "ImportContext"], nn.Module]
 class MappingHookSpecs:
     """Hook specifications that snn_nir adds to snncore's plugin manager."""
 
-    @snncore.hookspec
+    @extend.hookspec
     def snn_nir_register_mappings(self, registry: MappingRegistry) -> None:
         """Register NIR mappings: ``registry.register_export(ModuleType, fn)`` (fn(module, ctx)
         returns a ``nir.NIRNode``) and ``registry.register_import(NodeType, fn)`` (fn(node, ctx)
@@ -128,15 +133,8 @@ class MappingRegistry:
         if not isinstance(module_type, type) or not issubclass(module_type, nn.Module):
             raise TypeError(f"register_export: module_type must be a torch.nn.Module subclass, "
                             f"got {module_type!r}")
-        if not callable(fn):
-            raise TypeError(f"register_export: fn must be callable, got {fn!r}")
-        old = self._export.get(module_type)
-        if old is not None and old.plugin != self._plugin:
-            raise NIRMappingError(
-                f"the export mapping for {module_type.__qualname__} is registered by both "
-                f"{old.plugin!r} and {self._plugin!r}; unregister one of them"
-            )
-        self._export[module_type] = _Mapping(module_type, fn, self._plugin)
+        self._add(self._export, module_type, fn, f"the export mapping for "
+                  f"{module_type.__qualname__}")
 
     def register_import(self, node_type: type | str, fn: ImportFn) -> None:
         """Map NIR nodes of ``node_type`` (a ``nir`` class or its type name) to torch modules."""
@@ -144,15 +142,22 @@ class MappingRegistry:
         if not isinstance(name, str) or not name:
             raise TypeError(f"register_import: node_type must be a nir node class or its type "
                             f"name, got {node_type!r}")
+        self._add(self._import, name, fn, f"the import mapping for NIR node type {name!r}")
+
+    def _add(self, table: dict[Any, _Mapping], key: Any, fn: Any, what: str) -> None:
         if not callable(fn):
-            raise TypeError(f"register_import: fn must be callable, got {fn!r}")
-        old = self._import.get(name)
+            raise TypeError(f"{what}: fn must be callable, got {fn!r}")
+        old = table.get(key)
         if old is not None and old.plugin != self._plugin:
-            raise NIRMappingError(
-                f"the import mapping for NIR node type {name!r} is registered by both "
-                f"{old.plugin!r} and {self._plugin!r}; unregister one of them"
-            )
-        self._import[name] = _Mapping(name, fn, self._plugin)
+            raise NIRMappingError(f"{what} is registered by both {old.plugin!r} and "
+                                  f"{self._plugin!r}; unregister one of them")
+        table[key] = _Mapping(key, fn, self._plugin)
+
+    def copy(self) -> MappingRegistry:
+        """A registry with the same mappings (changes to it do not reach this one)."""
+        other = MappingRegistry()
+        other._export, other._import = dict(self._export), dict(self._import)
+        return other
 
     def export_mapping(self, module: nn.Module) -> tuple[ExportFn, str] | None:
         """The most specific export mapping for ``module`` and its provider, or None."""
@@ -189,75 +194,83 @@ class MappingRegistry:
 
 
 class _Loader:
-    """Collects the mappings of every plugin that implements :data:`HOOK_NAME`."""
+    """Builds the registry: snn_nir's built-ins, then every plugin implementing
+    :data:`HOOK_NAME` (called through snncore's plugin manager), rebuilt when the set of
+    loaded plugins changes."""
 
     def __init__(self) -> None:
-        self.registry = MappingRegistry()
-        self._pm = pluggy.PluginManager("snncore")
-        self._pm.add_hookspecs(MappingHookSpecs)
-        self._loaded = False
+        self._registry: MappingRegistry | None = None
+        self._key: tuple[str, ...] = ()
+        self._names: dict[str, str] = {}  # module of an in-process plugin -> its name
         self._lock = threading.RLock()
-        self.failures: list[str] = []
+
+    def _provider(self, fn: Any) -> str:
+        module = getattr(fn, "__module__", None) or "user"
+        return self._names.get(module, module.split(".")[0])
 
     def load(self) -> MappingRegistry:
-        if self._loaded:
-            return self.registry
+        key = tuple(p["name"] for p in snncore.plugin_report()["plugins"])
         with self._lock:
-            if self._loaded:
-                return self.registry
-            self._loaded = True
+            if self._registry is not None and key == self._key:
+                return self._registry
             from . import _builtin
 
-            self._add(_builtin, "snn_nir")
-            snncore.registries()  # make snncore load its plugins first (its own switches apply)
-            loaded = {p["name"] for p in snncore.plugin_report()["plugins"]}
-            for ep in sorted(md.entry_points(group="snncore"), key=lambda e: e.name):
-                if ep.name not in loaded or ep.name == "nir":
-                    continue
-                obj = ep.load()  # already imported by snncore's loader
-                if hasattr(obj, HOOK_NAME):
-                    self._add(obj, ep.name, strict=False)
-        return self.registry
-
-    def _add(self, obj: Any, name: str, strict: bool = True) -> None:
-        try:
-            self._pm.register(obj, name=name)
-            for impl in self._pm.hook.snn_nir_register_mappings.get_hookimpls():
-                if impl.plugin is obj:
-                    impl.function(registry=self.registry._bound(name))
-        except Exception as exc:
-            self.registry.remove_plugin(name)
-            if self._pm.is_registered(obj):
-                self._pm.unregister(obj)
-            if strict:
-                raise NIRMappingError(
-                    f"plugin {name!r} failed in {HOOK_NAME}: {type(exc).__name__}: {exc}"
-                ) from exc
-            import warnings
-
-            msg = f"snn_nir: plugin {name!r} failed in {HOOK_NAME}: {type(exc).__name__}: {exc}"
-            self.failures.append(msg)
-            warnings.warn(msg + "; its NIR mappings are not available", snncore.PluginWarning,
-                          stacklevel=3)
+            registry = MappingRegistry()
+            _builtin.snn_nir_register_mappings(registry._bound("snn_nir"))
+            extend.call_hook(HOOK_NAME, registry=_Attributing(registry, self._provider))
+            self._registry, self._key = registry, key
+            return registry
 
     def register(self, obj: Any, name: str | None) -> str:
-        self.load()
+        hook = getattr(obj, HOOK_NAME, None)
+        if not callable(hook):
+            raise TypeError(f"register_mappings: {obj!r} has no {HOOK_NAME} hook")
         name = name or getattr(obj, "__name__", None) or type(obj).__name__
-        if self._pm.has_plugin(name):
-            raise ValueError(f"register_mappings: a plugin named {name!r} is already registered; "
-                             "pass another name=")
-        self._add(obj, name)
+        module = getattr(hook, "__module__", None) or name
+        with self._lock:
+            previous = self._names.get(module)
+            self._names[module] = name
+            scratch = self.load().copy()
+            try:  # a clash raises here, before anything is registered
+                hook(registry=_Attributing(scratch, self._provider))
+                snncore.register_plugin(obj, name)
+            except Exception:
+                if previous is None:
+                    self._names.pop(module, None)
+                else:
+                    self._names[module] = previous
+                raise
+            self._registry = None
         return name
 
     def unregister(self, name: str) -> None:
-        obj = self._pm.get_plugin(name)
-        if obj is None or name == "snn_nir":
-            raise ValueError(f"unregister_mappings: no removable plugin named {name!r}")
-        self.registry.remove_plugin(name)
-        self._pm.unregister(obj)
+        if name == "snn_nir" or name not in self._names.values():
+            raise ValueError(f"unregister_mappings: no mapping plugin named {name!r} was "
+                             "registered with register_mappings")
+        with self._lock:
+            snncore.unregister_plugin(name)
+            for module in [m for m, n in self._names.items() if n == name]:
+                del self._names[module]
+            self._registry = None
+
+
+class _Attributing:
+    """What the hook receives: a :class:`MappingRegistry` that records each mapping's provider
+    from the module of its function (or the name it was registered in-process under)."""
+
+    def __init__(self, registry: MappingRegistry, provider: Callable[[Any], str]) -> None:
+        self._registry = registry
+        self._provider = provider
+
+    def register_export(self, module_type: type, fn: ExportFn) -> None:
+        self._registry._bound(self._provider(fn)).register_export(module_type, fn)
+
+    def register_import(self, node_type: type | str, fn: ImportFn) -> None:
+        self._registry._bound(self._provider(fn)).register_import(node_type, fn)
 
 
 _loader = _Loader()
+extend.add_hookspecs(MappingHookSpecs)
 
 
 def mappings() -> MappingRegistry:
@@ -266,9 +279,11 @@ def mappings() -> MappingRegistry:
 
 
 def register_mappings(plugin: Any, name: str | None = None) -> str:
-    """Register an object with a ``snn_nir_register_mappings`` hook in-process; returns its name.
+    """Register an object with a ``snn_nir_register_mappings`` hook in-process (it becomes a
+    snncore plugin named ``name``); returns its name.
 
-    A mapping for a type that another provider already maps raises :class:`NIRMappingError`.
+    A mapping for a type that another provider already maps raises :class:`NIRMappingError`
+    and registers nothing.
     """
     return _loader.register(plugin, name)
 

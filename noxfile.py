@@ -93,7 +93,7 @@ def tests_plugins(session: nox.Session) -> None:
 @nox.session
 def tests_all(session: nox.Session) -> None:
     """All-in-one: the core with every plugin present, the examples and the integration tests."""
-    _install_core(session, "test,demo")
+    _install_core(session, "test,demo,tutorials")
     for folder in _present_plugins():
         _install(session, "-e", str(ROOT / "plugins" / folder))
     _install(session, str(EXAMPLE_PLUGIN))

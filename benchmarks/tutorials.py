@@ -220,9 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="2 batches, 2 repeats, 1 warm-up")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch intra-op threads (default: torch's choice)")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     args = ap.parse_args(argv)
     batches, repeats, warmup = (2, 2, 1) if args.quick else (10, args.repeats, 2)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     load1 = _loadavg()
     results = [measure(t, batches, repeats, warmup, args.seed) for t in (5, 6)]

@@ -10,6 +10,9 @@ the snncore-native rewrite.
 Run: ``python benchmarks/snntorch_programs/tutorial_5.py`` (needs snntorch 1.0.0).
 """
 
+import sys
+from pathlib import Path
+
 import snntorch as snn
 import torch
 import torch.nn as nn
@@ -76,22 +79,10 @@ def accuracy(net, data, targets):
 
 
 def main(num_epochs=3):
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    from torch.utils.data import DataLoader, TensorDataset
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "tutorials"))
+    from _common import train_program  # the digits split and batches the tutorials use
 
-    x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(
-        torch.tensor(x / 16.0, dtype=torch.float), torch.tensor(y), test_size=0.25,
-        stratify=y, random_state=0)
-    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size,
-                              shuffle=True, drop_last=True)
-    net, optimizer = build()
-    for epoch in range(num_epochs):
-        for data, targets in train_loader:
-            loss_val = train_batch(net, optimizer, data, targets)
-        print(f"Epoch {epoch}, loss {loss_val:.2f}, test accuracy "
-              f"{accuracy(net, x_test, y_test) * 100:.2f}%")
+    train_program(build, train_batch, accuracy, num_epochs, flat=True, batch_size=batch_size)
 
 
 if __name__ == "__main__":

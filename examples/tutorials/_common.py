@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-__all__ = ["Args", "parse_args", "load_digits", "batches", "save_figure", "QUICK_ENV"]
+__all__ = ["Args", "parse_args", "load_digits", "batches", "save_figure", "train_program",
+           "QUICK_ENV"]
 
 #: environment variable that selects the short setting, like ``--quick``
 QUICK_ENV = "SNNCORE_TUTORIAL_QUICK"
@@ -83,6 +84,23 @@ def batches(x: Tensor, y: Tensor, batch_size: int, generator: torch.Generator | 
     for i in range(0, stop, batch_size):
         idx = order[i:i + batch_size]
         yield x[idx], y[idx]
+
+
+def train_program(build: Callable[[], tuple[Any, Any]], train_batch: Callable[..., float],
+                  accuracy: Callable[[Any, Tensor, Tensor], float], epochs: int, flat: bool,
+                  batch_size: int, seed: int = 0) -> float:
+    """Train a program written as ``build()``, ``train_batch(net, optimizer, x, y)`` and
+    ``accuracy(net, x, y)`` on the digits; prints each epoch and returns the test accuracy."""
+    gen = torch.Generator().manual_seed(seed)
+    x_train, x_test, y_train, y_test = load_digits(seed, flat=flat)
+    net, optimizer = build()
+    acc = 0.0
+    for epoch in range(epochs):
+        for data, targets in batches(x_train, y_train, batch_size, gen, drop_last=True):
+            loss = train_batch(net, optimizer, data, targets)
+        acc = float(accuracy(net, x_test, y_test))
+        print(f"epoch {epoch + 1}: loss {loss:.3f}, test accuracy {acc * 100:.2f}%")
+    return acc
 
 
 def save_figure(fig: Any, folder: Path | None, name: str, suffix: str = ".png") -> Path | None:

@@ -53,6 +53,12 @@ class NonZero(nn.Module):
         return x + idx.shape[0] * 0
 
 
+class WhereIndices(nn.Module):
+    def forward(self, x):
+        (rows, *_) = torch.where(x > 0.5)
+        return x + rows.numel() * 0
+
+
 class ToList(nn.Module):
     def forward(self, x):
         x.tolist()
@@ -82,6 +88,7 @@ class Planted(nn.Module):
         self.custom = CustomFunction()
         self.mask = MaskSelect()
         self.nonzero = NonZero()
+        self.where = WhereIndices()
         self.tolist = ToList()
         self.f64 = Float64()
         self.buf = ReassignBuffer()
@@ -90,7 +97,7 @@ class Planted(nn.Module):
 
     def forward(self, x):  # x [T, B, F]
         for m in (self.item_scale, self.branch, self.custom, self.mask, self.nonzero,
-                  self.tolist, self.f64, self.buf):
+                  self.where, self.tolist, self.f64, self.buf):
             x = m(x)
         x = self.compiled(x)
         return self.lif.run(x)
@@ -113,6 +120,7 @@ def test_every_planted_problem_is_flagged_with_module_and_op():
     assert "_Double" in _find(report, "autograd-function", "custom").op
     assert "boolean-mask" in _find(report, "dynamic-shape", "mask").op
     assert "torch.nonzero" in _find(report, "dynamic-shape", "nonzero").op
+    assert "torch.where(condition)" in _find(report, "dynamic-shape", "where").op
     assert "Tensor.tolist()" in _find(report, "host-sync", "tolist").op
     assert _find(report, "float64", "f64")
     assert _find(report, "buffer-reassigned", "buf").op == "count"

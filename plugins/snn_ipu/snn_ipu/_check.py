@@ -115,6 +115,10 @@ class _Lint(TorchFunctionMode):
             r.add("dynamic-shape", _DYNAMIC[func],
                   "the output shape depends on the data; IPU shapes are fixed at trace time "
                   "(use masks of fixed shape)")
+        elif func is torch.where and len(args) + len(kwargs) == 1:
+            r.add("dynamic-shape", "torch.where(condition)",
+                  "the one-argument form returns indices whose number depends on the data; use "
+                  "the three-argument torch.where(condition, x, y)")
         elif func is _T.__getitem__ and len(args) > 1 and _has_bool_index(args[1]):
             r.add("dynamic-shape", "boolean-mask indexing tensor[mask]",
                   "the output shape depends on the data; use torch.where(mask, x, 0)")
@@ -186,7 +190,8 @@ def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> 
     - data-dependent branches: ``if``/``while`` on a tensor value (``bool(tensor)``);
     - ``torch.autograd.Function`` (PopART derives the backward from the forward ops: a custom
       backward is lost);
-    - dynamic shapes: ``nonzero``, ``masked_select``, ``unique``, ``bincount``, ``x[mask]``;
+    - dynamic shapes: ``nonzero``, ``masked_select``, ``unique``, ``bincount``, ``x[mask]``,
+      one-argument ``torch.where``;
     - ``torch.compile``'d submodules;
     - float64 tensors (the IPU has no 64-bit floats);
     - state kept in Python attributes (``stateful=True`` neurons and runners), and buffers

@@ -190,6 +190,24 @@ def test_conv_lstm_and_bntt_are_clean():
     assert snn_ipu.check_model(bn, torch.rand(T, B, F)).ok
 
 
+def test_the_loss_is_linted_too():
+    net = snn.Sequential(nn.Linear(F, 3), snn.create("leaky", beta=0.9))
+    x, y = torch.rand(T, B, F), torch.tensor([0, 2])
+
+    def careless(out, target):
+        return nn.functional.cross_entropy(out.sum(0), target) * out.max().item()
+
+    report = snn_ipu.check_model(net, x, loss_fn=careless, target=y)
+    assert [(f.kind, f.module, f.op) for f in report] == [("host-sync", "<loss>", "Tensor.item()")]
+    report = snn_ipu.check_model(net, x, loss_fn=lambda o, t: o.sum(0), target=y)
+    assert _find(report, "loss", "<loss>")
+    clean = snn_ipu.check_model(
+        net, x, loss_fn=lambda o, t: nn.functional.cross_entropy(o.sum(0), t), target=y)
+    assert clean.ok, str(clean)
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        snn_ipu.check_model(net, x, loss_fn="ce")
+
+
 def test_check_model_is_path_specific_and_validates():
     # only the path that the example input takes is traced: say so by testing it
     report = snn_ipu.check_model(Branch(), -torch.ones(B, F))

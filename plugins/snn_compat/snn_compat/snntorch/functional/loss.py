@@ -91,6 +91,10 @@ class mse_membrane_loss(LossFunctions, _l.MSEMembraneLoss):
             warn_difference("functional.mse_membrane_loss(time_var_targets=True)",
                             "float targets [T, B, C] are used per step; snnTorch indexes the "
                             "batch with the time step", stacklevel=3)
+        if isinstance(off_target, (int, float)) and off_target < 0:
+            warn_difference("functional.mse_membrane_loss(off_target<0)",
+                            "off_target is the target value of the other classes; snnTorch uses "
+                            "it as a floor, so a negative off_target reads 0", stacklevel=3)
         self.time_var_targets = bool(time_var_targets)
         super().__init__(on_target, off_target, reduction, weight)
 

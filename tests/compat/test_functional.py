@@ -6,6 +6,9 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import snntorch as st
+import snntorch.functional as SF
+import snntorch.functional.quant as SQ
 import torch
 from compat_helpers import GRAD_RTOL, close, quiet
 from torch import nn
@@ -13,9 +16,6 @@ from torch import nn
 import snn_compat
 import snn_compat.snntorch as sc
 import snn_compat.snntorch.functional as CF
-import snntorch as st
-import snntorch.functional as SF
-import snntorch.functional.quant as SQ
 
 T, B, C = 12, 5, 4
 

@@ -4,6 +4,9 @@ calling conventions (flat states, init_hidden, output), or the documented differ
 from __future__ import annotations
 
 import pytest
+import snntorch as st
+import snntorch.functional.quant as st_quant
+import snntorch.utils as st_utils
 import torch
 from compat_helpers import GRAD_RTOL, close, drive, grads, quiet
 from torch import nn
@@ -11,9 +14,6 @@ from torch import nn
 import snn_compat
 import snn_compat.snntorch as sc
 import snncore
-import snntorch as st
-import snntorch.functional.quant as st_quant
-import snntorch.utils as st_utils
 
 T, B, N = 30, 3, 5
 

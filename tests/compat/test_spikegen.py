@@ -5,12 +5,12 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import snntorch.spikegen as sg
 import torch
 from compat_helpers import close, quiet
 
 import snn_compat
 import snn_compat.snntorch.spikegen as cg
-import snntorch.spikegen as sg
 
 
 def _data(shape=(4, 6), seed=0):
@@ -40,7 +40,8 @@ def test_rate_time_varying_and_conv():
 
 
 LATENCY = [dict(num_steps=10), dict(num_steps=12, normalize=True, linear=True),
-           dict(num_steps=12, normalize=True), dict(num_steps=10, tau=5, threshold=0.05, bypass=True),
+           dict(num_steps=12, normalize=True),
+           dict(num_steps=10, tau=5, threshold=0.05, bypass=True),
            dict(num_steps=10, clip=True), dict(num_steps=10, first_spike_time=2, tau=3),
            dict(num_steps=10, interpolate=True, linear=True, normalize=True),
            dict(num_steps=10, on_target=2, off_target=0.5), dict(num_steps=10, bypass=True)]

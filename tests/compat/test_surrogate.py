@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 import pytest
+import snntorch.surrogate as ss
 import torch
 from compat_helpers import close, quiet
 
 import snn_compat
 import snn_compat.snntorch.surrogate as cs
 import snncore
-import snntorch.surrogate as ss
 
 X = torch.linspace(-3, 3, 121)
 

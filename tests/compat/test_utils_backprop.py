@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 
 import pytest
+import snntorch as st
+import snntorch.backprop as sb
+import snntorch.functional as SF
+import snntorch.utils as su
 import torch
 from compat_helpers import GRAD_RTOL, close, quiet
 from torch import nn
@@ -14,10 +18,6 @@ import snn_compat.snntorch as sc
 import snn_compat.snntorch.backprop as cb
 import snn_compat.snntorch.functional as CF
 import snn_compat.snntorch.utils as cu
-import snntorch as st
-import snntorch.backprop as sb
-import snntorch.functional as SF
-import snntorch.utils as su
 
 
 class _DS:

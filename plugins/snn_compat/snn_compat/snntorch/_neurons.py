@@ -31,6 +31,7 @@ import snncore
 from snncore import surrogates as _s
 
 from .._warn import warn_difference
+from . import surrogate as _s_compat
 
 __all__ = [
     "SpikingNeuron", "LIF", "Leaky", "Synaptic", "Alpha", "Lapicque", "RLeaky", "RSynaptic",
@@ -174,8 +175,11 @@ class SpikingNeuron(snncore.Neuron):
         self.surrogate = to_surrogate(value, False, type(self).__name__)
 
     # -- snnTorch's helper methods --------------------------------------------------------------
-    def fire(self, mem: Tensor) -> Tensor:
-        """Spikes ``H(mem − θ)·g`` with the surrogate gradient."""
+    def fire(self, mem: Tensor, thr: Tensor | None = None) -> Any:
+        """snnTorch's ``fire(mem)``: quantize (``state_quant``), then spikes ``H(mem − θ)·g`` with
+        the surrogate gradient. With ``thr`` given this is snncore's ``Neuron.fire(mem, thr)``."""
+        if thr is not None:
+            return super().fire(mem, thr)  # type: ignore[misc]
         if self.state_quant is not None:
             mem = self.state_quant(mem)
         return self.surrogate(mem - self.threshold.to(mem.dtype)) * \
@@ -682,10 +686,17 @@ class LeakyParallel(extra.LeakyParallel):
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
 
+    #: snnTorch's default spike function, usable as ``LeakyParallel.ATan.apply(x, alpha)``
+    ATan = _s_compat.ATan
+
     def forward(self, input_: Tensor) -> Tensor:  # type: ignore[override]
         """Spikes ``[T, B, hidden_size]`` of the whole sequence ``input_``."""
         spk, _ = self.run(input_)
         return spk
+
+    def grad_hook(self, grad: Tensor) -> Tensor:
+        """``grad`` masked to the diagonal (the recurrent matrix stays ``diag(β)``)."""
+        return grad * torch.eye(self.hidden_size, device=grad.device, dtype=grad.dtype)
 
 
 class StateLeaky(extra.StateLeaky):
@@ -717,6 +728,15 @@ class StateLeaky(extra.StateLeaky):
     def forward(self, input_: Tensor) -> Any:  # type: ignore[override]
         """``(spk [T, B, C], mem [T, B, C])``, or ``mem`` with ``output=False``."""
         return _stateleaky_forward(self, input_)
+
+    def fire_inhibition(self, batch_size: int, mem: Tensor) -> Tensor:
+        """Not available: the time-parallel layer has no inhibition (as in snnTorch)."""
+        raise NotImplementedError("StateLeaky does not support inhibition; use Leaky for "
+                                  "inhibition paths")
+
+    def mem_reset(self, mem: Tensor) -> Tensor:
+        """Not available: the time-parallel layer has no reset (as in snnTorch)."""
+        raise NotImplementedError("StateLeaky does not reset; mem_reset is not applicable")
 
 
 def _stateleaky_setup(n: Any, owner: str, channels: int, output: bool,

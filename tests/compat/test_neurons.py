@@ -352,3 +352,72 @@ def test_signatures_match_snntorch():
             fa = inspect.signature(getattr(st, name).forward).parameters
             fb = inspect.signature(getattr(sc, name).forward).parameters
             assert list(fa) == list(fb), name
+
+
+@pytest.mark.parametrize("use_q", [True, False])
+def test_associative_leaky_matches_snntorch(use_q):
+    torch.manual_seed(4)
+    a = st.AssociativeLeaky(in_dim=6, d_value=3, d_key=2, num_spiking_neurons=6,
+                            use_q_projection=use_q)
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="step-by-step"):
+        b = sc.AssociativeLeaky(in_dim=6, d_value=3, d_key=2, num_spiking_neurons=6,
+                                use_q_projection=use_q)
+    b.load_state_dict(a.state_dict(), strict=False)
+    # short sequences: snnTorch's prefix-product form is exact only while the product of the
+    # decays stays far above its 1e-8 guard
+    xs = _x((6, 3, 6), scale=2.0) - 0.5
+    params_a = [p for _, p in sorted(a.named_parameters())]
+    params_b = [p for _, p in sorted(b.named_parameters())]
+    ra = grads(lambda x: (a(x), []), xs, params_a)
+    rb = grads(lambda x: (b(x), []), xs, params_b)
+    close(ra[0], rb[0], 1e-5)
+    close(ra[2], rb[2], rtol=GRAD_RTOL)
+    for u, v in zip(ra[3], rb[3], strict=True):
+        close(u, v, rtol=GRAD_RTOL)
+    sq = sc.AssociativeLeaky.from_num_spiking_neurons(6, 9)
+    assert (sq.d_value, sq.d_key) == (3, 3)
+    with pytest.raises(ValueError, match="perfect square"):
+        sc.AssociativeLeaky.from_num_spiking_neurons(6, 8)
+    with pytest.raises(ValueError, match="d_value \\* d_key"):
+        sc.AssociativeLeaky(6, 3, 2, 7)
+
+
+def test_associative_leaky_stable_where_snntorch_loses_precision():
+    """Small decays for many steps: snnTorch's prefix product underflows; the scan does not."""
+    b = quiet(lambda: sc.AssociativeLeaky(4, 2, 2, 4, use_q_projection=False))
+    with torch.no_grad():
+        b.to_alpha.weight.zero_()
+        b.to_alpha.bias.fill_(-6.0)   # alpha ~ 0.0025 per step
+    xs = torch.rand(40, 2, 4)
+    y, state = b.run(xs)
+    assert torch.isfinite(state.mem).all() and torch.isfinite(y).all()
+    v = b.to_v(xs[-1])
+    k = b.to_k(xs[-1])
+    alpha = torch.sigmoid(b.to_alpha(xs[-1]))
+    _, prev = b.run(xs[:-1])
+    close(state.mem, prev.mem * alpha.unsqueeze(-2) + v.unsqueeze(-1) * k.unsqueeze(-2))
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_batchnorm_tt_matches(dims):
+    shape = (4, 6, 3) if dims == 1 else (4, 6, 3, 2, 2)
+    a = getattr(st, f"BatchNormTT{dims}d")(3, 4)
+    b = getattr(sc, f"BatchNormTT{dims}d")(3, 4)
+    xs = _x(shape, scale=2.0)
+    assert len(a) == len(b) == 4
+    for t in range(4):
+        close(a[t](xs[t]), b[t](xs[t]))
+        assert a[t].bias is None and b[t].bias is None
+
+
+def test_graded_spikes_documented():
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="per feature"):
+        g = sc.GradedSpikes(5, constant_factor=2.0)
+    close(g(torch.ones(3, 5)), torch.full((3, 5), 2.0))
+
+
+def test_leaky_parallel_methods():
+    lp = sc.LeakyParallel(4, 3, beta=0.9)
+    x = torch.linspace(-1, 1, 5, requires_grad=True)
+    close(lp.ATan.apply(x, 2.0), st.LeakyParallel.ATan.apply(x, 2.0))
+    close(lp.grad_hook(torch.ones(3, 3)), torch.eye(3))

@@ -7,6 +7,7 @@ from here directly.
 
 from __future__ import annotations
 
+from ._associative import AssociativeLeaky, AssociativeLeakyState
 from ._layers import BatchNormTT, GradedSpikes
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
 from ._models import (
@@ -56,6 +57,8 @@ __all__ = [
     "LinearLeaky",
     "DeltaLeaky",
     "DeltaLeakyState",
+    "AssociativeLeaky",
+    "AssociativeLeakyState",
     "IF",
     "IFState",
     "LI",

@@ -20,6 +20,7 @@ from ._neurons import (
     LIF,
     SLSTM,
     Alpha,
+    AssociativeLeaky,
     DeltaLeaky,
     Lapicque,
     Leaky,
@@ -39,7 +40,7 @@ __all__ = [
     "__version__",
     "SpikingNeuron", "LIF", "Leaky", "Synaptic", "Alpha", "Lapicque", "RLeaky", "RSynaptic",
     "SLSTM", "SConv2dLSTM", "LeakyParallel", "StateLeaky", "LinearLeaky", "DeltaLeaky",
-    "BatchNormTT1d", "BatchNormTT2d", "GradedSpikes",
+    "AssociativeLeaky", "BatchNormTT1d", "BatchNormTT2d", "GradedSpikes",
     "surrogate", "spikegen", "functional", "utils", "backprop", "spikeplot",
 ]
 

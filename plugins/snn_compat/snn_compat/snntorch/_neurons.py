@@ -20,6 +20,7 @@ not fit the input raises ``ValueError`` (snnTorch silently replaces it by zeros)
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ from . import surrogate as _s_compat
 __all__ = [
     "SpikingNeuron", "LIF", "Leaky", "Synaptic", "Alpha", "Lapicque", "RLeaky", "RSynaptic",
     "SLSTM", "SConv2dLSTM", "LeakyParallel", "StateLeaky", "LinearLeaky", "DeltaLeaky",
-    "to_surrogate", "to_state_quant",
+    "AssociativeLeaky", "to_surrogate", "to_state_quant",
 ]
 
 _RESET_DICT = {"subtract": 0, "zero": 1, "none": 2}
@@ -853,3 +854,43 @@ class DeltaLeaky(extra.DeltaLeaky):
         """Clear the stored state; returns ``(None, None)`` as snnTorch does."""
         self.reset_state()
         return (None, None)
+
+
+class AssociativeLeaky(SpikingNeuron, extra.AssociativeLeaky):
+    r"""snnTorch's ``AssociativeLeaky`` on :class:`snn_neurons_extra.AssociativeLeaky`: a leaky
+    matrix memory :math:`M_t = M_{t-1}\mathrm{diag}(\alpha_t) + v_t k_t^\top` whose entries
+    spike, read out by a query projection. ``forward(x)`` takes the whole sequence
+    ``[T, B, in_dim]`` and returns ``[T, B, d_value²]`` (``[T, B, d_value·d_key]`` without the
+    query projection).
+
+    Differs: the memory is computed step by step (snnTorch divides by a prefix product of the
+    decays, which loses precision once it nears 1e-8); equal to 1e-6 before that.
+    """
+
+    def __init__(self, in_dim: int, d_value: int, d_key: int, num_spiking_neurons: Any,
+                 use_q_projection: bool = True) -> None:
+        extra.AssociativeLeaky.__init__(self, in_dim, d_value, d_key, num_spiking_neurons,
+                                        use_q_projection)
+        self._compat_setup(True, False)
+        warn_difference("AssociativeLeaky", "the memory is a step-by-step scan; snnTorch's "
+                        "prefix-product form loses precision once the product of the decays "
+                        "nears 1e-8", stacklevel=3)
+
+    @classmethod
+    def from_num_spiking_neurons(cls, in_dim: int, num_spiking_neurons: int,  # type: ignore[override]
+                                 use_q_projection: bool = True) -> AssociativeLeaky:
+        """A square memory: ``d_value = d_key = sqrt(num_spiking_neurons)``."""
+        m = math.isqrt(num_spiking_neurons) if isinstance(num_spiking_neurons, int) \
+            and num_spiking_neurons > 0 else 0
+        if m == 0 or m * m != num_spiking_neurons:
+            raise ValueError(f"AssociativeLeaky: num_spiking_neurons={num_spiking_neurons!r} "
+                             "must be a positive perfect square to set d = n = sqrt(N)")
+        return cls(in_dim, m, m, num_spiking_neurons, use_q_projection)
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        """Outputs ``[T, B, ...]`` of the whole sequence ``x`` ``[T, B, in_dim]``."""
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            raise ValueError("AssociativeLeaky: x must be a sequence [T, B, in_dim], got "
+                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        out = self.run(x)
+        return out if self.stateful else out[0]

@@ -21,7 +21,7 @@ KNOWN_OPTIONAL: dict[str, dict[str, str]] = {
         for name in (
             "synaptic", "alpha", "lapicque", "rleaky", "rsynaptic", "slstm", "sconv2dlstm",
             "leaky_parallel", "state_leaky", "linear_leaky", "delta_leaky", "if", "li", "alif",
-            "izhikevich", "adex", "batchnorm_tt", "graded_spikes",
+            "izhikevich", "adex", "batchnorm_tt", "graded_spikes", "associative_leaky",
         )
     },
     "backend": {"ipu": "ipu"},

@@ -11,7 +11,7 @@ Quick start::
 
 from __future__ import annotations
 
-from . import encoders, losses, metrics, surrogates, viz
+from . import data, encoders, losses, metrics, surrogates, viz
 from ._api import (
     backend,
     create,
@@ -83,7 +83,8 @@ __all__ = [
     "viz",
     "spike",
     "heaviside",
-    # encoders, losses, metrics, monitors, training
+    # data, encoders, losses, metrics, monitors, training
+    "data",
     "encoders",
     "losses",
     "metrics",

@@ -73,16 +73,16 @@ def latency_code_linear(data: Tensor, num_steps: Any = False, threshold: float =
                         tau: float = 1, first_spike_time: int = 0,
                         normalize: bool = False) -> Tensor:
     """Spike times of the linear latency code: ``t = clamp(−τ(x − 1), max=−τ(θ − 1)) + t0``."""
-    return _e.latency_code(data, _steps(num_steps), threshold, tau, first_spike_time, normalize,
-                           True)[0]
+    return _e.latency_code_linear(data, _steps(num_steps), threshold, tau, first_spike_time,
+                                  normalize)
 
 
 def latency_code_log(data: Tensor, num_steps: Any = False, threshold: float = 0.01,
                      tau: float = 1, first_spike_time: int = 0, normalize: bool = False,
                      epsilon: float = 1e-7) -> Tensor:
     """Spike times of the logarithmic (RC) latency code: ``t = τ·ln(x / (x − θ)) + t0``."""
-    return _e.latency_code(data, _steps(num_steps), threshold, tau, first_spike_time, normalize,
-                           False, epsilon)[0]
+    return _e.latency_code_log(data, _steps(num_steps), threshold, tau, first_spike_time,
+                               normalize, epsilon)
 
 
 def latency_interpolate(spike_time: Tensor, num_steps: int, on_target: float = 1,

@@ -25,7 +25,12 @@ PLUGINS = {
     "snn_viz": ("snn-viz", "tests/viz"),
     "snn_nir": ("snn-nir", "tests/nir"),
     "snn_ipu": ("snn-ipu", "tests/ipu"),
+    "snn_compat": ("snn-compat", "tests/compat"),
 }
+#: plugins that register nothing, so install_check finds them as installed packages instead
+NO_ENTRY_POINT = {"snn_compat"}
+#: plugin folder -> sibling plugin folders it needs (its own deps, and its tests' snn-viz)
+PLUGIN_DEPS = {"snn_compat": ("snn_neurons_extra", "snn_viz")}
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
@@ -80,10 +85,14 @@ def tests_plugins(session: nox.Session) -> None:
         py = str(venv / "bin" / "python")
         pip = (py, "-m", "pip", "install", "-q", *CONSTRAINTS)
         session.run(*pip, "torch==2.13.0", external=True)
-        session.run(*pip, "-e", f"{ROOT}[test]", "-e", str(ROOT / "plugins" / folder),
+        # sibling plugins a plugin depends on resolve from this repository, not an index
+        siblings = [a for dep in PLUGIN_DEPS.get(folder, ()) for a in
+                    ("-e", str(ROOT / "plugins" / dep))]
+        session.run(*pip, "-e", f"{ROOT}[test]", *siblings, "-e", str(ROOT / "plugins" / folder),
                     external=True)
         session.run(py, "-m", "pip", "install", "-q", "--no-deps", SNNTORCH, external=True)
-        extra = ("matplotlib",) if folder == "snn_viz" else ()
+        extra = {"snn_viz": ("matplotlib",),
+                 "snn_compat": ("matplotlib", "pandas")}.get(folder, ())
         if extra:
             session.run(*pip, *extra, external=True)
         args = list(session.posargs) or ["-q", "-p", "no:cacheprovider"]
@@ -113,7 +122,7 @@ def install_check(session: nox.Session) -> None:
         session.run("python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist),
                     str(ROOT / "plugins" / folder))
     extras = {"snn_neurons_extra": "neurons-extra", "snn_viz": "viz", "snn_nir": "nir",
-              "snn_ipu": "ipu"}
+              "snn_ipu": "ipu", "snn_compat": "compat"}
     wanted = ",".join(extras[f] for f in _present_plugins())
     venv = Path(tempfile.mkdtemp(prefix="snncore-venv-"))
     session.run("python", "-m", "venv", str(venv), external=True)
@@ -125,7 +134,9 @@ def install_check(session: nox.Session) -> None:
                       silent=True)
     report = json.loads(out)
     loaded = {p["distribution"] for p in report["plugins"]}
-    missing = {PLUGINS[f][0] for f in _present_plugins()} - loaded
+    missing = {PLUGINS[f][0] for f in _present_plugins() if f not in NO_ENTRY_POINT} - loaded
+    for folder in NO_ENTRY_POINT & set(_present_plugins()):
+        session.run(py, "-c", f"import {folder}", external=True)
     if missing or report["failures"]:
         session.error(f"install check failed: missing {missing}, failures {report['failures']}")
     session.log(f"installed {req}: plugins {sorted(p['name'] for p in report['plugins'])}")

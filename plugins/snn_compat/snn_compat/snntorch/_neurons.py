@@ -154,6 +154,8 @@ class SpikingNeuron(snncore.Neuron):
         self.surrogate_disable = surrogate_disable
         self.register_buffer("reset_mechanism_val",
                              torch.as_tensor(_RESET_DICT[self.reset_mechanism]))
+        _float32_scalars(self)
+        self._compat_sig: Any = None   # (input shape, dtype, device, state) of the last call
         SpikingNeuron.instances.add(self)
 
     # -- snnTorch attributes --------------------------------------------------------------------
@@ -257,6 +259,16 @@ class SpikingNeuron(snncore.Neuron):
             self.state = new
             return spk, new
         stored = self.state
+        sig = self._compat_sig
+        if stored is not None and sig is not None and sig[3] is stored and \
+                sig[:3] == (input_.shape, input_.dtype, input_.device) and \
+                all(v is None or v is getattr(stored, k) for k, v in given.items()):
+            # continuing from the state this module returned last, with an input like the last
+            # one: everything prepare() checks is unchanged
+            spk, new = self.step(input_, stored)
+            self.state = new
+            self._compat_sig = (*sig[:3], new)
+            return self._compat_return(spk, new)
         fields: list[Any] = []
         for name in self.State._fields:
             value = given.get(name)
@@ -270,9 +282,22 @@ class SpikingNeuron(snncore.Neuron):
         state = self.prepare(input_, self.State(*fields))
         spk, new = self.step(input_, state)
         self.state = new
+        self._compat_sig = (input_.shape, input_.dtype, input_.device, new)
+        return self._compat_return(spk, new)
+
+    def _compat_return(self, spk: Tensor, new: Any) -> Any:
         if self.stateful and not self.output:
             return spk
         return (spk, *(getattr(new, n) for n in self._returned_fields()))
+
+
+def _float32_scalars(module: nn.Module) -> None:
+    """Store float64 scalar buffers (snncore keeps Python numbers in float64) in the default
+    dtype, as snnTorch does (``torch.as_tensor(0.9)``): the same numbers as snnTorch, and no
+    per-step dtype conversion."""
+    for name, buf in list(module.named_buffers(recurse=False)):
+        if buf is not None and buf.dtype == torch.float64 and buf.dim() == 0:
+            setattr(module, name, buf.to(torch.get_default_dtype()))
 
 
 def _state_property(field: str) -> property:

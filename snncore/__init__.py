@@ -11,6 +11,9 @@ Quick start::
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
 from . import data, encoders, losses, metrics, surrogates, viz
 from ._api import (
     backend,
@@ -27,6 +30,7 @@ from ._api import (
     unregister_plugin,
 )
 from ._backends import Backend, EagerBackend, use_backend
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._errors import (
     AmbiguousNameError,
     BackendUnavailableError,
@@ -44,7 +48,11 @@ from ._sequential import Sequential
 from ._surrogate import Surrogate, heaviside, spike
 from ._training import bptt, fit, truncated_bptt
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snncore")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
 
 __all__ = [
     "__version__",
@@ -94,6 +102,8 @@ __all__ = [
     "fit",
     "bptt",
     "truncated_bptt",
+    "save_checkpoint",
+    "load_checkpoint",
     # backends
     "Backend",
     "EagerBackend",

@@ -1,4 +1,5 @@
-"""The ``snncore`` command: ``snncore plugins [--json]`` and ``snncore demo``."""
+"""The ``snncore`` command: ``snncore plugins [--json]``, ``snncore demo`` and
+``snncore bench [--quick]``."""
 
 from __future__ import annotations
 
@@ -62,6 +63,16 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result["test_accuracy"] >= args.min_accuracy else 1
 
 
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from ._bench import run_bench
+
+    result = run_bench(quick=args.quick, threads=args.threads, out=out)
+    if args.json:
+        json.dump(result, out, indent=2, sort_keys=True)
+        out.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snncore", description="snncore command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-accuracy", type=float, default=0.0,
                    help="exit with status 1 if test accuracy is below this (0..1)")
     d.set_defaults(func=_demo)
+    b = sub.add_parser("bench", help="time snncore's fused backend against eager and snnTorch")
+    b.add_argument("--quick", action="store_true", help="a small problem (a few seconds)")
+    b.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
+    b.add_argument("--json", action="store_true", help="also print the results as JSON")
+    b.set_defaults(func=_bench)
     return parser
 
 

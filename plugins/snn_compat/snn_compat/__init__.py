@@ -15,8 +15,15 @@ lists every name and every difference.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
 from ._warn import CompatDifferenceWarning, reset_warnings
 
-__version__ = "0.1.0"
+try:
+    __version__ = _dist_version("snn-compat")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
 
 __all__ = ["__version__", "CompatDifferenceWarning", "reset_warnings"]

@@ -133,28 +133,71 @@ class _Apply:
         return cls.factory(*params)(input_)
 
 
-def _apply_class(name: str, factory: Callable[..., snncore.Surrogate], doc: str) -> type:
-    return type(name, (_Apply,), {"factory": staticmethod(factory), "__doc__": doc,
-                                  "__module__": __name__})
-
-
 def _custom_apply(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> snncore.Surrogate:
     return custom_surrogate(fn)
 
 
-StraightThroughEstimator = _apply_class(
-    "StraightThroughEstimator", straight_through_estimator, "``apply(x)``: straight-through.")
-Triangular = _apply_class("Triangular", triangular, "``apply(x, threshold)``: triangle.")
-FastSigmoid = _apply_class("FastSigmoid", fast_sigmoid, "``apply(x, slope)``: fast sigmoid.")
-ATan = _apply_class("ATan", atan, "``apply(x, alpha)``: arc-tangent.")
-Heaviside = _apply_class("Heaviside", heaviside, "``apply(x)``: Heaviside.")
-Sigmoid = _apply_class("Sigmoid", sigmoid, "``apply(x, slope)``: sigmoid.")
-SpikeRateEscape = _apply_class("SpikeRateEscape", spike_rate_escape,
-                               "``apply(x, beta, slope)``: spike-rate escape.")
-StochasticSpikeOperator = _apply_class("StochasticSpikeOperator", SSO,
-                                       "``apply(x, mean, variance)``: stochastic operator.")
-LeakySpikeOperator = _apply_class("LeakySpikeOperator", LSO, "``apply(x, slope)``: leaky op.")
-SparseFastSigmoid = _apply_class("SparseFastSigmoid", SFS,
-                                 "``apply(x, slope, B)``: sparse fast sigmoid.")
-CustomSurrogate = _apply_class("CustomSurrogate", _custom_apply,
-                               "``apply(x, fn)``: custom ``fn(input_, grad_input, out)``.")
+class StraightThroughEstimator(_Apply):
+    """``StraightThroughEstimator.apply(x)``: spikes with the straight-through gradient."""
+
+    factory = staticmethod(straight_through_estimator)
+
+
+class Triangular(_Apply):
+    """``Triangular.apply(x, threshold)``: spikes with the triangle surrogate."""
+
+    factory = staticmethod(triangular)
+
+
+class FastSigmoid(_Apply):
+    """``FastSigmoid.apply(x, slope)``: spikes with the fast-sigmoid surrogate."""
+
+    factory = staticmethod(fast_sigmoid)
+
+
+class ATan(_Apply):
+    """``ATan.apply(x, alpha)``: spikes with the arc-tangent surrogate."""
+
+    factory = staticmethod(atan)
+
+
+class Heaviside(_Apply):
+    """``Heaviside.apply(x)``: spikes whose gradient passes only where they fired."""
+
+    factory = staticmethod(heaviside)
+
+
+class Sigmoid(_Apply):
+    """``Sigmoid.apply(x, slope)``: spikes with the sigmoid surrogate."""
+
+    factory = staticmethod(sigmoid)
+
+
+class SpikeRateEscape(_Apply):
+    """``SpikeRateEscape.apply(x, beta, slope)``: spikes with the spike-rate-escape surrogate."""
+
+    factory = staticmethod(spike_rate_escape)
+
+
+class StochasticSpikeOperator(_Apply):
+    """``StochasticSpikeOperator.apply(x, mean, variance)``: the stochastic spike operator."""
+
+    factory = staticmethod(SSO)
+
+
+class LeakySpikeOperator(_Apply):
+    """``LeakySpikeOperator.apply(x, slope)``: the leaky spike operator."""
+
+    factory = staticmethod(LSO)
+
+
+class SparseFastSigmoid(_Apply):
+    """``SparseFastSigmoid.apply(x, slope, B)``: the sparse fast sigmoid."""
+
+    factory = staticmethod(SFS)
+
+
+class CustomSurrogate(_Apply):
+    """``CustomSurrogate.apply(x, fn)``: spikes with a custom ``fn(input_, grad_input, out)``."""
+
+    factory = staticmethod(_custom_apply)

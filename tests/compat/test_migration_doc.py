@@ -93,6 +93,8 @@ def test_methods_documented_and_present():
         for meth in class_methods(obj):
             if meth in ("forward", "backward", "create_hook") and not hasattr(compat, meth):
                 continue
-            assert hasattr(compat, meth), f"{name}.{meth} missing in compat"
+            # a property of snnTorch's class may be a buffer or parameter of each compat instance
+            if not isinstance(vars(obj)[meth], property):
+                assert hasattr(compat, meth), f"{name}.{meth} missing in compat"
             if meth not in ("forward", "backward"):
                 assert meth in documented, f"{name}.{meth} missing from the Methods table"

@@ -247,6 +247,7 @@ def test_state_leaky_difference_is_documented():
     spk2, mem2 = lin(xs)
     assert spk2.shape == mem2.shape == (T, B, 2)
     assert quiet(lambda: sc.StateLeaky(beta=0.9, channels=N, output=False))(xs).shape == xs.shape
+    assert float(b.beta) == pytest.approx(0.9) and float(lin.beta) == pytest.approx(0.9)
 
 
 # -- init_hidden / output / reset_hidden ---------------------------------------------------------
@@ -421,3 +422,39 @@ def test_leaky_parallel_methods():
     x = torch.linspace(-1, 1, 5, requires_grad=True)
     close(lp.ATan.apply(x, 2.0), st.LeakyParallel.ATan.apply(x, 2.0))
     close(lp.grad_hook(torch.ones(3, 3)), torch.eye(3))
+
+
+@pytest.mark.parametrize("learn_beta", [False, True])
+def test_leaky_parallel_dense_recurrence_matches_snntorch(learn_beta):
+    torch.manual_seed(1)
+    a = st.LeakyParallel(N, 4, beta=0.3, threshold=0.3, weight_hh_enable=True,
+                         learn_beta=learn_beta)
+    b = sc.LeakyParallel(N, 4, beta=0.3, threshold=0.3, weight_hh_enable=True,
+                         learn_beta=learn_beta)
+    close(a.rnn.weight_hh_l0, b.weight_hh)  # every entry starts at beta, as in snnTorch
+    assert b.weight_hh.requires_grad == a.rnn.weight_hh_l0.requires_grad == learn_beta
+    with torch.no_grad():
+        b.linear.weight.copy_(a.rnn.weight_ih_l0)
+        b.linear.bias.copy_(a.rnn.bias_ih_l0 + a.rnn.bias_hh_l0)
+    params_a = [a.rnn.weight_ih_l0] + ([a.rnn.weight_hh_l0] if learn_beta else [])
+    params_b = [b.linear.weight] + ([b.weight_hh] if learn_beta else [])
+    ra = grads(lambda x: (a(x), []), _x(scale=1.0), params_a)
+    rb = grads(lambda x: (b(x), []), _x(scale=1.0), params_b)
+    close(ra[0], rb[0])
+    close(ra[2], rb[2], rtol=GRAD_RTOL)
+    for u, v in zip(ra[3], rb[3], strict=True):
+        close(u, v, rtol=GRAD_RTOL)
+    b.weight_hh_enable()
+    close(b.weight_hh, torch.eye(4) * 0.3)
+
+
+def test_leaky_parallel_dropout_is_applied_and_documented():
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="no effect"):
+        b = sc.LeakyParallel(N, 4, beta=0.9, dropout=0.5)
+    xs = _x(scale=1.0)
+    b.eval()
+    eval_out = b(xs)
+    close(b(xs), eval_out)                       # no dropout in eval mode
+    b.train()
+    torch.manual_seed(0)
+    assert not torch.equal(b.run(xs)[1].mem, b.eval().run(xs)[1].mem)

@@ -692,25 +692,25 @@ class LeakyParallel(extra.LeakyParallel):
                 f"{owner}: beta=None (a random recurrent diagonal) is not supported; give the "
                 "decay, e.g. beta=0.9 (a float or a per-neuron tensor of length hidden_size)"
             )
-        if dropout != 0.0:
+        if dropout:
             warn_difference("LeakyParallel(dropout)",
-                            "ignored, as in snnTorch: one recurrent layer has no inter-layer "
-                            "dropout", stacklevel=3)
-        if weight_hh_enable:
-            raise ValueError(
-                f"{owner}: weight_hh_enable=True (a dense learnable recurrent matrix) is not "
-                "supported; the recurrence is diag(beta)"
-            )
+                            "input features are dropped with probability dropout in training; "
+                            "snnTorch passes it to a one-layer nn.RNN, where it has no effect",
+                            stacklevel=3)
         if isinstance(beta, Tensor) and beta.numel() == 1:
             beta = beta.reshape(())
         extra.LeakyParallel.__init__(
             self, input_size, hidden_size, beta, bias=bias, threshold=threshold,
             surrogate=to_surrogate(spike_grad, surrogate_disable, owner), learn_beta=learn_beta,
             learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor)
+            learn_graded_spikes_factor=learn_graded_spikes_factor, dropout=float(dropout),
+            weight_hh_enable=weight_hh_enable)
         self.surrogate_disable = surrogate_disable
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
+        if self.weight_hh is None and isinstance(self.beta, nn.Parameter):
+            # snnTorch learns a per-neuron diagonal from a scalar beta: keep one decay per neuron
+            self.beta = nn.Parameter(self.beta.detach().expand(hidden_size).clone())
 
     #: snnTorch's default spike function, usable as ``LeakyParallel.ATan.apply(x, alpha)``
     ATan = _s_compat.ATan
@@ -719,6 +719,15 @@ class LeakyParallel(extra.LeakyParallel):
         """Spikes ``[T, B, hidden_size]`` of the whole sequence ``input_``."""
         spk, _ = self.run(input_)
         return spk
+
+    def weight_hh_enable(self) -> None:
+        """Restrict the recurrent matrix to its diagonal (snnTorch calls this when
+        ``weight_hh_enable=False``): zeroes the off-diagonal entries of a dense ``weight_hh``;
+        the default recurrence ``diag(beta)`` is diagonal already."""
+        if self.weight_hh is not None:
+            with torch.no_grad():
+                self.weight_hh.mul_(torch.eye(self.hidden_size, device=self.weight_hh.device,
+                                              dtype=self.weight_hh.dtype))
 
     def grad_hook(self, grad: Tensor) -> Tensor:
         """``grad`` masked to the diagonal (the recurrent matrix stays ``diag(β)``)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import runpy
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -36,13 +37,11 @@ DOCS = ("mkdocs==1.6.1", "mkdocs-material==9.8.1", "mkdocstrings==1.0.8",
         "mkdocstrings-python==2.0.11")
 WHEELHOUSE = ROOT / "dist"
 
-#: plugin folder name -> (distribution, extra, test folder)
+#: the one catalogue of optional plugins (snncore/_catalogue.py: plain data, read by file path
+#: without importing torch or snncore) as plugin folder name -> (distribution, extra, test folder)
 PLUGINS = {
-    "snn_neurons_extra": ("snn-neurons-extra", "neurons-extra", "tests/neurons_extra"),
-    "snn_viz": ("snn-viz", "viz", "tests/viz"),
-    "snn_nir": ("snn-nir", "nir", "tests/nir"),
-    "snn_ipu": ("snn-ipu", "ipu", "tests/ipu"),
-    "snn_compat": ("snn-compat", "compat", "tests/compat"),
+    Path(p["folder"]).name: (p["distribution"], p["extra"], p["tests"])
+    for p in runpy.run_path(str(ROOT / "snncore" / "_catalogue.py"))["PLUGINS"]
 }
 #: plugin folder -> sibling plugins it needs in its own test environment (dependencies and test
 #: dependencies that resolve from this repository, not from an index)

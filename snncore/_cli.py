@@ -1,5 +1,6 @@
-"""The ``snncore`` command: ``snncore plugins [--json]``, ``snncore demo`` and
-``snncore bench [--quick]``."""
+"""The ``snncore`` command: ``snncore plugins [--json]``, ``snncore demo``,
+``snncore bench [--quick]`` and the subcommands that plugins add through the
+``snncore_add_commands`` hook."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def format_report(report: dict[str, Any]) -> str:
     if report["skipped"]:
         lines.append("skipped:")
         lines += [f"  {n}: {why}" for n, why in report["skipped"].items()]
+    for problem in report.get("problems", []):
+        lines.append(f"problem: {problem}")
     lines.append("failures:" if report["failures"] else "failures: none")
     for f in report["failures"]:
         dist = f" ({f['distribution']} {f['version'] or ''})".rstrip(")").rstrip() + ")" \
@@ -93,7 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
     b.add_argument("--json", action="store_true", help="also print the results as JSON")
     b.set_defaults(func=_bench)
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub: Any) -> None:
+    """Subcommands added by plugins through the ``snncore_add_commands`` hook (isolated: a
+    plugin whose hook raises is reported and left out)."""
+    from ._plugins import manager
+
+    manager.call_hook("snncore_add_commands", subparsers=sub)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

@@ -124,7 +124,7 @@ def _prepare_fused(out: TextIO) -> None:
     when they cannot be used."""
     import logging
 
-    from ._fused_native import native_status
+    from .backends._native import native_status
 
     logger = logging.getLogger("snncore.backends.fused")
     said: list[str] = []

@@ -34,7 +34,8 @@ def test_demo_says_when_it_builds_the_native_loops(monkeypatch):
     before training starts (simulated here: the build logs as the real one does)."""
     import logging
 
-    from snncore import _demo, _fused_native
+    from snncore import _demo
+    from snncore.backends import _native as _fused_native
 
     def building() -> str:
         logging.getLogger("snncore.backends.fused").info(

@@ -129,11 +129,8 @@ class AssociativeLeaky(Neuron):
         v = self.to_v(x)
         k = self.to_k(x)
         alpha = torch.sigmoid(self.to_alpha(x))
-        mem = state.mem * alpha.unsqueeze(-2) + v.unsqueeze(-1) * k.unsqueeze(-2)
-        if self.state_quant is not None:
-            mem = self.state_quant(mem)
-        spk = self.surrogate(mem - self.threshold.to(mem.dtype)) * \
-            self.graded_spikes_factor.to(mem.dtype)
+        mem = self.quantize(state.mem * alpha.unsqueeze(-2) + v.unsqueeze(-1) * k.unsqueeze(-2))
+        spk = self.fire(mem, self.param("threshold", mem))
         if self.to_q is None:
             return spk.flatten(-2), AssociativeLeakyState(mem)
         q = self.to_q(x).reshape(*x.shape[:-1], self.d_key, self.d_value)

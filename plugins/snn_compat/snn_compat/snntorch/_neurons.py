@@ -400,8 +400,19 @@ class Leaky(LIF, snncore.Leaky):
         return self.reset_mem()
 
 
+class _SynMemForward:
+    """``forward(input_, syn, mem)`` of the neurons whose state is ``(syn, mem)``."""
+
+    _compat_forward: Any
+
+    def forward(self, input_: Tensor, syn: Tensor | None = None,
+                mem: Tensor | None = None) -> Any:
+        """One step: ``(spk, syn, mem)``, or ``spk`` with ``init_hidden=True``."""
+        return self._compat_forward(input_, {"syn": syn, "mem": mem})
+
+
 @_with_state_properties
-class Synaptic(LIF, extra.Synaptic):
+class Synaptic(_SynMemForward, LIF, extra.Synaptic):
     r"""snnTorch's ``Synaptic`` on :class:`snn_neurons_extra.Synaptic`:
     :math:`I_t = \alpha I_{t-1} + X_t`, :math:`U_t = \beta U_{t-1} + I_t - R_t\theta`.
 
@@ -424,11 +435,6 @@ class Synaptic(LIF, extra.Synaptic):
             **_common(owner, spike_grad, surrogate_disable, init_hidden, state_quant))
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, reset_delay)
-
-    def forward(self, input_: Tensor, syn: Tensor | None = None,
-                mem: Tensor | None = None) -> Any:
-        """One step: ``(spk, syn, mem)``, or ``spk`` with ``init_hidden=True``."""
-        return self._compat_forward(input_, {"syn": syn, "mem": mem})
 
     def init_synaptic(self) -> tuple[Tensor, Tensor]:
         """Clear the stored state; returns empty ``(syn, mem)``."""
@@ -602,7 +608,7 @@ class RSynaptic(LIF, extra.RSynaptic):
 
 
 @_with_state_properties
-class SLSTM(SpikingNeuron, extra.SLSTM):
+class SLSTM(_SynMemForward, SpikingNeuron, extra.SLSTM):
     """snnTorch's ``SLSTM`` on :class:`snn_neurons_extra.SLSTM` (LSTM cell whose hidden state
     fires). ``forward(input_, syn, mem)`` returns ``(spk, syn, mem)``.
 
@@ -628,18 +634,13 @@ class SLSTM(SpikingNeuron, extra.SLSTM):
                             "the state has the hidden shape and is carried; snnTorch re-zeroes "
                             "it every step", stacklevel=3)
 
-    def forward(self, input_: Tensor, syn: Tensor | None = None,
-                mem: Tensor | None = None) -> Any:
-        """One step: ``(spk, syn, mem)``, or ``spk`` with ``init_hidden=True``."""
-        return self._compat_forward(input_, {"syn": syn, "mem": mem})
-
     def init_slstm(self) -> tuple[Tensor, Tensor]:
         """Clear the stored state; returns empty ``(syn, mem)``."""
         return self.reset_mem()
 
 
 @_with_state_properties
-class SConv2dLSTM(SpikingNeuron, extra.SConv2dLSTM):
+class SConv2dLSTM(_SynMemForward, SpikingNeuron, extra.SConv2dLSTM):
     """snnTorch's ``SConv2dLSTM`` on :class:`snn_neurons_extra.SConv2dLSTM`.
     ``forward(input_, syn, mem)`` returns ``(spk, syn, mem)``.
 
@@ -661,11 +662,6 @@ class SConv2dLSTM(SpikingNeuron, extra.SConv2dLSTM):
             **_common(owner, spike_grad, surrogate_disable, init_hidden, state_quant))
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, True)
-
-    def forward(self, input_: Tensor, syn: Tensor | None = None,
-                mem: Tensor | None = None) -> Any:
-        """One step: ``(spk, syn, mem)``, or ``spk`` with ``init_hidden=True``."""
-        return self._compat_forward(input_, {"syn": syn, "mem": mem})
 
     def init_sconv2dlstm(self) -> tuple[Tensor, Tensor]:
         """Clear the stored state; returns empty ``(syn, mem)``."""

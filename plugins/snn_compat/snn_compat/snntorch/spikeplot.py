@@ -20,20 +20,21 @@ from torch import Tensor
 __all__ = ["raster", "spike_count", "traces", "animator", "Camera"]
 
 
-def _viz() -> Any:
+def _need(module: str) -> Any:
+    """``module`` imported, or an ImportError naming the extra that installs it."""
     try:
-        return importlib.import_module("snn_viz")
+        return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - exercised without the extra
-        raise ImportError('spikeplot needs snn-viz: pip install "snn-compat[spikeplot]"',
-                          name="snn_viz") from exc
+        raise ImportError(f'spikeplot needs {module.split(".")[0]}: pip install '
+                          '"snn-compat[spikeplot]"', name=module) from exc
+
+
+def _viz() -> Any:
+    return _need("snn_viz")
 
 
 def _pyplot() -> Any:
-    try:
-        return importlib.import_module("matplotlib.pyplot")
-    except ImportError as exc:  # pragma: no cover - exercised without the extra
-        raise ImportError('spikeplot needs matplotlib: pip install "snn-compat[spikeplot]"',
-                          name="matplotlib") from exc
+    return _need("matplotlib.pyplot")
 
 
 def _check(data: Any, fn: str) -> Tensor:

@@ -94,38 +94,46 @@ class BaseMonitor:
                 self.hooks.append(register(m, name))
 
 
-class OutputMonitor(BaseMonitor):
+class _HookMonitor(BaseMonitor):
+    """Records ``fn(args[pick])`` of a forward hook ``(module, input, output)`` or a full backward
+    hook ``(module, grad_input, grad_output)`` on every module of type ``instance``."""
+
+    _hook = "register_forward_hook"
+    _pick = 2
+
+    def _setup(self, net: nn.Module, instance: Any, fn: Callable) -> None:
+        self._fn = fn
+        self._watch(net, instance,
+                    lambda m, name: getattr(m, self._hook)(self.create_hook(name)))
+
+    def create_hook(self, name: str) -> Callable:
+        """The hook recording layer ``name``."""
+        def hook(m: nn.Module, first: Any, second: Any) -> None:
+            if self.is_enable():
+                self._record(name, self._fn(unpack_len1_tuple((m, first, second)[self._pick])))
+        return hook
+
+
+class OutputMonitor(_HookMonitor):
     """Record ``function_on_output(output)`` of every module of type ``instance`` in ``net``."""
 
     def __init__(self, net: nn.Module, instance: Any = None,
                  function_on_output: Callable = _identity) -> None:
         super().__init__()
         self.function_on_output = function_on_output
-        self._watch(net, instance, lambda m, name: m.register_forward_hook(self.create_hook(name)))
-
-    def create_hook(self, name: str) -> Callable:
-        """The forward hook recording layer ``name``."""
-        def hook(m: nn.Module, x: Any, y: Any) -> None:
-            if self.is_enable():
-                self._record(name, self.function_on_output(unpack_len1_tuple(y)))
-        return hook
+        self._setup(net, instance, function_on_output)
 
 
-class InputMonitor(BaseMonitor):
+class InputMonitor(_HookMonitor):
     """Record ``function_on_input(input)`` of every module of type ``instance`` in ``net``."""
+
+    _pick = 1
 
     def __init__(self, net: nn.Module, instance: Any = None,
                  function_on_input: Callable = _identity) -> None:
         super().__init__()
         self.function_on_input = function_on_input
-        self._watch(net, instance, lambda m, name: m.register_forward_hook(self.create_hook(name)))
-
-    def create_hook(self, name: str) -> Callable:
-        """The forward hook recording layer ``name``."""
-        def hook(m: nn.Module, x: Any, y: Any) -> None:
-            if self.is_enable():
-                self._record(name, self.function_on_input(unpack_len1_tuple(x)))
-        return hook
+        self._setup(net, instance, function_on_input)
 
 
 class AttributeMonitor(BaseMonitor):
@@ -154,39 +162,28 @@ class AttributeMonitor(BaseMonitor):
         return hook
 
 
-class GradInputMonitor(BaseMonitor):
+class GradInputMonitor(_HookMonitor):
     """Record ``function_on_grad_input(grad_input)`` in every backward pass through modules of
     type ``instance`` (a full backward hook)."""
+
+    _hook = "register_full_backward_hook"
+    _pick = 1
 
     def __init__(self, net: nn.Module, instance: Any = None,
                  function_on_grad_input: Callable = _identity) -> None:
         super().__init__()
         self.function_on_grad_input = function_on_grad_input
-        self._watch(net, instance,
-                    lambda m, name: m.register_full_backward_hook(self.create_hook(name)))
-
-    def create_hook(self, name: str) -> Callable:
-        """The backward hook recording layer ``name``."""
-        def hook(m: nn.Module, grad_input: Any, grad_output: Any) -> None:
-            if self.is_enable():
-                self._record(name, self.function_on_grad_input(unpack_len1_tuple(grad_input)))
-        return hook
+        self._setup(net, instance, function_on_grad_input)
 
 
-class GradOutputMonitor(BaseMonitor):
+class GradOutputMonitor(_HookMonitor):
     """Record ``function_on_grad_output(grad_output)`` in every backward pass through modules
     of type ``instance`` (a full backward hook)."""
+
+    _hook = "register_full_backward_hook"
 
     def __init__(self, net: nn.Module, instance: Any = None,
                  function_on_grad_output: Callable = _identity) -> None:
         super().__init__()
         self.function_on_grad_output = function_on_grad_output
-        self._watch(net, instance,
-                    lambda m, name: m.register_full_backward_hook(self.create_hook(name)))
-
-    def create_hook(self, name: str) -> Callable:
-        """The backward hook recording layer ``name``."""
-        def hook(m: nn.Module, grad_input: Any, grad_output: Any) -> None:
-            if self.is_enable():
-                self._record(name, self.function_on_grad_output(unpack_len1_tuple(grad_output)))
-        return hook
+        self._setup(net, instance, function_on_grad_output)

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
+from snncore.extend import not_taken
 
 from ._common import check_bool, check_number, check_positive_int
 
@@ -71,6 +71,11 @@ class LeakyParallelState(NamedTuple):
     mem: Tensor
 
 
+#: why LeakyParallel does not take some shared options
+_WHOLE_SEQUENCE = ("the whole sequence is computed at once, as a membrane without reset that "
+                   "is then thresholded")
+
+
 class LeakyParallel(_SequenceNeuron):
     r"""Dense leaky layer without reset, run over the whole sequence by one RNN kernel
     (registry name ``"leaky_parallel"``).
@@ -94,14 +99,13 @@ class LeakyParallel(_SequenceNeuron):
         hidden_size: neurons.
         beta: decay in [0, 1], float or tensor of ``hidden_size``.
         bias: bias of the projection. Default: True.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, stateful, backend:
-            as in :class:`~snncore.Leaky`.
         dropout: input dropout probability in [0, 1) (training only). Default: 0.0.
         weight_hh_enable: a dense recurrent matrix instead of :math:`\mathrm{diag}(\beta)`.
             Default: False.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
+            taken: ``reset``, ``reset_delay``, ``state_quant``, ``inhibition``, ``detach_reset``
+            (see ``fixed_options``).
 
     Shape:
         - Input: ``(T, B, input_size)`` for :meth:`run`, ``(B, input_size)`` for one step.
@@ -118,29 +122,22 @@ class LeakyParallel(_SequenceNeuron):
 
     State = LeakyParallelState
 
+    fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "state_quant", "inhibition",
+                              "detach_reset", reset="none")
+
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         beta: float | Tensor,
         bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        stateful: bool = False,
-        backend: str | None = None,
         dropout: float = 0.0,
         weight_hh_enable: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, stateful=stateful,
-            backend=backend,
-        )
+        super().__init__(**options)
         owner = "LeakyParallel"
         self.input_size = check_positive_int(owner, "input_size", input_size)
         self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
@@ -233,12 +230,11 @@ class StateLeaky(_SequenceNeuron):
 
     Args:
         beta: decay in [0, 1], float or per-neuron tensor broadcasting against one step.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
         kernel_truncation_steps: keep only the last K inputs (K >= 1); None: all. Default: None.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        stateful, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
+            taken: ``reset``, ``reset_delay``, ``inhibition``, ``detach_reset`` (see
+            ``fixed_options``).
 
     Shape:
         - Input: ``(T, *)`` for :meth:`run`, ``(*)`` for one step.
@@ -255,26 +251,18 @@ class StateLeaky(_SequenceNeuron):
 
     State = StateLeakyState
 
+    fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "inhibition", "detach_reset",
+                              reset="none")
+
     def __init__(
         self,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuantizer | None = None,
-        stateful: bool = False,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            stateful=stateful, backend=backend,
-        )
+        super().__init__(**options)
         owner = type(self).__name__
         self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
@@ -336,9 +324,8 @@ class LinearLeaky(StateLeaky):
         in_features: input features.
         out_features: neurons.
         bias: bias of the projection. Default: True.
-        threshold, surrogate, learn_beta, learn_threshold, graded_spikes_factor,
-        learn_graded_spikes_factor, kernel_truncation_steps, state_quant, stateful, backend:
-            as in :class:`StateLeaky`.
+        learn_beta, kernel_truncation_steps: as in :class:`StateLeaky`.
+        **options: the shared neuron options (keyword-only) that :class:`StateLeaky` takes.
 
     Shape:
         - Input: ``(T, B, in_features)`` for :meth:`run`, ``(B, in_features)`` for one step.
@@ -359,24 +346,13 @@ class LinearLeaky(StateLeaky):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuantizer | None = None,
-        stateful: bool = False,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            beta, threshold=threshold, surrogate=surrogate, learn_beta=learn_beta,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-            kernel_truncation_steps=kernel_truncation_steps, state_quant=state_quant,
-            stateful=stateful, backend=backend,
-        )
+        super().__init__(beta, learn_beta=learn_beta,
+                         kernel_truncation_steps=kernel_truncation_steps, **options)
         owner = "LinearLeaky"
         self.in_features = check_positive_int(owner, "in_features", in_features)
         self.out_features = check_positive_int(owner, "out_features", out_features)
@@ -406,6 +382,10 @@ class DeltaLeakyState(NamedTuple):
     mem: Tensor
 
 
+#: why DeltaLeaky has no reset options
+_NO_RESET = "the membrane keeps integrating; a spike marks a large change, nothing is reset"
+
+
 class DeltaLeaky(Neuron):
     r"""Leaky integrator that spikes on large changes of its membrane (registry name
     ``"delta_leaky"``).
@@ -419,12 +399,11 @@ class DeltaLeaky(Neuron):
     Args:
         beta: decay in [0, 1], float or per-neuron tensor.
         delta_threshold: :math:`\delta` (> 0), float or per-neuron tensor. Default: 1.0.
-        surrogate: surrogate name or object (its derivative is taken at
-            :math:`|U_t - U_{t-1}| - \delta`). Default: "atan".
         learn_beta: learnable :math:`\beta`. Default: False.
-        learn_threshold: learnable :math:`\delta` (stored as ``threshold``). Default: False.
-        graded_spikes_factor, learn_graded_spikes_factor, state_quant, inhibition, stateful,
-        backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`;
+            ``learn_threshold`` makes :math:`\delta` learnable (stored as ``threshold``), the
+            surrogate's derivative is taken at :math:`|U_t - U_{t-1}| - \delta`; not taken:
+            ``threshold``, ``reset``, ``reset_delay``, ``detach_reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -441,26 +420,16 @@ class DeltaLeaky(Neuron):
 
     State = DeltaLeakyState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        delta_threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        backend: str | None = None,
-    ) -> None:
-        super().__init__(
-            threshold=delta_threshold, surrogate=surrogate, reset="none",
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, backend=backend,
-        )
+    fixed_options = {
+        **not_taken("the firing threshold is delta_threshold", "threshold"),
+        **not_taken(_NO_RESET, "reset_delay", "detach_reset", reset="none"),
+    }
+
+    def __init__(self, beta: float | Tensor, delta_threshold: float | Tensor = 1.0, *,
+                 learn_beta: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
+                       low=0.0, low_open=True)
         self.add_param("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 

@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from snncore import Neuron, Surrogate
+from snncore import Neuron
+from snncore.extend import not_taken
 
 from ._common import check_bool, check_positive_int
 
@@ -45,10 +46,10 @@ class AssociativeLeaky(Neuron):
         d_key: key dimension ``n``.
         num_spiking_neurons: must equal ``d_value · d_key`` (None infers it). Default: None.
         use_q_projection: read the spiking memory out with a query projection. Default: True.
-        threshold, surrogate, learn_threshold, graded_spikes_factor,
-            learn_graded_spikes_factor, state_quant, stateful, backend: as in
-            :class:`~snncore.Leaky` (``threshold`` and ``graded_spikes_factor`` are scalars;
-            ``state_quant`` acts on the memory).
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`
+            (``threshold`` and ``graded_spikes_factor`` are scalars; ``state_quant`` acts on
+            the memory; ``inhibition`` picks one winner per sample over the whole memory); not
+            taken: ``reset``, ``reset_delay``, ``detach_reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(B, in_dim)`` for one step, ``(T, B, in_dim)`` for :meth:`run`.
@@ -65,17 +66,13 @@ class AssociativeLeaky(Neuron):
 
     State = AssociativeLeakyState
 
+    fixed_options = not_taken("the memory is never reset", "reset_delay", "detach_reset",
+                              reset="none")
+
     def __init__(self, in_dim: int, d_value: int, d_key: int,
                  num_spiking_neurons: int | None = None, use_q_projection: bool = True,
-                 threshold: float | Tensor = 1.0, surrogate: str | Surrogate = "atan",
-                 learn_threshold: bool = False, graded_spikes_factor: float | Tensor = 1.0,
-                 learn_graded_spikes_factor: bool = False, state_quant: Any = None,
-                 stateful: bool = False, backend: str | None = None) -> None:
-        super().__init__(threshold=threshold, surrogate=surrogate, reset="none",
-                         learn_threshold=learn_threshold,
-                         graded_spikes_factor=graded_spikes_factor,
-                         learn_graded_spikes_factor=learn_graded_spikes_factor,
-                         state_quant=state_quant, stateful=stateful, backend=backend)
+                 **options: Any) -> None:
+        super().__init__(**options)
         owner = "AssociativeLeaky"
         self.in_dim = check_positive_int(owner, "in_dim", in_dim)
         self.d_value = check_positive_int(owner, "d_value", d_value)

@@ -132,6 +132,13 @@ def _sconv2dlstm(d, f):
     return kw, (f, size, size)
 
 
+def _associative_leaky(d, f):
+    kw = _common(d, reset=False, delay=False, inhibition=False, detach=False)
+    kw.update(in_dim=f, d_value=d.draw(st.integers(1, 2)), d_key=d.draw(st.integers(1, 2)),
+              use_q_projection=d.draw(st.booleans()))
+    return kw, f
+
+
 def _leaky_parallel(d, f):
     kw = _common(d, reset=False, delay=False, inhibition=False, detach=False)
     h = d.draw(st.integers(1, 4))
@@ -197,7 +204,7 @@ def _adex(d, f):
 RECIPES: dict[str, Callable[[st.DataObject, int], tuple[dict[str, Any], int]]] = {
     "leaky": _leaky, "synaptic": _synaptic, "alpha": _alpha, "lapicque": _lapicque,
     "rleaky": _recurrent(False), "rsynaptic": _recurrent(True), "slstm": _slstm,
-    "sconv2dlstm": _sconv2dlstm,
+    "sconv2dlstm": _sconv2dlstm, "associative_leaky": _associative_leaky,
     "leaky_parallel": _leaky_parallel, "state_leaky": _state_leaky,
     "linear_leaky": _linear_leaky, "delta_leaky": _delta_leaky, "if": _if, "li": _li,
     "alif": _alif, "izhikevich": _izhikevich, "adex": _adex,

@@ -19,6 +19,7 @@ CASES = [
     ("sconv2dlstm", {"in_channels": 2, "out_channels": 3, "kernel_size": 3}, (2, 4, 4)),
     ("leaky_parallel", {"input_size": 4, "hidden_size": 3, "beta": 0.9}, (4,)),
     ("linear_leaky", {"beta": 0.9, "in_features": 4, "out_features": 3}, (4,)),
+    ("associative_leaky", {"in_dim": 4, "d_value": 2, "d_key": 2}, (4,)),
 ]
 
 

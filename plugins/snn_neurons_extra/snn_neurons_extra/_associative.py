@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from snncore import Neuron
 from snncore.extend import not_taken
 
-from ._common import check_bool, check_positive_int
+from ._common import call_in_dtype, check_bool, check_positive_int
 
 __all__ = ["AssociativeLeaky", "AssociativeLeakyState"]
 
@@ -123,14 +123,14 @@ class AssociativeLeaky(Neuron):
 
     def step(self, x: Tensor, state: AssociativeLeakyState
              ) -> tuple[Tensor, AssociativeLeakyState]:
-        v = self.to_v(x)
-        k = self.to_k(x)
-        alpha = torch.sigmoid(self.to_alpha(x))
+        v = call_in_dtype(self.to_v, x.dtype, x)
+        k = call_in_dtype(self.to_k, x.dtype, x)
+        alpha = torch.sigmoid(call_in_dtype(self.to_alpha, x.dtype, x))
         mem = self.quantize(state.mem * alpha.unsqueeze(-2) + v.unsqueeze(-1) * k.unsqueeze(-2))
         spk = self.fire(mem, self.param("threshold", mem))
         if self.to_q is None:
             return spk.flatten(-2), AssociativeLeakyState(mem)
-        q = self.to_q(x).reshape(*x.shape[:-1], self.d_key, self.d_value)
+        q = call_in_dtype(self.to_q, x.dtype, x).reshape(*x.shape[:-1], self.d_key, self.d_value)
         return (spk @ q).flatten(-2), AssociativeLeakyState(mem)
 
     def extra_repr(self) -> str:

@@ -52,7 +52,7 @@ def test_missing_compiler_warns_once_with_the_cause_and_the_cost(tmp_path) -> No
     assert res.stderr.count("NativeBuildWarning") == 1, res.stderr
     assert "is not an executable compiler" in res.stderr and "slower" in res.stderr
     assert "building the native time loops" not in res.stderr
-    assert "STATUS CXX=" in res.stdout
+    assert "STATUS build failed: CXX=" in res.stdout
 
 
 def test_no_compiler_on_path(tmp_path) -> None:

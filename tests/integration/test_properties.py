@@ -30,6 +30,8 @@ from hypothesis import strategies as st
 import snncore as snn
 
 pytest.importorskip("snn_neurons_extra")
+#: a named backend that cannot run a drawn neuron warns once and runs eager: expected here
+pytestmark = pytest.mark.filterwarnings("ignore::snncore.BackendFallbackWarning")
 
 CI = settings(max_examples=400, derandomize=True, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

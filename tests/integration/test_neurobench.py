@@ -190,6 +190,6 @@ def test_recorder_sees_single_steps_and_trace_and_restores_the_neuron():
     assert torch.equal(torch.stack(rec.pre_fire_mem_potential[13:]), states.mem[:-1])
     assert len(rec.activation_outputs) == 2 + 6
     rec.close()
-    assert "run" not in lif.__dict__ and "trace" not in lif.__dict__
+    assert not {"run", "trace", "record"} & set(lif.__dict__)
     lif.run(x)
     assert len(rec.post_fire_mem_potential) == 18

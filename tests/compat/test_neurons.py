@@ -458,3 +458,13 @@ def test_leaky_parallel_dropout_is_applied_and_documented():
     b.train()
     torch.manual_seed(0)
     assert not torch.equal(b.run(xs)[1].mem, b.eval().run(xs)[1].mem)
+
+
+def test_setting_reset_mechanism_is_checked_and_takes_effect():
+    # (snnTorch updates the attribute but keeps the update rule chosen at construction)
+    a, b = st.Leaky(beta=0.9, reset_mechanism="zero"), sc.Leaky(beta=0.9)
+    b.reset_mechanism = "zero"
+    assert int(b.reset_mechanism_val) == 1
+    close(drive(a, _x(scale=1.5), "init_leaky"), drive(b, _x(scale=1.5), "init_leaky"))
+    with pytest.raises(ValueError, match="reset_mechanism must be one of"):
+        b.reset_mechanism = "zeros"

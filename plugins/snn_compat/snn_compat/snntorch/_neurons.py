@@ -160,6 +160,21 @@ class SpikingNeuron(snncore.Neuron):
 
     # -- snnTorch attributes --------------------------------------------------------------------
     @property
+    def reset_mechanism(self) -> str:
+        """``"subtract"``, ``"zero"`` or ``"none"``; setting it also updates the
+        ``reset_mechanism_val`` buffer (0, 1, 2) as in snnTorch."""
+        return self.__dict__.get("_compat_reset", "subtract")
+
+    @reset_mechanism.setter
+    def reset_mechanism(self, value: str) -> None:
+        if not isinstance(value, str) or value not in _RESET_DICT:
+            raise ValueError(f"{type(self).__name__}: reset_mechanism must be one of "
+                             f"{tuple(_RESET_DICT)}, got {value!r}")
+        self.__dict__["_compat_reset"] = value
+        if "reset_mechanism_val" in self._buffers:
+            self.reset_mechanism_val = torch.as_tensor(_RESET_DICT[value])
+
+    @property
     def init_hidden(self) -> bool:
         """snnTorch's name for :attr:`stateful`."""
         return self.stateful

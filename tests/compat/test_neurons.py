@@ -489,3 +489,16 @@ def test_spiking_neuron_helpers_match_snntorch():
     lif = sc.LIF(beta=0.8, learn_beta=True)
     assert isinstance(lif.beta, torch.nn.Parameter) and float(lif.beta) == pytest.approx(0.8)
     assert isinstance(sc.Leaky(beta=0.9), (sc.LIF, sc.SpikingNeuron, snncore.Leaky))
+
+
+def test_uncalled_surrogate_factory_is_a_clear_error():
+    with pytest.raises(TypeError, match=r"call it: spike_grad=surrogate.fast_sigmoid\(\)"):
+        sc.Leaky(beta=0.9, spike_grad=sc.surrogate.fast_sigmoid)
+    with pytest.raises(TypeError, match="spike_grad must be None"):
+        sc.Leaky(beta=0.9, spike_grad=3)
+
+
+def test_apply_of_a_surrogate_class_runs_fused():
+    lif = sc.Leaky(beta=0.9, spike_grad=sc.surrogate.FastSigmoid.apply)
+    assert isinstance(lif.surrogate, snncore.surrogates.FastSigmoid)
+    assert lif.surrogate.slope == 25

@@ -94,6 +94,16 @@ def to_surrogate(spike_grad: Any, surrogate_disable: bool = False,
         return _s.ATan(2.0)
     if isinstance(spike_grad, snncore.Surrogate):
         return spike_grad
+    if getattr(spike_grad, "__module__", None) == _s_compat.__name__ and \
+            getattr(spike_grad, "__name__", "") in _s_compat.__all__ and \
+            not isinstance(spike_grad, type):
+        raise TypeError(
+            f"{owner}: spike_grad={spike_grad.__name__} is the surrogate factory; call it: "
+            f"spike_grad=surrogate.{spike_grad.__name__}()"
+        )
+    bound = getattr(spike_grad, "__self__", None)
+    if isinstance(bound, type) and issubclass(bound, _s_compat._Apply):
+        return bound.factory()  # e.g. surrogate.FastSigmoid.apply: its default parameters
     if callable(spike_grad):
         return _CallableSpike(spike_grad)
     raise TypeError(

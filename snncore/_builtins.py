@@ -41,8 +41,10 @@ def snncore_register_encoders(registry: Any) -> None:
 def snncore_register_backends(registry: Any) -> None:
     from ._backends import EagerBackend
     from ._fused import FusedBackend
+    from ._generic import GenericBackend
     from ._triton import TritonBackend
 
     registry.register("eager", EagerBackend)
     registry.register("fused", FusedBackend)
+    registry.register("generic", GenericBackend)
     registry.register("triton", TritonBackend)

@@ -61,6 +61,7 @@ def _grads(neuron, x, backend, record=()):
 
 
 def _close(a, b):
+    a, b = a.detach(), b.detach()
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * float(b.abs().max().clamp(min=1e-6)))
 
 

@@ -8,8 +8,8 @@ import itertools
 import pytest
 import torch
 
-import snncore as snn
 import snn_neurons_extra as sx
+import snncore as snn
 from snncore._backends import get_backend, select_backend
 
 T, B, N = 37, 2, 19  # N*B not a multiple of the kernel tile; T not a multiple of the block
@@ -89,7 +89,7 @@ def _run(neuron, x, state, w_out, w_state, backend, record=()):
         out, fin = neuron.run(x, st, backend=backend)
         rec = {}
     loss = (out * w_out).sum() + sum((f * w).sum() for f, w in zip(fin, w_state, strict=True))
-    for k, v in rec.items():
+    for v in rec.values():
         loss = loss + (v * (w_out + 0.5)).sum() * 0.1
     loss.backward()
     return {"out": out.detach(), "fin": [f.detach() for f in fin],

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from . import _fused_native as native
+from . import _kernel_codegen as codegen
 from ._backends import Backend
 from ._kernel import KernelDescription, NotFusable, Program, describe
 
@@ -41,9 +42,14 @@ log = logging.getLogger("snncore.backends.fused")
 #: steps between state checkpoints (the backward recomputes one block at a time)
 BLOCK = 32
 _SRC = Path(__file__).with_name("_kernel_vm.cpp")
+_HDR = Path(__file__).with_name("_kernel_vm.h")
 _lock = threading.Lock()
 _lib: Any = None
 _status = "not built yet"
+_flags: list[str] = []
+_cxx = ""
+#: compiled kernels by source hash (a ctypes function, or None when the build failed)
+_kernels: dict[str, Any] = {}
 
 _p = ctypes.c_void_p
 _i32, _i64 = ctypes.c_int32, ctypes.c_int64
@@ -72,12 +78,12 @@ class _Bwd(ctypes.Structure):
                 ("gp", _p)]
 
 
-def _compile(cxx: str, out: Path, flags: list[str]) -> str | None:
+def _compile(cxx: str, out: Path, flags: list[str], source: Path = _SRC) -> str | None:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="snncore-build-") as tmp:
         so = Path(tmp) / "vm.so"
-        proc = subprocess.run([cxx, *flags, "-shared", str(_SRC), "-o", str(so)],
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([cxx, *flags, f"-I{_SRC.parent}", "-shared", str(source), "-o",
+                               str(so)], capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             return (proc.stderr or proc.stdout).strip()[-2000:]
         staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
@@ -104,7 +110,7 @@ def generic_library() -> Any:
         if not cxx:
             _status = "no C++ compiler found (set CXX or install g++)"
             return None
-        source = _SRC.read_text(encoding="utf-8")
+        source = _SRC.read_text(encoding="utf-8") + _HDR.read_text(encoding="utf-8")
         errors: list[str] = []
         for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
             flags = native._BASE_FLAGS + extra
@@ -130,10 +136,69 @@ def generic_library() -> Any:
                 fn.argtypes = [ctypes.c_void_p]
             _lib = lib
             _status = f"native ({path})"
+            global _flags, _cxx
+            _flags, _cxx = flags, cxx
             return _lib
         _status = "build failed: " + " | ".join(errors)[-1500:]
         log.debug("fused: generic loops unavailable (%s)", _status)
         return None
+
+
+def _codegen_enabled() -> bool:
+    return os.environ.get("SNNCORE_FUSED_CODEGEN", "1").strip() not in ("0", "false", "no", "off")
+
+
+def _kernel(source: str, symbol: str) -> Any:
+    """The compiled function ``symbol`` of ``source`` (built once, cached on disk), or None."""
+    key = hashlib.sha256("\0".join([source, _HDR.read_text(encoding="utf-8"), _cxx, *_flags,
+                                     native._cpu_tag()]).encode()).hexdigest()[:24]
+    if key in _kernels:
+        return _kernels[key]
+    with _lock:
+        if key in _kernels:
+            return _kernels[key]
+        fn = None
+        path = native._cache_dir() / f"gen_{key}.so"
+        try:
+            if not path.exists():
+                with tempfile.TemporaryDirectory(prefix="snncore-gen-") as tmp:
+                    src = Path(tmp) / "kernel.cpp"
+                    src.write_text(source, encoding="utf-8")
+                    log.info("fused: compiling a neuron's step into %s (once)", path)
+                    err = _compile(_cxx, path, _flags, src)
+                if err is not None:
+                    log.warning("fused: compiling a neuron's step failed, using the "
+                                "interpreter: %s", err[-300:])
+            if path.exists():
+                lib = ctypes.CDLL(str(path))
+                fn = getattr(lib, symbol)
+                fn.restype = ctypes.c_int
+                fn.argtypes = [ctypes.c_void_p]
+        except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+            log.warning("fused: loading a compiled step failed, using the interpreter: %s", exc)
+            fn = None
+        _kernels[key] = fn
+        return fn
+
+
+def _fwd_fn(desc: KernelDescription) -> Any:
+    lib = generic_library()
+    if _codegen_enabled():
+        fn = _kernel(codegen.forward_source(desc.forward, len(desc.fields), len(desc.params)),
+                     "snncore_gen_fwd")
+        if fn is not None:
+            return fn
+    return lib.snncore_vm_fwd
+
+
+def _bwd_fn(desc: KernelDescription, b: Program) -> Any:
+    lib = generic_library()
+    if _codegen_enabled():
+        fn = _kernel(codegen.backward_source(desc.forward, b, len(desc.fields),
+                                             len(desc.params)), "snncore_gen_bwd")
+        if fn is not None:
+            return fn
+    return lib.snncore_vm_bwd
 
 
 def generic_status() -> str:
@@ -236,7 +301,7 @@ class _GenericFunction(torch.autograd.Function):
                 *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         ns = len(desc.fields)
         states, params = list(rest[:ns]), list(rest[ns:])
-        lib = generic_library()
+
         T, shape = x.shape[0], x.shape[1:]
         M = math.prod(shape)
         x = x.detach().contiguous()
@@ -258,7 +323,7 @@ class _GenericFunction(torch.autograd.Function):
                  nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(params),
                  rout=f.outputs[0], out=out.data_ptr(), K=BLOCK,
                  ckpt=0 if ckpt is None else ckpt.data_ptr(), **ad)
-        rc = lib.snncore_vm_fwd(ctypes.byref(a))
+        rc = _fwd_fn(desc)(ctypes.byref(a))
         del arrays
         if rc != 0:
             raise RuntimeError(f"generic fused forward failed with code {rc}")
@@ -285,7 +350,7 @@ class _GenericFunction(torch.autograd.Function):
         it = iter(grec_given)
         for r in ctx.rec:
             grec.append(next(it) if r else None)
-        lib = generic_library()
+
         f, b = desc.forward, desc.backward(need_x, learn)
         fpk, bpk = _pack(f), _pack(b)
         gstate = [torch.zeros(shape, dtype=torch.float32) if g is None
@@ -316,7 +381,7 @@ class _GenericFunction(torch.autograd.Function):
                  nthreads=_nthreads(T * M), ns=ns, np=len(params), x=x.data_ptr(),
                  ckpt=ctx.ckpt.data_ptr(), gout=0 if g0 is None else g0.data_ptr(),
                  gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), **ad)
-        rc = lib.snncore_vm_bwd(ctypes.byref(a))
+        rc = _bwd_fn(desc, b)(ctypes.byref(a))
         del arrays
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")

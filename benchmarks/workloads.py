@@ -60,7 +60,7 @@ class DenseLoss:
         self.out.backward(self.grad)
 
 
-# -- neuron families on the LIF-alone shape ----------------------------------------------------------
+# -- neuron families on the LIF-alone shape ---
 def family_neurons() -> dict[str, tuple[Callable[[], nn.Module], float]]:
     """Shipped neuron families: name -> (factory, input scale)."""
     fams: dict[str, tuple[Callable[[], nn.Module], float]] = {
@@ -100,7 +100,7 @@ def family_contenders(make: Callable[[], nn.Module], scale: float, T: int, M: in
     return {"snncore (default)": (default, params), "snncore (eager)": (eager, params)}
 
 
-# -- recording: the demo's readout and a membrane-loss step ------------------------------------------
+# -- recording: the demo's readout and a membrane-loss step ---
 def record_contenders(T: int = 25, B: int = 256) -> Contenders:
     torch.manual_seed(4)
     x = torch.rand(T, B, 64)
@@ -142,7 +142,7 @@ def long_record_contenders(T: int, M: int) -> Contenders:
     return {"record (fused)": (with_record, [x]), "trace (eager)": (with_trace, [x])}
 
 
-# -- Linear + neuron against a dense-gradient GEMM floor ---------------------------------------------
+# -- Linear + neuron against a dense-gradient GEMM floor ---
 def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
     torch.manual_seed(0)
     x = torch.rand(T, B, N)
@@ -197,7 +197,7 @@ def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
     return out
 
 
-# -- recurrent all-to-all RLeaky --------------------------------------------------------------------
+# -- recurrent all-to-all RLeaky ---
 def recurrent_contenders(T: int = 100, B: int = 32, N: int = 256) -> Contenders:
     sx = optional("snn_neurons_extra")
     torch.manual_seed(6)
@@ -249,7 +249,7 @@ def recurrent_contenders(T: int = 100, B: int = 32, N: int = 256) -> Contenders:
     return out
 
 
-# -- the snnTorch tutorial-6 conv network -------------------------------------------------------------
+# -- the snnTorch tutorial-6 conv network ---
 class _Identity(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return x

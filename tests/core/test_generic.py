@@ -177,3 +177,38 @@ def test_no_native_code_means_unavailable(monkeypatch):
     ok, why = _generic.GenericBackend.available()
     assert not ok and "SNNCORE_FUSED_NATIVE" in why
     assert select_backend(TracedLIF(0.9), torch.rand(T, B, N)).name == "eager"
+
+
+def test_compiled_and_interpreted_kernels_agree(monkeypatch):
+    from snncore import _generic
+
+    neuron = TracedLIF(0.9)
+    x = torch.rand(T, B, N) * 1.5
+    monkeypatch.setenv("SNNCORE_FUSED_CODEGEN", "1")
+    sc, _, gc, pc = _grads(neuron, x, "generic")
+    assert any(fn is not None for fn in _generic._kernels.values())
+    monkeypatch.setenv("SNNCORE_FUSED_CODEGEN", "0")
+    si, _, gi, pi = _grads(neuron, x, "generic")
+    assert torch.equal(sc, si) and torch.equal(gc, gi)
+    for k in pc:
+        assert torch.equal(pc[k], pi[k])
+
+
+def test_a_kernel_that_does_not_compile_falls_back_to_the_interpreter(monkeypatch, caplog):
+    from snncore import _generic
+
+    class Fresh(TracedLIF):  # a configuration never compiled before in this process
+        pass
+
+    monkeypatch.setattr(_generic, "_kernels", {})
+    monkeypatch.setattr(_generic, "_compile", lambda *a, **k: "error: no compiler today")
+    monkeypatch.setattr(_generic.native, "_cache_dir", lambda: Path("/nonexistent-snncore"))
+    monkeypatch.setenv("SNNCORE_FUSED_CODEGEN", "1")
+    neuron = Fresh(0.9)
+    x = torch.rand(T, B, N) * 1.5
+    with caplog.at_level("WARNING", logger="snncore.backends.fused"):
+        sf, _, gf, _ = _grads(neuron, x, "generic")
+    assert "using the interpreter" in caplog.text
+    se, _, ge, _ = _grads(neuron, x, "eager")
+    assert torch.equal(sf, se)
+    _close(gf, ge)

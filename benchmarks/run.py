@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     if skip:
         out_path = "-" if args.out is None else args.out
     mem_ts = (100,) if args.quick else (100, 500, 2000)
-    from snncore import _fused_native
+    from snncore.backends import _native as _fused_native
 
     raw: dict[str, Any] = {"linear": {}, "lif": {}, "memory": {}}
     md: list[str] = []

@@ -32,15 +32,15 @@ class RefractoryLIF(snn.Neuron):
 
     def __init__(self, beta: float, period: int = 2, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._register("beta", beta, False, low=0.0, high=1.0)
+        self.add_param("beta", beta, False, low=0.0, high=1.0)
         if not isinstance(period, int) or period < 0:
             raise ValueError(f"RefractoryLIF: period must be an int >= 0, got {period!r}")
         self.period = period
 
     def step(self, x: Tensor, state: RefractoryState) -> tuple[Tensor, RefractoryState]:
-        beta, thr = self._value("beta", x), self._value("threshold", x)
-        mem = self._integrate(beta, state.mem, x, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        beta, thr = self.param("beta", x), self.param("threshold", x)
+        mem = self.integrate(beta, state.mem, x, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         spk = spk * (state.refractory == 0).to(x.dtype)          # silenced while refractory
         fired = (spk > 0).to(x.dtype)
         refractory = self.period * fired + (state.refractory - 1).clamp(min=0) * (1 - fired)

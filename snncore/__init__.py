@@ -11,7 +11,11 @@ Quick start::
 
 from __future__ import annotations
 
-from . import encoders, losses, metrics, surrogates, viz
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+from typing import Any
+
+from . import _api, encoders, losses, metrics, surrogates, viz
 from ._api import (
     backend,
     create,
@@ -26,7 +30,8 @@ from ._api import (
     surrogate,
     unregister_plugin,
 )
-from ._backends import Backend, EagerBackend, use_backend
+from ._backends import Backend, use_backend
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._errors import (
     AmbiguousNameError,
     BackendUnavailableError,
@@ -43,8 +48,27 @@ from ._quant import StateQuant, state_quant
 from ._sequential import Sequential
 from ._surrogate import Surrogate, heaviside, spike
 from ._training import bptt, fit, truncated_bptt
+from .backends._eager import EagerBackend
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snncore")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version
+
+
+def __getattr__(name: str) -> Any:
+    """``snncore.<ClassName>`` for the classes of plugin neurons (``snncore.Synaptic`` with
+    snn-neurons-extra installed); otherwise an AttributeError naming the plugin to install."""
+    if name.startswith("_") or not name[:1].isupper():
+        raise AttributeError(f"module 'snncore' has no attribute {name!r}")
+    found = _api.plugin_class(name)
+    if found is not None:
+        return found
+    hint = _api.plugin_class_hint(name)
+    raise AttributeError(f"module 'snncore' has no attribute {name!r}"
+                         + (f"; {hint}" if hint else ""))
+
 
 __all__ = [
     "__version__",
@@ -93,6 +117,8 @@ __all__ = [
     "fit",
     "bptt",
     "truncated_bptt",
+    "save_checkpoint",
+    "load_checkpoint",
     # backends
     "Backend",
     "EagerBackend",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from . import _catalogue
+from ._backends import get_backend
 from ._plugins import manager
-from ._registry import Entry, Registry
+from ._registry import BUILTIN_PLUGIN, Entry, Registry
 
 __all__ = [
     "registries",
@@ -54,8 +57,6 @@ def encoder(name: str, /, *args: Any, **kwargs: Any) -> Any:
 
 def backend(name: str, /) -> Any:
     """The backend instance registered as ``name``."""
-    from ._backends import get_backend
-
     return get_backend(name)
 
 
@@ -118,3 +119,27 @@ def unregister_plugin(name: str) -> None:
 def plugin_report() -> dict[str, Any]:
     """What ``snncore plugins --json`` prints: plugins, failures, conflicts, backends."""
     return manager.report()
+
+
+def plugin_class(name: str) -> Any:
+    """A public class called ``name`` of a plugin that registered neurons: a registered
+    factory of that name, or a name in the ``__all__`` of the package providing one."""
+    for entry in manager.registries["neuron"].entries():
+        if entry.plugin == BUILTIN_PLUGIN:
+            continue
+        if getattr(entry.factory, "__name__", None) == name:
+            return entry.factory
+        package = sys.modules.get(getattr(entry.factory, "__module__", "").split(".")[0])
+        if package is not None and name in getattr(package, "__all__", ()):
+            return getattr(package, name)
+    return None
+
+
+def plugin_class_hint(name: str) -> str | None:
+    """What to install to get class ``name`` from a known optional plugin, if one provides it."""
+    for plugin in _catalogue.PLUGINS:
+        if name in plugin["classes"]:
+            return (f"{name} is provided by the optional plugin {plugin['distribution']}, which "
+                    f"is not installed or not loaded; install it with: "
+                    f"{_catalogue.install_command(plugin)}")
+    return None

@@ -11,8 +11,11 @@ Which backend :meth:`Neuron.run` uses, first match wins:
 
 A named backend that is not available on this machine raises
 :class:`~snncore.BackendUnavailableError`; one that is available but does not support this neuron,
-option set or device falls back to ``eager`` (logged at debug level). While ``torch.compile``
-traces a model, ``eager`` is used: the compiler then sees (and fuses) the step functions.
+option set or device falls back to ``eager`` (logged at debug level). Backends are plugin code:
+a probe (``available``, ``supports``, the constructor) that raises counts as "no", is warned
+about once (:class:`~snncore.PluginWarning`) and listed by ``snncore plugins``. While
+``torch.compile`` traces a model, ``eager`` is used: the compiler then sees (and fuses) the
+step functions.
 """
 
 from __future__ import annotations
@@ -20,30 +23,37 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import Tensor
 
-from ._errors import BackendUnavailableError
+from . import _env
+from ._errors import BackendUnavailableError, PluginWarning
+from ._registry import active
 
-if TYPE_CHECKING:
-    from ._neuron import Neuron
+
+class Neuron(Protocol):
+    """What a backend sees of a neuron (:class:`snncore.Neuron`, one layer up, fulfils it)."""
+
+    backend: str | None
+
+    def step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]: ...
 
 __all__ = [
     "Backend",
-    "EagerBackend",
     "ENV_BACKEND",
     "use_backend",
     "select_backend",
     "get_backend",
     "backend_availability",
+    "probe_errors",
 ]
 
 log = logging.getLogger("snncore.backends")
-ENV_BACKEND = "SNNCORE_BACKEND"
+ENV_BACKEND = _env.BACKEND
 _context: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "snncore_backend", default=None
 )
@@ -87,20 +97,6 @@ class Backend:
         return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
 
 
-class EagerBackend(Backend):
-    """The reference: a Python loop of single steps through autograd. Supports every neuron."""
-
-    name = "eager"
-    priority = 0
-
-    def run(self, neuron: Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
-        spikes = []
-        for x in x_seq.unbind(0):
-            spk, state = neuron.step(x, state)
-            spikes.append(spk)
-        return torch.stack(spikes), state
-
-
 @contextlib.contextmanager
 def use_backend(name: str | None) -> Iterator[None]:
     """Within this block, :meth:`Neuron.run` uses backend ``name`` (``"auto"`` or None: select)."""
@@ -117,21 +113,40 @@ def _validate_name(name: Any, where: str) -> str:
     if not isinstance(name, str):
         raise TypeError(f"{where}: backend must be a backend name (str), got {name!r}")
     if name != "auto":
-        from ._api import registries
-
-        registries()["backend"].get(name)  # raises a clear UnknownNameError
+        active("backend").get(name)  # raises a clear UnknownNameError
     return name
 
 
 def get_backend(name: str) -> Backend:
     """The (cached) instance of backend ``name``."""
-    from ._api import registries
-
-    cls = registries()["backend"].get(name).factory
+    cls = active("backend").get(name).factory
     inst = _instances.get(cls)
     if inst is None:
         inst = _instances[cls] = cls()
     return inst
+
+
+#: (backend, probe) -> what went wrong, for every backend probe that raised in this process
+probe_errors: dict[tuple[str, str], str] = {}
+
+
+def _probe(name: str, probe: str, fn: Callable[[], Any]) -> tuple[bool, str]:
+    """Call a backend's ``available``/``supports``/constructor, isolating what it raises.
+
+    A raising probe counts as "no", is recorded in :data:`probe_errors` (listed by
+    ``snncore plugins``) and is warned about once per backend and probe.
+    """
+    try:
+        result = fn()
+        ok, why = (True, "") if probe == "instance" else result
+    except Exception as exc:  # third-party code: isolate, record, skip
+        why = f"{probe} raised {type(exc).__name__}: {exc}"
+        if (name, probe) not in probe_errors:
+            probe_errors[(name, probe)] = why
+            warnings.warn(f"snncore: backend {name!r}: {why}; the backend is skipped",
+                          PluginWarning, stacklevel=4)
+        return False, why
+    return bool(ok), str(why)
 
 
 def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) -> Backend:
@@ -139,15 +154,18 @@ def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) 
     if torch.compiler.is_compiling():
         # torch.compile traces the step functions themselves (fused kernels are opaque to it)
         return get_backend("eager")
-    name = requested or neuron.backend or _context.get() or os.environ.get(ENV_BACKEND) or "auto"
+    name = requested or neuron.backend or _context.get() or _env.text(ENV_BACKEND) or "auto"
     if name == "auto":
         return _auto(neuron, x_seq)
     _validate_name(name, "run")
-    backend = get_backend(name)
-    ok, why = type(backend).available()
+    cls = active("backend").get(name).factory
+    ok, why = _probe(name, "available", cls.available)
+    if ok:
+        ok, why = _probe(name, "instance", lambda: get_backend(name))
     if not ok:
         raise BackendUnavailableError(f"backend {name!r} is not available here: {why}")
-    ok, why = backend.supports(neuron, x_seq)
+    backend = get_backend(name)
+    ok, why = _probe(name, "supports", lambda: backend.supports(neuron, x_seq))
     if not ok:
         log.debug("backend %r cannot run %s (%s); falling back to 'eager'",
                   name, type(neuron).__name__, why)
@@ -156,16 +174,16 @@ def select_backend(neuron: Neuron, x_seq: Tensor, requested: str | None = None) 
 
 
 def _auto(neuron: Neuron, x_seq: Tensor) -> Backend:
-    from ._api import registries
-
-    entries = registries()["backend"].entries()
+    entries = active("backend").entries()
     ranked = sorted(entries, key=lambda e: -getattr(e.factory, "priority", 0))
     for entry in ranked:
-        cls = entry.factory
-        if not cls.available()[0]:
+        name = entry.qualified_name
+        if not _probe(name, "available", entry.factory.available)[0]:
             continue
-        backend = get_backend(entry.qualified_name)
-        ok, why = backend.supports(neuron, x_seq)
+        if not _probe(name, "instance", lambda n=name: get_backend(n))[0]:
+            continue
+        backend = get_backend(name)
+        ok, why = _probe(name, "supports", lambda b=backend: b.supports(neuron, x_seq))
         if ok:
             return backend
         log.debug("auto: backend %r skipped for %s: %s", entry.name, type(neuron).__name__, why)
@@ -174,14 +192,9 @@ def _auto(neuron: Neuron, x_seq: Tensor) -> Backend:
 
 def backend_availability() -> dict[str, dict[str, Any]]:
     """``{name: {"available": bool, "reason": str, "priority": int, "plugin": str}}``."""
-    from ._api import registries
-
     out: dict[str, dict[str, Any]] = {}
-    for entry in registries()["backend"].entries():
-        try:
-            ok, why = entry.factory.available()
-        except Exception as exc:  # a backend's probe must not break the listing
-            ok, why = False, f"availability check raised {type(exc).__name__}: {exc}"
+    for entry in active("backend").entries():
+        ok, why = _probe(entry.qualified_name, "available", entry.factory.available)
         out[entry.qualified_name if entry.name in out else entry.name] = {
             "available": bool(ok),
             "reason": why,

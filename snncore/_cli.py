@@ -1,4 +1,6 @@
-"""The ``snncore`` command: ``snncore plugins [--json]`` and ``snncore demo``."""
+"""The ``snncore`` command: ``snncore plugins [--json]``, ``snncore demo``,
+``snncore bench [--quick]`` and the subcommands that plugins add through the
+``snncore_add_commands`` hook."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ def format_report(report: dict[str, Any]) -> str:
     if report["skipped"]:
         lines.append("skipped:")
         lines += [f"  {n}: {why}" for n, why in report["skipped"].items()]
+    for problem in report.get("problems", []):
+        lines.append(f"problem: {problem}")
     lines.append("failures:" if report["failures"] else "failures: none")
     for f in report["failures"]:
         dist = f" ({f['distribution']} {f['version'] or ''})".rstrip(")").rstrip() + ")" \
@@ -62,6 +66,16 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if result["test_accuracy"] >= args.min_accuracy else 1
 
 
+def _bench(args: argparse.Namespace, out: TextIO) -> int:
+    from ._bench import run_bench
+
+    result = run_bench(quick=args.quick, threads=args.threads, out=out)
+    if args.json:
+        json.dump(result, out, indent=2, sort_keys=True)
+        out.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snncore", description="snncore command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,7 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-accuracy", type=float, default=0.0,
                    help="exit with status 1 if test accuracy is below this (0..1)")
     d.set_defaults(func=_demo)
+    b = sub.add_parser("bench", help="time snncore's fused backend against eager and snnTorch")
+    b.add_argument("--quick", action="store_true", help="a small problem (a few seconds)")
+    b.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
+    b.add_argument("--json", action="store_true", help="also print the results as JSON")
+    b.set_defaults(func=_bench)
+    _plugin_commands(sub)
     return parser
+
+
+def _plugin_commands(sub: Any) -> None:
+    """Subcommands added by plugins through the ``snncore_add_commands`` hook (isolated: a
+    plugin whose hook raises is reported and left out)."""
+    from ._plugins import manager
+
+    manager.call_hook("snncore_add_commands", subparsers=sub)
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:

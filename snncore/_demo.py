@@ -89,6 +89,7 @@ def run_demo(
     out.write(f"snncore demo: digits 8x8, {len(xtr)} train / {len(xte)} test samples, "
               f"rate-coded over {NUM_STEPS} steps ({EVAL_STEPS} at test), 64-{HIDDEN}-10 "
               "spiking network\n")
+    _prepare_fused(out)
     model = DigitsSNN()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -115,6 +116,43 @@ def run_demo(
     if save_plots:
         _save_plots(model, xte, gen, history, save_plots, out)
     return result
+
+
+def _prepare_fused(out: TextIO) -> None:
+    """Get the fused backend's native loops ready before training starts, and say so when they
+    are built now (the first fused call on a machine compiles them, which takes a while) or
+    when they cannot be used."""
+    import logging
+
+    from .backends._native import native_status
+
+    logger = logging.getLogger("snncore.backends.fused")
+    said: list[str] = []
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            msg = record.getMessage().removeprefix("fused: ")
+            said.append(msg)
+            out.write(f"first use of the fused backend (it runs this network's neurons) on "
+                      f"this machine: {msg}\n")
+            out.flush()
+
+    handler = Echo(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    start = time.perf_counter()
+    try:
+        status = native_status()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    if not status.startswith("native"):
+        out.write(f"fused backend: native loops not used ({status}); the PyTorch loop runs "
+                  "instead\n")
+    elif said:
+        out.write(f"fused: native time loops built in {time.perf_counter() - start:.0f} s\n")
 
 
 @torch.no_grad()

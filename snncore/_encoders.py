@@ -8,11 +8,16 @@ spikes are reproducible.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from ._validate import as_float as _float
+from ._validate import check_int as _check_int
+from ._validate import check_number as _check_number
+from ._validate import check_tensor as _check_tensor
+from ._validate import check_unit as _check_unit
 
 __all__ = [
     "rate",
@@ -42,51 +47,6 @@ __all__ = [
 ]
 
 FIRING_PATTERNS = ("regular", "uniform", "poisson")
-
-
-# -- argument checks (shared with the losses and metrics) -------------------------------------
-def _check_tensor(x: Any, name: str, fn: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(x).__name__}")
-    return x
-
-
-def _float(x: Tensor) -> Tensor:
-    """``x`` itself if floating point, else converted to the default float dtype."""
-    return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-
-
-def _check_int(
-    value: Any, name: str, fn: str, *, low: int = 0, optional: bool = False
-) -> int | None:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        accepted = "an int" + (" or None" if optional else "")
-        raise TypeError(f"{fn}: {name} must be {accepted}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{fn}: {name} must be an int >= {low}, got {value}")
-    return value
-
-
-def _check_number(value: Any, name: str, fn: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{fn}: {name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{fn}: {name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _check_unit(x: Tensor, name: str, fn: str) -> None:
-    """``x`` must lie in [0, 1] (no NaN)."""
-    if x.numel() == 0:
-        return
-    lo, hi = x.min(), x.max()
-    if bool(torch.isnan(x).any()) or bool(lo < 0) or bool(hi > 1):
-        raise ValueError(
-            f"{fn}: {name} must lie in [0, 1], got values in [{float(lo):g}, {float(hi):g}]"
-            + ("" if not bool(torch.isnan(x).any()) else " (contains NaN)")
-        )
 
 
 def _check_first_spike_time(first_spike_time: Any, num_steps: int | None, fn: str) -> int:

@@ -8,6 +8,7 @@ __all__ = [
     "DuplicateNameError",
     "AmbiguousNameError",
     "BackendUnavailableError",
+    "PluginWarning",
 ]
 
 
@@ -74,3 +75,8 @@ class AmbiguousNameError(DuplicateNameError, LookupError):
 
 class BackendUnavailableError(SnncoreError, RuntimeError):
     """A backend was requested that cannot run here or cannot run this neuron."""
+
+
+class PluginWarning(UserWarning):
+    """Plugin code misbehaved (failed to load, raised in a hook or probe, named an unknown hook)
+    and was skipped; the rest of snncore keeps working."""

@@ -123,7 +123,7 @@ def parameter_names(neuron: nn.Module) -> tuple[str, ...]:
 # -- recording the step -----------------------------------------------------------------------
 class _Swap:
     """Temporarily replace registered tensors of a module (visible to ``getattr`` and to
-    ``Neuron._value``, which still sees which names are learnable parameters)."""
+    ``Neuron.param``, which still sees which names are learnable parameters)."""
 
     def __init__(self, module: nn.Module, names: tuple[str, ...], values: list[Tensor]) -> None:
         self.module, self.names, self.values = module, names, values
@@ -315,7 +315,7 @@ def _lower(gm: Any, invariant: range, keep: list[bool] | None = None) -> Program
                 raise NotFusable(
                     "the step uses a tensor that is not an input, a state field or a "
                     f"registered parameter (shape {tuple(getattr(t, 'shape', ()))}); register "
-                    "it with the neuron (Neuron._register) so the fused loops can read it")
+                    "it with the neuron (Neuron.add_param) so the fused loops can read it")
             env[node] = bld.const(float(t.reshape(()).item()))
             continue
         if node.op != "call_function":

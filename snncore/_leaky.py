@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-from ._neuron import Neuron, StateQuant
+from ._neuron import Neuron, StateQuantizer
 from ._surrogate import Surrogate
 
 __all__ = ["Leaky", "LeakyState"]
@@ -78,7 +78,7 @@ class Leaky(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -92,11 +92,11 @@ class Leaky(Neuron):
         )
         if not isinstance(learn_beta, bool):
             raise TypeError(f"Leaky: learn_beta must be a bool, got {learn_beta!r}")
-        self._register("beta", beta, learn_beta, low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LeakyState) -> tuple[Tensor, LeakyState]:
-        beta = self._value("beta", x, clamp01=True)
-        thr = self._value("threshold", x)
-        mem = self._integrate(beta, state.mem, x, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        beta = self.param("beta", x, clamp01=True)
+        thr = self.param("threshold", x)
+        mem = self.integrate(beta, state.mem, x, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, LeakyState(mem)

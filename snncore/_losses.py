@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._encoders import _check_int, _check_number
+from ._validate import check_int, check_number
 
 __all__ = [
     "REDUCTIONS",
@@ -87,7 +87,7 @@ def check_labels(targets: Any, batch: int, num_classes: int, fn: str) -> Tensor:
 def population_code(record: Tensor, num_classes: int, fn: str = "population_code") -> Tensor:
     """Sum a ``[..., C·k]`` record over ``num_classes`` consecutive groups of ``k`` outputs:
     ``(..., C·k) -> (..., num_classes)``."""
-    n = _check_int(num_classes, "num_classes", fn, low=1)
+    n = check_int(num_classes, "num_classes", fn, low=1)
     assert n is not None
     c = record.shape[-1]
     if c % n:
@@ -132,7 +132,7 @@ class _SpikeLoss(nn.Module):
         if population_code:
             if num_classes is None:
                 raise ValueError(f"{owner}: num_classes is required with population_code=True")
-            _check_int(num_classes, "num_classes", owner, low=1)
+            check_int(num_classes, "num_classes", owner, low=1)
         self.population = population_code
         self.num_classes = num_classes
 
@@ -271,7 +271,7 @@ class MSECountLoss(_SpikeLoss):
         super().__init__(reduction, weight, population_code, num_classes)
         owner = type(self).__name__
         for name, r in (("correct_rate", correct_rate), ("incorrect_rate", incorrect_rate)):
-            if not 0 <= _check_number(r, name, owner) <= 1:
+            if not 0 <= check_number(r, name, owner) <= 1:
                 raise ValueError(f"{owner}: {name} must be in [0, 1], got {r!r}")
         self.correct_rate = float(correct_rate)
         self.incorrect_rate = float(incorrect_rate)
@@ -310,8 +310,8 @@ class MSEMembraneLoss(_SpikeLoss):
                  reduction: str = "mean", weight: Tensor | None = None) -> None:
         super().__init__(reduction, weight)
         owner = type(self).__name__
-        self.on_target = _check_number(on_target, "on_target", owner)
-        self.off_target = _check_number(off_target, "off_target", owner)
+        self.on_target = check_number(on_target, "on_target", owner)
+        self.off_target = check_number(off_target, "off_target", owner)
 
     def forward(self, mem_rec: Tensor, targets: Tensor) -> Tensor:
         owner = type(self).__name__
@@ -377,7 +377,7 @@ def nth_spike_times(spk_rec: Tensor, count: int) -> Tensor:
     ``(T, *) -> (count, *)``, with the gradient of :func:`first_spike_time` for each."""
     if not isinstance(spk_rec, Tensor) or not spk_rec.is_floating_point() or spk_rec.dim() < 1:
         raise TypeError("nth_spike_times: spk_rec must be a floating-point tensor [T, ...]")
-    n = _check_int(count, "count", "nth_spike_times", low=1)
+    n = check_int(count, "count", "nth_spike_times", low=1)
     return _FirstSpikeTimes.apply(spk_rec, n)
 
 
@@ -424,13 +424,13 @@ class MSETemporalLoss(_SpikeLoss):
         owner = type(self).__name__
         self.target_is_time = bool(target_is_time)
         self.multi_spike = bool(multi_spike)
-        self.tolerance = _check_number(tolerance, "tolerance", owner)
+        self.tolerance = check_number(tolerance, "tolerance", owner)
         if self.tolerance < 0:
             raise ValueError(f"{owner}: tolerance must be >= 0, got {tolerance!r}")
         if self.multi_spike and not self.target_is_time:
-            on = [_check_number(v, "on_target", owner) for v in _seq(on_target, "on_target",
+            on = [check_number(v, "on_target", owner) for v in _seq(on_target, "on_target",
                                                                      owner)]
-            off = [_check_number(v, "off_target", owner) for v in _seq(off_target, "off_target",
+            off = [check_number(v, "off_target", owner) for v in _seq(off_target, "off_target",
                                                                        owner)]
             if len(on) != len(off):
                 raise ValueError(
@@ -440,8 +440,8 @@ class MSETemporalLoss(_SpikeLoss):
             self.on_target: Any = on
             self.off_target: Any = off
         else:
-            self.on_target = _check_number(on_target, "on_target", owner)
-            self.off_target = _check_number(off_target, "off_target", owner)
+            self.on_target = check_number(on_target, "on_target", owner)
+            self.off_target = check_number(off_target, "off_target", owner)
 
     def forward(self, spk_rec: Tensor, targets: Tensor) -> Tensor:
         owner = type(self).__name__

@@ -13,10 +13,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._encoders import _check_number
 from ._losses import _FirstSpikeTimes, check_labels, check_record, population_code
 from ._monitor import register_run_hook
 from ._neuron import Neuron
+from ._validate import check_number
 
 __all__ = [
     "accuracy_rate",
@@ -106,7 +106,7 @@ class L1RateSparsity(nn.Module):
 
     def __init__(self, Lambda: float = 1e-5) -> None:  # noqa: N803 - snnTorch's name
         super().__init__()
-        value = _check_number(Lambda, "Lambda", "L1RateSparsity")
+        value = check_number(Lambda, "Lambda", "L1RateSparsity")
         if value < 0:
             raise ValueError(f"L1RateSparsity: Lambda must be >= 0, got {Lambda!r}")
         self.Lambda = value
@@ -145,9 +145,9 @@ class FiringRateRegularizer(nn.Module):
     def __init__(self, low: float = 0.0, high: float = 1.0, strength: float = 1.0) -> None:
         super().__init__()
         owner = "FiringRateRegularizer"
-        lo = _check_number(low, "low", owner)
-        hi = _check_number(high, "high", owner)
-        lam = _check_number(strength, "strength", owner)
+        lo = check_number(low, "low", owner)
+        hi = check_number(high, "high", owner)
+        lam = check_number(strength, "strength", owner)
         if not 0 <= lo <= hi <= 1:
             raise ValueError(f"{owner}: need 0 <= low <= high <= 1, got low={lo:g}, high={hi:g}")
         if lam < 0:

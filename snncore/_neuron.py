@@ -8,13 +8,19 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._surrogate import Surrogate, heaviside
+from . import _backends
+from ._registry import active
+from ._surrogate import BUILTIN_BY_NAME, Surrogate, heaviside
 
-__all__ = ["Neuron", "RESET_RULES", "reset", "detach", "neurons_of"]
+__all__ = [
+    "Neuron", "RESET_RULES", "StateQuantizer", "as_surrogate", "reset", "detach", "neurons_of",
+]
 
 RESET_RULES = ("subtract", "zero", "none")
 
-StateQuant = Callable[[Tensor], Tensor]
+#: type of the ``state_quant`` option: any callable mapping a state tensor to its quantized value
+#: (for example a :class:`snncore.StateQuant` module)
+StateQuantizer = Callable[[Tensor], Tensor]
 
 
 def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
@@ -22,7 +28,7 @@ def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
     if isinstance(value, bool):
         raise TypeError(f"{owner}: {name} must be a number or a tensor, got bool")
     if isinstance(value, (int, float)):
-        # float64 keeps the given number exact for float64 inputs; _value casts per input dtype
+        # float64 keeps the given number exact for float64 inputs; param() casts per input dtype
         return torch.tensor(float(value), dtype=torch.float64)
     if isinstance(value, Tensor):
         t = value.detach().clone()
@@ -32,6 +38,27 @@ def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
     raise TypeError(
         f"{owner}: {name} must be a float or a tensor (scalar or per-neuron), got "
         f"{type(value).__name__}"
+    )
+
+
+def as_surrogate(surrogate: str | Surrogate) -> Surrogate:
+    """A :class:`Surrogate` from an object or a name.
+
+    A built-in name (``"atan"``, ``"fast_sigmoid"``, ...) builds snncore's own surrogate directly,
+    without a registry lookup (so no plugin is loaded and no plugin can replace it); any other
+    name goes through the surrogate registry (``"plugin:name"`` reaches a plugin's surrogate
+    whose bare name clashes with a built-in).
+    """
+    if isinstance(surrogate, Surrogate):
+        return surrogate
+    if isinstance(surrogate, str):
+        builtin = BUILTIN_BY_NAME.get(surrogate)
+        if builtin is not None:
+            return builtin()
+        return active("surrogate").create(surrogate)
+    raise TypeError(
+        f"surrogate must be a registered surrogate name (e.g. 'atan') or a snncore.Surrogate, "
+        f"got {surrogate!r}; wrap a derivative function with snncore.surrogates.Custom(fn)"
     )
 
 
@@ -77,7 +104,7 @@ class Neuron(nn.Module):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -85,7 +112,7 @@ class Neuron(nn.Module):
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        self.surrogate = self._resolve_surrogate(surrogate)
+        self.surrogate = as_surrogate(surrogate)
         if not isinstance(reset, str) or reset not in RESET_RULES:
             raise ValueError(f"{owner}: reset must be one of {RESET_RULES}, got {reset!r}")
         self.reset_mechanism = reset
@@ -105,25 +132,12 @@ class Neuron(nn.Module):
         if backend is not None and not isinstance(backend, str):
             raise TypeError(f"{owner}: backend must be a backend name or None, got {backend!r}")
         self.backend = backend
-        self._register("threshold", threshold, learn_threshold, low=0.0, low_open=True)
-        self._register("graded_spikes_factor", graded_spikes_factor, learn_graded_spikes_factor)
+        self.add_param("threshold", threshold, learn_threshold, low=0.0, low_open=True)
+        self.add_param("graded_spikes_factor", graded_spikes_factor, learn_graded_spikes_factor)
         self.state: Any = None
 
     # -- construction helpers -----------------------------------------------------------------
-    @staticmethod
-    def _resolve_surrogate(surrogate: str | Surrogate) -> Surrogate:
-        if isinstance(surrogate, Surrogate):
-            return surrogate
-        if isinstance(surrogate, str):
-            from ._api import surrogate as make
-
-            return make(surrogate)
-        raise TypeError(
-            f"surrogate must be a registered surrogate name (e.g. 'atan') or a snncore.Surrogate, "
-            f"got {surrogate!r}; wrap a derivative function with snncore.surrogates.Custom(fn)"
-        )
-
-    def _register(
+    def add_param(
         self,
         name: str,
         value: float | Tensor,
@@ -133,7 +147,17 @@ class Neuron(nn.Module):
         high: float | None = None,
         low_open: bool = False,
     ) -> None:
-        """Store a scalar or per-neuron parameter as a buffer, or as a Parameter if learnable."""
+        """Add parameter ``name``: a validated scalar or per-neuron tensor, stored as a buffer,
+        or as an ``nn.Parameter`` when ``learnable``.
+
+        Args:
+            name: attribute name (calling again replaces the parameter).
+            value: a Python number (kept exactly, cast per input by :meth:`param`) or a tensor
+                (copied and detached; integer tensors become the default float dtype).
+            learnable: register an ``nn.Parameter`` instead of a buffer.
+            low, high: accepted range (``value > low`` with ``low_open=True``); a value outside
+                it raises a ``ValueError`` naming the parameter, as does a non-finite value.
+        """
         owner = type(self).__name__
         t = _as_param_tensor(name, value, owner)
         if not torch.isfinite(t).all():
@@ -162,12 +186,20 @@ class Neuron(nn.Module):
         else:
             self.register_buffer(name, t)
 
-    def _value(self, name: str, x: Tensor, clamp01: bool = False) -> Tensor:
-        """Parameter ``name`` in ``x``'s dtype; learnable decays are clamped to [0, 1]."""
+    def is_learnable(self, name: str) -> bool:
+        """Whether parameter ``name`` (added with :meth:`add_param`) is an ``nn.Parameter``."""
+        if name not in self._parameters and name not in self._buffers:
+            raise ValueError(f"{type(self).__name__}: no parameter named {name!r}; parameters: "
+                             f"{sorted([*self._parameters, *self._buffers])}")
+        return name in self._parameters
+
+    def param(self, name: str, x: Tensor, clamp01: bool = False) -> Tensor:
+        """Parameter ``name`` in ``x``'s dtype; with ``clamp01`` a learnable parameter is clamped
+        to [0, 1] (for decays, so that training cannot make them unstable)."""
         t = getattr(self, name)
         if t.dtype != x.dtype:
             t = t.to(x.dtype)
-        if clamp01 and name in self._parameters:  # learnable (also while a kernel records)
+        if clamp01 and name in self._parameters:
             t = t.clamp(0.0, 1.0)
         return t
 
@@ -180,7 +212,7 @@ class Neuron(nn.Module):
         """A zero state made from ``x`` (its shape, dtype and device)."""
         return self.State(*(x.new_zeros(s) for s in self.state_shapes(x)))
 
-    def _coerce_state(self, state: Any, x: Tensor) -> Any:
+    def check_state(self, state: Any, x: Tensor) -> Any:
         """Check a passed state against input ``x``; raise a clear error if it does not fit."""
         owner = type(self).__name__
         fields = self.State._fields
@@ -214,7 +246,8 @@ class Neuron(nn.Module):
                 )
         return state
 
-    def _check_input(self, x: Any, what: str = "input") -> None:
+    def check_input(self, x: Any, what: str = "input") -> None:
+        """A ``TypeError`` unless ``x`` is a floating-point tensor (``what`` names it)."""
         if not isinstance(x, Tensor):
             raise TypeError(
                 f"{type(self).__name__}: {what} must be a tensor, got {type(x).__name__}"
@@ -224,7 +257,7 @@ class Neuron(nn.Module):
                 f"{type(self).__name__}: {what} must be a floating-point tensor, got {x.dtype}"
             )
 
-    def _check_params_broadcast(self, x: Tensor) -> None:
+    def check_params_broadcast(self, x: Tensor) -> None:
         """Per-neuron parameters must broadcast to the input shape without growing it."""
         for name, t in list(self.named_parameters(recurse=False)) + list(
                 self.named_buffers(recurse=False)):
@@ -242,41 +275,54 @@ class Neuron(nn.Module):
                 )
 
     # -- the shared dynamics pieces -------------------------------------------------------------
-    def _quant(self, t: Tensor) -> Tensor:
+    def quantize(self, t: Tensor) -> Tensor:
+        """``state_quant(t)``, or ``t`` when the neuron has no state quantizer."""
         return self.state_quant(t) if self.state_quant is not None else t
 
-    def _reset_signal(self, mem: Tensor, thr: Tensor) -> Tensor:
+    def reset_signal(self, mem: Tensor, thr: Tensor) -> Tensor:
         """``H(mem - θ)``: detached by default, through the surrogate with detach_reset=False."""
         if self.detach_reset:
             return heaviside(mem - thr).detach()
         return self.surrogate(mem - thr)
 
-    def _integrate(self, decay: Tensor, mem: Tensor, drive: Tensor, thr: Tensor) -> Tensor:
+    def integrate(self, decay: Tensor, mem: Tensor, drive: Tensor, thr: Tensor) -> Tensor:
         r"""``decay·U_{t−1} + drive`` with the delayed reset term of :attr:`reset_mechanism`."""
         if self.reset_delay and self.reset_mechanism != "none":
-            r = self._reset_signal(mem, thr)
+            r = self.reset_signal(mem, thr)
             if self.reset_mechanism == "subtract":
                 return decay * mem + drive - r * thr
             return decay * ((1 - r) * mem) + drive
         return decay * mem + drive
 
-    def _fire(self, mem: Tensor, thr: Tensor) -> Tensor:
+    def fire(self, mem: Tensor, thr: Tensor) -> Tensor:
         """Spikes ``H(U−θ)·g`` (winner-take-all if ``inhibition``)."""
         shifted = mem - thr
         spk = self.surrogate(shifted)
         if self.inhibition:
             spk = spk * _winner_mask(shifted)
-        return spk * self._value("graded_spikes_factor", mem)
+        return spk * self.param("graded_spikes_factor", mem)
 
-    def _fire_and_reset(self, mem: Tensor, thr: Tensor) -> tuple[Tensor, Tensor]:
+    def fire_and_reset(self, mem: Tensor, thr: Tensor) -> tuple[Tensor, Tensor]:
         """Quantize, fire, and (with ``reset_delay=False``) reset in the same step."""
-        mem = self._quant(mem)
-        spk = self._fire(mem, thr)
+        mem = self.quantize(mem)
+        spk = self.fire(mem, thr)
         if not self.reset_delay and self.reset_mechanism != "none":
-            r = self._reset_signal(mem, thr)
+            r = self.reset_signal(mem, thr)
             mem = mem - r * thr if self.reset_mechanism == "subtract" else mem * (1 - r)
-            mem = self._quant(mem)
+            mem = self.quantize(mem)
         return spk, mem
+
+    # former private spellings (kept so existing subclasses keep working; use the public names)
+    _register = add_param
+    _value = param
+    _coerce_state = check_state
+    _check_input = check_input
+    _check_params_broadcast = check_params_broadcast
+    _quant = quantize
+    _reset_signal = reset_signal
+    _integrate = integrate
+    _fire = fire
+    _fire_and_reset = fire_and_reset
 
     # -- public API -----------------------------------------------------------------------------
     def step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:  # pragma: no cover - abstract
@@ -285,11 +331,11 @@ class Neuron(nn.Module):
 
     def prepare(self, x: Tensor, state: Any) -> Any:
         """Check ``x`` (one time step) and ``state`` and return the state to start from."""
-        self._check_input(x)
-        self._check_params_broadcast(x)
+        self.check_input(x)
+        self.check_params_broadcast(x)
         if state is None:
             return self.init_state(x)
-        return self._coerce_state(state, x)
+        return self.check_state(state, x)
 
     def forward(self, x: Tensor, state: Any = None) -> Any:
         """One time step. Returns ``(spikes, state)``, or only spikes when ``stateful``."""
@@ -305,9 +351,7 @@ class Neuron(nn.Module):
 
         Returns ``(spikes [T, ...], final state)``, or only the spikes when ``stateful``.
         """
-        from ._backends import select_backend
-
-        self._check_input(x_seq, "x_seq")
+        self.check_input(x_seq, "x_seq")
         if x_seq.dim() < 1 or x_seq.shape[0] < 1:
             raise ValueError(
                 f"{type(self).__name__}.run: x_seq must be time-first [T, ...] with T >= 1, "
@@ -316,7 +360,7 @@ class Neuron(nn.Module):
         if self.stateful and state is None:
             state = self.state
         state = self.prepare(x_seq[0], state)
-        impl = select_backend(self, x_seq, backend)
+        impl = _backends.select_backend(self, x_seq, backend)
         spk, new_state = impl.run(self, x_seq, state)
         if self.stateful:
             self.state = new_state
@@ -350,7 +394,7 @@ class Neuron(nn.Module):
             raise ValueError(f"{type(self).__name__}.record: unknown state field(s) {unknown}; "
                              f"this neuron's state fields are {self.State._fields}")
         fields = tuple(dict.fromkeys(fields))
-        self._check_input(x_seq, "x_seq")
+        self.check_input(x_seq, "x_seq")
         if x_seq.dim() < 1 or x_seq.shape[0] < 1:
             raise ValueError(
                 f"{type(self).__name__}.record: x_seq must be time-first [T, ...] with T >= 1, "
@@ -364,7 +408,7 @@ class Neuron(nn.Module):
         """Run eagerly and return ``(spikes [T, ...], states)`` with every state field stacked
         over time (``states.mem[t]`` is the membrane after step ``t``). Does not touch the
         stored state of a stateful neuron."""
-        self._check_input(x_seq, "x_seq")
+        self.check_input(x_seq, "x_seq")
         if x_seq.dim() < 1 or x_seq.shape[0] < 1:
             raise ValueError(
                 f"x_seq must be time-first [T, ...] with T >= 1, got {tuple(x_seq.shape)}"

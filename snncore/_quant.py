@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ._encoders import _check_int, _check_number
+from ._validate import check_int, check_number
 
 __all__ = ["StateQuant", "state_quant", "quant_levels", "DEFAULT_MULTIPLIERS"]
 
@@ -64,15 +64,15 @@ def quant_levels(
     each side geometrically with ratio ``multiplier``, densest next to the centre.
     """
     fn = "state_quant"
-    bits = _check_int(num_bits, "num_bits", fn, low=1)
+    bits = check_int(num_bits, "num_bits", fn, low=1)
     assert bits is not None
     if bits > 16:
         raise ValueError(f"{fn}: num_bits must be <= 16, got {bits}")
-    thr = _check_number(threshold, "threshold", fn)
+    thr = check_number(threshold, "threshold", fn)
     if thr <= 0:
         raise ValueError(f"{fn}: threshold must be > 0, got {thr:g}")
-    lo_lim = _check_number(lower_limit, "lower_limit", fn)
-    hi_lim = _check_number(upper_limit, "upper_limit", fn)
+    lo_lim = check_number(lower_limit, "lower_limit", fn)
+    hi_lim = check_number(upper_limit, "upper_limit", fn)
     if lo_lim < 0 or hi_lim < 0:
         raise ValueError(
             f"{fn}: lower_limit and upper_limit must be >= 0, got {lo_lim:g} and {hi_lim:g}"
@@ -85,7 +85,7 @@ def quant_levels(
     if multiplier is None:
         m = DEFAULT_MULTIPLIERS.get(bits, 0.95)
     else:
-        m = _check_number(multiplier, "multiplier", fn)
+        m = check_number(multiplier, "multiplier", fn)
         if m <= 0:
             raise ValueError(f"{fn}: multiplier must be > 0, got {m:g}")
     centre = thr if thr_centered else 0.0

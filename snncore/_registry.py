@@ -7,36 +7,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from . import _catalogue
 from ._errors import AmbiguousNameError, DuplicateNameError, UnknownNameError
 
-__all__ = ["Entry", "Registry", "RegistryView", "KNOWN_OPTIONAL", "OPTIONAL_DISTRIBUTIONS"]
+__all__ = [
+    "Entry", "Registry", "RegistryView", "KINDS", "BUILTIN_PLUGIN", "active", "install",
+    "optional_provider",
+]
 
 T = TypeVar("T")
 
-# Names that known optional plugins provide, so that an unknown-name error can say what to install.
-# kind -> name -> extra of the ``snncore`` distribution.
-KNOWN_OPTIONAL: dict[str, dict[str, str]] = {
-    "neuron": {
-        name: "neurons-extra"
-        for name in (
-            "synaptic", "alpha", "lapicque", "rleaky", "rsynaptic", "slstm", "sconv2dlstm",
-            "leaky_parallel", "state_leaky", "linear_leaky", "delta_leaky", "if", "li", "alif",
-            "izhikevich", "adex", "batchnorm_tt", "graded_spikes",
-        )
-    },
-    "backend": {"ipu": "ipu"},
-    "surrogate": {},
-    "encoder": {},
-}
+#: plugin names of snncore's own built-ins (entries they register win a bare-name clash)
+BUILTIN_PLUGIN = "snncore"
 
 
-#: extra of the ``snncore`` distribution -> the plugin distribution it installs
-OPTIONAL_DISTRIBUTIONS: dict[str, str] = {
-    "neurons-extra": "snn-neurons-extra",
-    "nir": "snn-nir",
-    "viz": "snn-viz",
-    "ipu": "snn-ipu",
-}
+def optional_provider(kind: str, name: str) -> dict[str, Any] | None:
+    """The catalogue entry of the optional plugin that provides ``kind`` ``name``, if any."""
+    for plugin in _catalogue.PLUGINS:
+        if name in plugin["provides"].get(kind, ()):
+            return plugin
+    return None
 
 
 @dataclass(frozen=True)
@@ -83,8 +73,11 @@ class Registry(Generic[T]):
     """A name -> factory mapping of one kind, filled by plugins.
 
     Lookups accept ``name`` or the qualified ``plugin:name``. Registering a name that another
-    provider already registered does not overwrite it: both stay reachable by qualified name and
-    the bare name raises :class:`~snncore.AmbiguousNameError` naming both providers.
+    provider already registered does not overwrite it: both stay reachable by qualified name.
+    A bare name then resolves to snncore's built-in when one of the providers is the built-in
+    (a plugin cannot hijack ``"atan"`` or ``"leaky"``; use ``"plugin:atan"`` for the plugin's);
+    between two plugins it raises :class:`~snncore.AmbiguousNameError` naming both providers.
+    Both cases are listed as conflicts by ``snncore plugins``.
     """
 
     kind: str
@@ -115,6 +108,14 @@ class Registry(Generic[T]):
             else:
                 del self._entries[name]
 
+    def remove_entry(self, entry: Entry[T]) -> None:
+        """Forget one entry (the very object ``add`` stored)."""
+        kept = [e for e in self._entries.get(entry.name, []) if e is not entry]
+        if kept:
+            self._entries[entry.name] = kept
+        else:
+            self._entries.pop(entry.name, None)
+
     def _entries_flat(self) -> list[Entry[T]]:
         return [e for es in self._entries.values() for e in es]
 
@@ -139,10 +140,13 @@ class Registry(Generic[T]):
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
+            builtin = [e for e in candidates if e.plugin == BUILTIN_PLUGIN]
+            if builtin:  # the documented rule: a bare built-in name always means the built-in
+                return builtin[0]
             raise AmbiguousNameError(self.kind, key, candidates[0].plugin, candidates[1].plugin)
-        extra = KNOWN_OPTIONAL.get(self.kind, {}).get(key)
-        install = f'pip install "snncore[{extra}]"' if extra else None
-        plugin = OPTIONAL_DISTRIBUTIONS.get(extra) if extra else None
+        known = optional_provider(self.kind, key)
+        install = _catalogue.install_command(known) if known else None
+        plugin = known["distribution"] if known else None
         raise UnknownNameError(self.kind, name, self._suggest(name), install, plugin)
 
     def _suggest(self, name: str) -> list[str]:
@@ -236,3 +240,21 @@ class RegistryView(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._registry._entries
+
+
+#: the four kinds of registry
+KINDS = ("neuron", "surrogate", "encoder", "backend")
+_active: dict[str, Registry[Any]] | None = None
+
+
+def install(registries: dict[str, Registry[Any]]) -> None:
+    """Make ``registries`` the process-wide ones (done once by the plugin loader)."""
+    global _active
+    _active = registries
+
+
+def active(kind: str) -> Registry[Any]:
+    """The process-wide registry of ``kind``; using it loads the plugins (lazily, once)."""
+    if _active is None:
+        raise RuntimeError("snncore's registries are not set up yet: import snncore first")
+    return _active[kind]

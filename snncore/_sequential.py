@@ -150,6 +150,7 @@ class Sequential(nn.Sequential):
                 return x, None
             mask = st if st is not None else self._dropout_mask(layer, x, 1)
             return x * mask, mask
+        _check_layer_input(layer, x)
         t, b = x.shape[0], x.shape[1]
         y = layer(x.reshape(t * b, *x.shape[2:]))
         if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != t * b:
@@ -212,6 +213,40 @@ class Sequential(nn.Sequential):
         if self.backend:
             parts.append(f"backend={self.backend!r}")
         return ", ".join(parts)
+
+
+#: layer type -> (rank of one sample's input, what that sample is)
+_SAMPLE_RANK: tuple[tuple[type[nn.Module], int, str], ...] = (
+    (nn.Linear, 1, "F"), (nn.Bilinear, 1, "F"),
+    (nn.Conv1d, 2, "C, L"), (nn.ConvTranspose1d, 2, "C, L"),
+    (nn.Conv2d, 3, "C, H, W"), (nn.ConvTranspose2d, 3, "C, H, W"),
+    (nn.Conv3d, 4, "C, D, H, W"), (nn.ConvTranspose3d, 4, "C, D, H, W"),
+)
+
+
+def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
+    """A stateless layer with a known input rank must get ``[T, B, *sample]``: a batch whose
+    time axis was forgotten (``[B, F]`` for a Linear) is named as such instead of ending in a
+    matmul error."""
+    for kind, rank, sample in _SAMPLE_RANK:
+        if isinstance(layer, kind):
+            if x.dim() != rank + 2:
+                hint = (" (a batch without its time axis? add one with x.unsqueeze(0) for a "
+                        "single step, or encode it over T steps, e.g. "
+                        "snncore.encoders.rate(x, T))") if x.dim() == rank + 1 else ""
+                raise ValueError(
+                    f"Sequential: {type(layer).__name__} expects time-first input "
+                    f"[T, B, {sample}] ({rank + 2} dims), got shape {tuple(x.shape)}{hint}"
+                )
+            features = getattr(layer, "in_features", None) or getattr(layer, "in_channels", None)
+            axis = -1 if hasattr(layer, "in_features") else 2
+            if isinstance(features, int) and x.shape[axis] != features:
+                raise ValueError(
+                    f"Sequential: {type(layer).__name__} expects {features} "
+                    f"{'features' if axis == -1 else 'channels'} in input [T, B, {sample}], got "
+                    f"shape {tuple(x.shape)}"
+                )
+            return
 
 
 def _detach(state: Any) -> Any:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from ._registry import active
+
 __all__ = [
     "Surrogate",
     "spike",
@@ -34,6 +36,7 @@ __all__ = [
     "PiecewiseQuadratic",
     "PiecewiseExp",
     "BUILTIN_SURROGATES",
+    "BUILTIN_BY_NAME",
 ]
 
 
@@ -106,9 +109,8 @@ class Surrogate:
 def spike(x: Tensor, surrogate: Surrogate | str = "atan") -> Tensor:
     """Binary spikes ``H(x)`` with ``surrogate``'s derivative in backward."""
     if isinstance(surrogate, str):
-        from ._api import surrogate as make
-
-        surrogate = make(surrogate)
+        builtin = BUILTIN_BY_NAME.get(surrogate)
+        surrogate = builtin() if builtin is not None else active("surrogate").create(surrogate)
     return surrogate(x)
 
 
@@ -419,3 +421,6 @@ BUILTIN_SURROGATES: tuple[type[Surrogate], ...] = (
     StochasticSpikeOperator, LeakySpikeOperator, SparseFastSigmoid, Custom, Gaussian,
     Erf, PiecewiseQuadratic, PiecewiseExp,
 )
+
+#: built-in surrogate name -> class (what core neurons use for a bare built-in name)
+BUILTIN_BY_NAME: dict[str, type[Surrogate]] = {cls.name: cls for cls in BUILTIN_SURROGATES}

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple, TextIO
 
 import torch
 from torch import Tensor, nn
 
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._neuron import detach as detach_module
 from ._neuron import neurons_of
 from ._neuron import reset as reset_module
@@ -198,6 +200,29 @@ def bptt(
 
 
 # -- fit ------------------------------------------------------------------------------------------
+_DATA_KINDS = (
+    "a DataLoader or any re-iterable of (inputs, targets) batches (a list, a Dataset-like object "
+    "whose __iter__ starts over), a zero-argument callable returning a fresh iterable per epoch, "
+    "or a tuple (inputs, targets) of tensors"
+)
+
+
+def _check_data(data: Any, epochs: int) -> None:
+    """Reject data that cannot give ``epochs`` passes (a one-shot iterator with epochs > 1)."""
+    if isinstance(data, tuple) and len(data) == 2 and all(isinstance(t, Tensor) for t in data):
+        return
+    if callable(data) and not isinstance(data, Iterable):
+        return
+    if not isinstance(data, Iterable):
+        raise TypeError(f"fit: data must be {_DATA_KINDS}; got {type(data).__name__}")
+    if isinstance(data, Iterator) and epochs > 1:
+        raise ValueError(
+            f"fit: data is a one-shot iterator ({type(data).__name__}), which would be exhausted "
+            f"after the first of {epochs} epochs; pass a re-iterable (a list or a DataLoader) or "
+            "a factory such as `lambda: make_batches()` that fit calls once per epoch"
+        )
+
+
 def _batches(
     data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None
 ) -> tuple[Iterable[Any], int]:
@@ -218,15 +243,33 @@ def _batches(
                 yield x[idx], y[idx]
 
         return gen(), math.ceil(n / batch_size)
+    if callable(data) and not isinstance(data, Iterable):
+        made = data()
+        if not isinstance(made, Iterable):
+            raise TypeError(
+                f"fit: the data factory must return an iterable of (inputs, targets) batches, "
+                f"got {type(made).__name__}"
+            )
+        data = made
     if isinstance(data, Iterable):
         try:
             count = len(data)  # type: ignore[arg-type]
         except TypeError:
             count = -1
         return data, count
+    raise TypeError(f"fit: data must be {_DATA_KINDS}; got {type(data).__name__}")
+
+
+def _split_batch(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
+        return batch[0], batch[1]
+    if isinstance(batch, Mapping):
+        raise TypeError(
+            "fit: a batch is a mapping; fit needs (inputs, targets) pairs: wrap the data, e.g. "
+            "`lambda: ((b['x'], b['y']) for b in loader)`"
+        )
     raise TypeError(
-        "fit: data must be a DataLoader (or any iterable of (inputs, targets) batches) or a "
-        f"tuple (inputs, targets) of tensors, got {type(data).__name__}"
+        f"fit: every batch must be an (inputs, targets) pair, got {type(batch).__name__}"
     )
 
 
@@ -261,6 +304,8 @@ def fit(
     progress: bool = True,
     progress_file: TextIO | None = None,
     device: torch.device | str | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    resume: bool = False,
 ) -> list[dict[str, float]]:
     r"""Train ``model`` for ``epochs`` passes over ``data``; returns the per-epoch history.
 
@@ -279,8 +324,10 @@ def fit(
 
     Args:
         model: the network.
-        data: a DataLoader (any iterable of ``(inputs, targets)``) or a tuple of tensors
-            ``(inputs, targets)``, batched here by ``batch_size``.
+        data: a DataLoader or any re-iterable of ``(inputs, targets)`` batches, a
+            zero-argument callable returning a fresh iterable each epoch (for generators), or a
+            tuple of tensors ``(inputs, targets)``, batched here by ``batch_size``. A one-shot
+            iterator (a generator object) is accepted only with ``epochs=1``.
         loss_fn: ``loss_fn(outputs, targets) -> 0-d tensor``.
         optimizer: any torch optimizer over the model's parameters.
         epochs: passes over the data (int >= 1). Default: 1.
@@ -298,6 +345,9 @@ def fit(
         progress_file: stream for the bar. Default: None (stderr).
         device: move every batch's inputs and targets there first. Default: None (as they
             come).
+        checkpoint: file written after every epoch. Default: None (no checkpoint).
+        resume: continue from ``checkpoint`` if that file exists (else start fresh; logged).
+            Default: False.
 
     Returns:
         ``list[dict]``, one record per epoch.
@@ -320,21 +370,41 @@ def fit(
         raise ValueError("fit: k (truncation window) needs mode='stateful', 'step' or 'sequence'")
     if not callable(loss_fn):
         raise TypeError(f"fit: loss_fn must be callable, got {loss_fn!r}")
+    if not isinstance(resume, bool):
+        raise TypeError(f"fit: resume must be a bool, got {resume!r}")
+    if resume and checkpoint is None:
+        raise ValueError("fit: resume=True needs checkpoint= (the file to resume from)")
+    _check_data(data, epochs)
     history: list[dict[str, float]] = []
-    for epoch in range(1, epochs + 1):
+    first = 1
+    if resume and checkpoint is not None and os.path.exists(checkpoint):
+        ckpt = load_checkpoint(checkpoint, model, optimizer, scheduler=scheduler,
+                               generator=generator)
+        history = list(ckpt["history"])
+        first = int(ckpt["epoch"]) + 1
+        logger.info("resumed from %s after epoch %d", checkpoint, first - 1)
+    elif resume:
+        logger.info("no checkpoint at %s yet: starting from epoch 1", checkpoint)
+    for epoch in range(first, epochs + 1):
         start = time.perf_counter()
         model.train()
         batches, count = _batches(data, batch_size, shuffle, generator)
         bar = _progress(batches, count, f"epoch {epoch}/{epochs}", progress, progress_file)
         total, seen = 0.0, 0
         for batch in bar if bar is not None else batches:
-            x, y = batch[0], batch[1]
+            x, y = _split_batch(batch)
             if device is not None:
                 x, y = x.to(device), y.to(device)
             x_seq = transform(x) if transform is not None else x
             if mode is None:
                 reset_module(model)  # stateful neurons start every batch from a fresh state
                 loss = loss_fn(model(x_seq), y)
+                if not isinstance(loss, Tensor) or loss.dim() != 0:
+                    raise ValueError(
+                        "fit: loss_fn must return a 0-d tensor (use a 'mean' or 'sum' "
+                        f"reduction), got {type(loss).__name__}"
+                        + (f" of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else "")
+                    )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -343,16 +413,23 @@ def fit(
                 optimizer.zero_grad()
                 res = truncated_bptt(model, x_seq, y, loss_fn, k, optimizer=optimizer, mode=mode)
                 value = float(res.loss)
-            n = len(y) if hasattr(y, "__len__") else 1
+            n = y.shape[0] if isinstance(y, Tensor) and y.dim() > 0 else (
+                len(y) if hasattr(y, "__len__") else 1)
             total += value * n
             seen += n
             if bar is not None:
                 bar.set_postfix(loss=f"{value:.3f}")
         if bar is not None:
             bar.close()
+        if seen == 0:
+            raise ValueError(
+                f"fit: data yielded no batches in epoch {epoch}"
+                + (" (an iterator exhausted by an earlier epoch?)" if epoch > 1 else "")
+                + f"; pass {_DATA_KINDS}"
+            )
         if scheduler is not None:
             scheduler.step()
-        record: dict[str, float] = {"epoch": epoch, "loss": total / max(seen, 1)}
+        record: dict[str, float] = {"epoch": epoch, "loss": total / seen}
         if eval_fn is not None:
             result = eval_fn(model)
             if isinstance(result, Mapping):
@@ -362,7 +439,10 @@ def fit(
         record["seconds"] = time.perf_counter() - start
         logger.info("epoch %d/%d: %s", epoch, epochs,
                     ", ".join(f"{k_}={v:.4g}" for k_, v in record.items() if k_ != "epoch"))
+        history.append(record)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, optimizer, scheduler=scheduler, epoch=epoch,
+                            history=history, generator=generator)
         if on_epoch_end is not None:
             on_epoch_end(record)
-        history.append(record)
     return history

@@ -14,17 +14,21 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+from . import _catalogue
+
 __all__: list[str] = []  # the names are snn_viz's; see ``dir(snncore.viz)`` once it is installed
 
-INSTALL_HINT = 'install the visualization plugin: pip install "snncore[viz]"'
+_VIZ = _catalogue.by_extra("viz")
+assert _VIZ is not None
+INSTALL_HINT = f"install the visualization plugin: {_catalogue.install_command(_VIZ)}"
 
 
 def _plugin() -> ModuleType:
     try:
-        return importlib.import_module("snn_viz")
+        return importlib.import_module(_VIZ["package"])
     except ImportError as exc:
-        raise ImportError(f"snncore.viz needs the snn-viz package; {INSTALL_HINT}",
-                          name="snn_viz") from exc
+        raise ImportError(f"snncore.viz needs the {_VIZ['distribution']} package; {INSTALL_HINT}",
+                          name=_VIZ["package"]) from exc
 
 
 def __getattr__(name: str) -> Any:

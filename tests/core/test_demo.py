@@ -27,3 +27,34 @@ def test_demo_rejects_bad_epochs():
 
     with pytest.raises(ValueError, match="epochs must be an int >= 1"):
         run_demo(epochs=0, progress=False, out=io.StringIO())
+
+
+def test_demo_says_when_it_builds_the_native_loops(monkeypatch):
+    """The first fused call on a machine compiles native code: the demo prints what and why
+    before training starts (simulated here: the build logs as the real one does)."""
+    import logging
+
+    from snncore import _demo
+    from snncore.backends import _native as _fused_native
+
+    def building() -> str:
+        logging.getLogger("snncore.backends.fused").info(
+            "fused: building the native time loops into %s (once)", "/cache/fused_x.so")
+        return "native (/cache/fused_x.so)"
+
+    monkeypatch.setattr(_fused_native, "native_status", building)
+    out = io.StringIO()
+    _demo._prepare_fused(out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("first use of the fused backend")
+    assert "building the native time loops into /cache/fused_x.so" in lines[0]
+    assert lines[1].startswith("fused: native time loops built in")
+    # nothing is said when they are already built; the reason is said when they cannot be used
+    monkeypatch.setattr(_fused_native, "native_status", lambda: "native (/cache/fused_x.so)")
+    out = io.StringIO()
+    _demo._prepare_fused(out)
+    assert out.getvalue() == ""
+    monkeypatch.setattr(_fused_native, "native_status", lambda: "no C++ compiler found")
+    out = io.StringIO()
+    _demo._prepare_fused(out)
+    assert "native loops not used (no C++ compiler found)" in out.getvalue()

@@ -14,9 +14,10 @@ import torch
 from torch import Tensor
 
 import snncore as snn
-from snncore import _fused, _fused_native
 from snncore._backends import get_backend, select_backend
-from snncore._fused import fused_run
+from snncore.backends import _fused
+from snncore.backends import _native as _fused_native
+from snncore.backends._fused import fused_run
 
 T, B, N = 24, 3, 5
 RESETS = ("subtract", "zero", "none")

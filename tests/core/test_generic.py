@@ -30,16 +30,16 @@ class TracedLIF(snn.Neuron):
 
     def __init__(self, beta: float, gamma: float = 0.2, tau: float = 0.8, **kw) -> None:
         super().__init__(**kw)
-        self._register("beta", beta, True, low=0.0, high=1.0)
-        self._register("gamma", gamma, True)
+        self.add_param("beta", beta, True, low=0.0, high=1.0)
+        self.add_param("gamma", gamma, True)
         self.tau = tau
 
     def step(self, x, state):
-        thr = self._value("threshold", x)
-        beta = self._value("beta", x, clamp01=True)
-        drive = x - self._value("gamma", x) * state.trace
-        mem = self._integrate(beta, state.mem, drive, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        thr = self.param("threshold", x)
+        beta = self.param("beta", x, clamp01=True)
+        drive = x - self.param("gamma", x) * state.trace
+        mem = self.integrate(beta, state.mem, drive, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, TwoState(mem, self.tau * state.trace + spk)
 
 
@@ -169,7 +169,7 @@ def test_explicit_opt_out():
 
 
 def test_no_native_code_means_unavailable(monkeypatch):
-    from snncore import _generic
+    from snncore.backends import _generic
 
     monkeypatch.setattr(_generic, "_lib", None)
     monkeypatch.setattr(_generic, "_status", "not built yet")
@@ -180,7 +180,7 @@ def test_no_native_code_means_unavailable(monkeypatch):
 
 
 def test_compiled_and_interpreted_kernels_agree(monkeypatch):
-    from snncore import _generic
+    from snncore.backends import _generic
 
     neuron = TracedLIF(0.9)
     x = torch.rand(T, B, N) * 1.5
@@ -195,7 +195,7 @@ def test_compiled_and_interpreted_kernels_agree(monkeypatch):
 
 
 def test_a_kernel_that_does_not_compile_falls_back_to_the_interpreter(monkeypatch, caplog):
-    from snncore import _generic
+    from snncore.backends import _generic
 
     class Fresh(TracedLIF):  # a configuration never compiled before in this process
         pass

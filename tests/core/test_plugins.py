@@ -16,6 +16,10 @@ import snncore as snn
 from snncore import _plugins
 from snncore._plugins import PluginManager, PluginWarning
 
+#: the built-in areas, each a plugin of its own
+BUILTINS = ["snncore.neurons", "snncore.surrogates", "snncore.encoders", "snncore.eager",
+            "snncore.fused", "snncore.triton"]
+
 
 class FakeEntryPoint:
     """Stands in for an installed distribution's entry point."""
@@ -61,7 +65,7 @@ def test_loading_is_lazy_and_idempotent(fake_eps):
     assert "good_lif" in pm.registries["neuron"].names()
     assert pm.loaded
     pm.load()
-    assert list(pm.plugins) == ["snncore", "good"]
+    assert list(pm.plugins) == [*BUILTINS, "good"]
 
 
 def test_plugin_failing_on_import_is_isolated(fake_eps):
@@ -78,7 +82,7 @@ def test_plugin_failing_on_import_is_isolated(fake_eps):
     assert "missing_dep" in failure.error
     report = pm.report()
     assert report["failures"][0]["distribution"] == "snn-broken"
-    assert [p["name"] for p in report["plugins"]] == ["snncore", "good"]
+    assert [p["name"] for p in report["plugins"]] == [*BUILTINS, "good"]
 
 
 def test_plugin_whose_hook_raises_leaves_nothing_behind(fake_eps):
@@ -120,7 +124,7 @@ def test_environment_switches(fake_eps, monkeypatch, env, expected):
         monkeypatch.setenv(k, v)
     pm = PluginManager()
     pm.load()
-    assert set(pm.plugins) - {"snncore"} == expected
+    assert set(pm.plugins) - set(BUILTINS) == expected
     assert "leaky" in pm.registries["neuron"].names()  # built-ins always load
     if _plugins.ENV_DISABLE_AUTOLOAD not in env:
         assert set(pm.skipped) == {"one", "two"} - expected
@@ -273,10 +277,10 @@ def test_plugins_command_text(capsys):
 
     assert main(["plugins"]) == 0
     text = capsys.readouterr().out
-    assert "snncore [builtin]" in text and "neurons: leaky" in text
+    assert "snncore.neurons [builtin]" in text and "neurons: leaky" in text
     assert "eager (priority 0, from snncore): available" in text
     assert main(["plugins", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["plugins"][0]["name"] == "snncore"
+    assert json.loads(capsys.readouterr().out)["plugins"][0]["name"] == "snncore.neurons"
 
 
 def test_builtins_register_through_the_same_hooks():

@@ -208,3 +208,18 @@ def test_float32_fused_network_gradients_match_eager():
     assert torch.equal(outs["eager"][0], outs["fused"][0])
     for a, b in zip(outs["eager"][1], outs["fused"][1], strict=True):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6)
+
+
+def test_forgotten_time_axis_is_named() -> None:
+    net = snn.Sequential(nn.Linear(784, 32), snn.Leaky(beta=0.9))
+    with pytest.raises(ValueError, match=r"time-first input \[T, B, F\].*\(32, 784\).*time axis"):
+        net(torch.rand(32, 784))
+    with pytest.raises(ValueError, match="expects 784 features"):
+        net(torch.rand(4, 32, 100))
+    conv = snn.Sequential(nn.Conv2d(1, 4, 3), snn.Leaky(beta=0.9))
+    with pytest.raises(ValueError, match=r"\[T, B, C, H, W\].*time axis"):
+        conv(torch.rand(8, 1, 12, 12))
+    with pytest.raises(ValueError, match="expects 1 channels"):
+        conv(torch.rand(2, 8, 3, 12, 12))
+    out, _ = conv(torch.rand(2, 8, 1, 12, 12))
+    assert out.shape == (2, 8, 4, 10, 10)

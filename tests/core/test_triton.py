@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import snncore as snn
-from snncore import _triton
 from snncore._backends import get_backend
+from snncore.backends import _triton
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_fused import KINDS, RESETS, _assert_same, _inputs, _make  # noqa: E402

@@ -32,10 +32,9 @@ def test_entry_point_is_declared():
 
 
 def test_every_known_optional_neuron_is_provided():
-    from snncore._registry import KNOWN_OPTIONAL
+    from snncore._catalogue import by_extra
 
-    assert {n for n, extra in KNOWN_OPTIONAL["neuron"].items()
-            if extra == "neurons-extra"} == PROVIDED
+    assert set(by_extra("neurons-extra")["provides"]["neuron"]) == PROVIDED
     for name in PROVIDED:
         entry = snn.registries()["neuron"].get(name)
         assert entry.plugin == "neurons_extra"

@@ -7,6 +7,9 @@ from here directly.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+
 from ._layers import BatchNormTT, GradedSpikes
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
 from ._models import (
@@ -71,4 +74,8 @@ __all__ = [
     "GradedSpikes",
 ]
 
-__version__ = "0.1.0"
+try:  # the one version number lives in the repository's VERSION file
+    __version__ = _dist_version("snn-neurons-extra")
+except PackageNotFoundError:  # pragma: no cover - a checkout that is not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, _dist_version

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron, Surrogate
-from snncore._neuron import StateQuant
+from snncore.extend import StateQuantizer
 
 from ._common import check_bool, check_positive_int, kernel_pair
 
@@ -37,12 +37,12 @@ class _LSTMNeuron(Neuron):
         raise NotImplementedError
 
     def prepare(self, x: Tensor, state: Any) -> Any:
-        self._check_input(x)
+        self.check_input(x)
         self._check_shape(x)
-        self._check_params_broadcast(x.new_empty(self._hidden_shape(x)))
+        self.check_params_broadcast(x.new_empty(self._hidden_shape(x)))
         if state is None:
             return self.init_state(x)
-        return self._coerce_state(state, x)
+        return self.check_state(state, x)
 
     def _cell_input(self, mem: Tensor, thr: Tensor) -> tuple[Tensor, Tensor | None]:
         """The hidden state fed to the cell and the delayed reset signal (None if unused).
@@ -51,7 +51,7 @@ class _LSTMNeuron(Neuron):
         ``"subtract"`` subtracts :math:`\\theta` from the new :math:`h_t` there."""
         if not self.reset_delay or self.reset_mechanism == "none":
             return mem, None
-        r = self._reset_signal(mem, thr)
+        r = self.reset_signal(mem, thr)
         if self.reset_mechanism == "zero":
             return (1 - r) * mem, None
         return mem, r
@@ -110,7 +110,7 @@ class SLSTM(_LSTMNeuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -138,13 +138,13 @@ class SLSTM(_LSTMNeuron):
             )
 
     def step(self, x: Tensor, state: SLSTMState) -> tuple[Tensor, SLSTMState]:
-        thr = self._value("threshold", x)
+        thr = self.param("threshold", x)
         h_in, r = self._cell_input(state.mem, thr)
         h, c = self.lstm_cell(x, (h_in, state.syn))
         if r is not None:
             h = h - r * thr
-        c = self._quant(c)
-        spk, h = self._fire_and_reset(h, thr)
+        c = self.quantize(c)
+        spk, h = self.fire_and_reset(h, thr)
         return spk, SLSTMState(c, h)
 
     def extra_repr(self) -> str:
@@ -216,7 +216,7 @@ class SConv2dLSTM(_LSTMNeuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -262,7 +262,7 @@ class SConv2dLSTM(_LSTMNeuron):
         return h
 
     def step(self, x: Tensor, state: SConv2dLSTMState) -> tuple[Tensor, SConv2dLSTMState]:
-        thr = self._value("threshold", x)
+        thr = self.param("threshold", x)
         h_in, r = self._cell_input(state.mem, thr)
         gates = self.conv(torch.cat([x, h_in], dim=-3))
         i, f, o, g = torch.split(gates, self.out_channels, dim=-3)
@@ -270,10 +270,10 @@ class SConv2dLSTM(_LSTMNeuron):
         h = torch.sigmoid(o) * torch.tanh(c)
         if r is not None:
             h = h - r * thr
-        c = self._quant(c)
+        c = self.quantize(c)
         if self.max_pool or self.avg_pool:
-            spk = self._fire(self._pool(self._quant(h)), thr)
-            _, h = self._fire_and_reset(h, thr)
+            spk = self.fire(self._pool(self.quantize(h)), thr)
+            _, h = self.fire_and_reset(h, thr)
         else:
-            spk, h = self._fire_and_reset(h, thr)
+            spk, h = self.fire_and_reset(h, thr)
         return spk, SConv2dLSTMState(c, h)

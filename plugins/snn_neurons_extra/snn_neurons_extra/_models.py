@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from snncore import Neuron, Surrogate
-from snncore._neuron import StateQuant
+from snncore.extend import StateQuantizer
 
 from ._common import check_bool, check_number
 
@@ -75,7 +75,7 @@ class IF(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -89,9 +89,9 @@ class IF(Neuron):
         )
 
     def step(self, x: Tensor, state: IFState) -> tuple[Tensor, IFState]:
-        thr = self._value("threshold", x)
-        mem = self._integrate(x.new_ones(()), state.mem, x, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        thr = self.param("threshold", x)
+        mem = self.integrate(x.new_ones(()), state.mem, x, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, IFState(mem)
 
 
@@ -136,17 +136,17 @@ class LI(Neuron):
         self,
         beta: float | Tensor,
         learn_beta: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         stateful: bool = False,
         backend: str | None = None,
     ) -> None:
         super().__init__(reset="none", state_quant=state_quant, stateful=stateful,
                          backend=backend)
-        self._register("beta", beta, check_bool("LI", "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool("LI", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LIState) -> tuple[Tensor, LIState]:
-        mem = self._quant(self._value("beta", x, clamp01=True) * state.mem + x)
+        mem = self.quantize(self.param("beta", x, clamp01=True) * state.mem + x)
         return mem, LIState(mem)
 
     def extra_repr(self) -> str:
@@ -222,7 +222,7 @@ class ALIF(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -234,21 +234,21 @@ class ALIF(Neuron):
             learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
             inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
         )
-        self._register("beta", beta, check_bool("ALIF", "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool("ALIF", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
-        self._register("rho", rho, check_bool("ALIF", "learn_rho", learn_rho), low=0.0, high=1.0)
-        self._register("adapt_scale", adapt_scale,
+        self.add_param("rho", rho, check_bool("ALIF", "learn_rho", learn_rho), low=0.0, high=1.0)
+        self.add_param("adapt_scale", adapt_scale,
                        check_bool("ALIF", "learn_adapt_scale", learn_adapt_scale), low=0.0)
 
     def step(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
-        beta = self._value("beta", x, clamp01=True)
-        rho = self._value("rho", x, clamp01=True)
-        thr0 = self._value("threshold", x)
+        beta = self.param("beta", x, clamp01=True)
+        rho = self.param("rho", x, clamp01=True)
+        thr0 = self.param("threshold", x)
         thr_prev = thr0 + state.b
-        b = self._quant(rho * state.b + (1 - rho) * self._value("adapt_scale", x) * state.spk)
+        b = self.quantize(rho * state.b + (1 - rho) * self.param("adapt_scale", x) * state.spk)
         thr = thr0 + b
-        mem = self._integrate(beta, state.mem, x, thr_prev)
-        spk, mem = self._fire_and_reset(mem, thr)
+        mem = self.integrate(beta, state.mem, x, thr_prev)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, ALIFState(mem, b, spk)
 
 
@@ -341,7 +341,7 @@ class Izhikevich(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -360,33 +360,33 @@ class Izhikevich(Neuron):
         self.parameter_set = parameter_set
         self.time_step = check_number(owner, "time_step", time_step, positive=True)
         learned = _learn_set(owner, learn, ("a", "b", "c", "d"))
-        self._register("threshold", threshold, check_bool(owner, "learn_threshold",
+        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
                                                           learn_threshold))
         defaults = IZHIKEVICH_PARAMETER_SETS[parameter_set]
         for name, value, default in zip("abcd", (a, b, c, d), defaults, strict=True):
-            self._register(name, default if value is None else value, name in learned)
+            self.add_param(name, default if value is None else value, name in learned)
 
     def init_state(self, x: Tensor) -> IzhikevichState:
-        c = self._value("c", x).expand(x.shape)
+        c = self.param("c", x).expand(x.shape)
         v = c.detach().clone()
-        return IzhikevichState(v, (self._value("b", x) * v).detach())
+        return IzhikevichState(v, (self.param("b", x) * v).detach())
 
     def _reset(self, r: Tensor, v: Tensor, u: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-        return r * self._value("c", x) + (1 - r) * v, u + r * self._value("d", x)
+        return r * self.param("c", x) + (1 - r) * v, u + r * self.param("d", x)
 
     def step(self, x: Tensor, state: IzhikevichState) -> tuple[Tensor, IzhikevichState]:
-        thr = self._value("threshold", x)
+        thr = self.param("threshold", x)
         v, u = state.v, state.u
         if self.reset_delay:
-            v, u = self._reset(self._reset_signal(v, thr), v, u, x)
+            v, u = self._reset(self.reset_signal(v, thr), v, u, x)
         dt = self.time_step
-        a, b = self._value("a", x), self._value("b", x)
+        a, b = self.param("a", x), self.param("b", x)
         v_new = v + dt * (0.04 * v * v + 5 * v + 140 - u + x)
         u_new = u + dt * a * (b * v - u)
-        v, u = self._quant(v_new), self._quant(u_new)
-        spk, v = self._fire_and_reset(v, thr)
+        v, u = self.quantize(v_new), self.quantize(u_new)
+        spk, v = self.fire_and_reset(v, thr)
         if not self.reset_delay:
-            v, u = self._reset(self._reset_signal(v, thr), v, u, x)
+            v, u = self._reset(self.reset_signal(v, thr), v, u, x)
         return spk, IzhikevichState(v, u)
 
     def extra_repr(self) -> str:
@@ -472,7 +472,7 @@ class AdEx(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -487,36 +487,36 @@ class AdEx(Neuron):
         owner = "AdEx"
         self.time_step = check_number(owner, "time_step", time_step, positive=True)
         learned = _learn_set(owner, learn, _ADEX_PARAMS)
-        self._register("threshold", threshold, check_bool(owner, "learn_threshold",
+        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
                                                           learn_threshold))
         values: dict[str, Any] = {"C": C, "g_L": g_L, "E_L": E_L, "V_T": V_T, "delta_T": delta_T,
                                   "tau_w": tau_w, "a": a, "b": b, "V_reset": V_reset}
         positive = {"C", "g_L", "delta_T", "tau_w"}
         for name in _ADEX_PARAMS:
-            self._register(name, values[name], name in learned,
+            self.add_param(name, values[name], name in learned,
                            low=0.0 if name in positive else None, low_open=name in positive)
 
     def init_state(self, x: Tensor) -> AdExState:
-        v = self._value("E_L", x).expand(x.shape).detach().clone()
+        v = self.param("E_L", x).expand(x.shape).detach().clone()
         return AdExState(v, torch.zeros_like(x))
 
     def _reset(self, r: Tensor, v: Tensor, w: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-        return r * self._value("V_reset", x) + (1 - r) * v, w + r * self._value("b", x)
+        return r * self.param("V_reset", x) + (1 - r) * v, w + r * self.param("b", x)
 
     def step(self, x: Tensor, state: AdExState) -> tuple[Tensor, AdExState]:
-        p = {name: self._value(name, x) for name in _ADEX_PARAMS}
-        thr = self._value("threshold", x)
+        p = {name: self.param(name, x) for name in _ADEX_PARAMS}
+        thr = self.param("threshold", x)
         v, w = state.v, state.w
         if self.reset_delay:
-            v, w = self._reset(self._reset_signal(v, thr), v, w, x)
+            v, w = self._reset(self.reset_signal(v, thr), v, w, x)
         dt = self.time_step
         exp_term = torch.exp((torch.minimum(v, thr) - p["V_T"]) / p["delta_T"])
         dv = (-p["g_L"] * (v - p["E_L"]) + p["g_L"] * p["delta_T"] * exp_term - w + x) / p["C"]
         dw = (p["a"] * (v - p["E_L"]) - w) / p["tau_w"]
-        v, w = self._quant(v + dt * dv), self._quant(w + dt * dw)
-        spk, v = self._fire_and_reset(v, thr)
+        v, w = self.quantize(v + dt * dv), self.quantize(w + dt * dw)
+        spk, v = self.fire_and_reset(v, thr)
         if not self.reset_delay:
-            v, w = self._reset(self._reset_signal(v, thr), v, w, x)
+            v, w = self._reset(self.reset_signal(v, thr), v, w, x)
         return spk, AdExState(v, w)
 
     def extra_repr(self) -> str:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron, Surrogate
-from snncore._neuron import StateQuant
+from snncore.extend import StateQuantizer
 
 from ._common import check_bool, check_positive_int
 
@@ -37,7 +37,7 @@ class _SequenceNeuron(Neuron):
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _sequence_checks(self, x_seq: Tensor, where: str) -> None:
-        self._check_input(x_seq, "x_seq")
+        self.check_input(x_seq, "x_seq")
         if x_seq.dim() < 1 or x_seq.shape[0] < 1:
             raise ValueError(
                 f"{type(self).__name__}.{where}: x_seq must be time-first [T, ...] with T >= 1, "
@@ -138,7 +138,7 @@ class LeakyParallel(_SequenceNeuron):
                 and beta.numel() != 1:
             raise ValueError(f"{owner}: beta must be a float or a tensor of shape "
                              f"({hidden_size},), got shape {tuple(beta.shape)}")
-        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(owner, "bias", bias))
 
@@ -146,25 +146,25 @@ class LeakyParallel(_SequenceNeuron):
         return (torch.Size((*x.shape[:-1], self.hidden_size)),)
 
     def prepare(self, x: Tensor, state: Any) -> Any:
-        self._check_input(x)
+        self.check_input(x)
         if x.dim() not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"LeakyParallel: one step of input must be (B, input_size={self.input_size}), "
                 f"got {tuple(x.shape)} (sequences are (T, B, input_size))"
             )
-        self._check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
-        return self.init_state(x) if state is None else self._coerce_state(state, x)
+        self.check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
+        return self.init_state(x) if state is None else self.check_state(state, x)
 
     def step(self, x: Tensor, state: LeakyParallelState) -> tuple[Tensor, LeakyParallelState]:
-        beta = self._value("beta", x, clamp01=True)
+        beta = self.param("beta", x, clamp01=True)
         mem = torch.relu(beta * state.mem + self.linear(x))
-        return self._fire(mem, self._value("threshold", x)), LeakyParallelState(mem)
+        return self.fire(mem, self.param("threshold", x)), LeakyParallelState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         unbatched = x_seq.dim() == 2
         xs = x_seq.unsqueeze(1) if unbatched else x_seq
         h0 = (state.mem.unsqueeze(0) if unbatched else state.mem).unsqueeze(0)
-        beta = self._value("beta", xs, clamp01=True).expand(self.hidden_size)
+        beta = self.param("beta", xs, clamp01=True).expand(self.hidden_size)
         w = self.linear.weight.to(xs.dtype)
         params = [w, torch.diag(beta)]
         if self.linear.bias is not None:
@@ -173,7 +173,7 @@ class LeakyParallel(_SequenceNeuron):
                                 self.training, False, False)
         if unbatched:
             mem = mem.squeeze(1)
-        return self._fire(mem, self._value("threshold", xs)), (mem,)
+        return self.fire(mem, self.param("threshold", xs)), (mem,)
 
 
 class StateLeakyState(NamedTuple):
@@ -229,7 +229,7 @@ class StateLeaky(_SequenceNeuron):
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         stateful: bool = False,
         backend: str | None = None,
     ) -> None:
@@ -240,7 +240,7 @@ class StateLeaky(_SequenceNeuron):
             stateful=stateful, backend=backend,
         )
         owner = type(self).__name__
-        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         if kernel_truncation_steps is not None:
             check_positive_int(owner, "kernel_truncation_steps", kernel_truncation_steps)
@@ -257,9 +257,9 @@ class StateLeaky(_SequenceNeuron):
                 "run() or trace() (a single step is defined only without truncation)"
             )
         drive = self._drive(x)
-        mem = self._integrate(self._value("beta", drive, clamp01=True), state.mem, drive,
-                              self._value("threshold", drive))
-        spk, mem = self._fire_and_reset(mem, self._value("threshold", drive))
+        mem = self.integrate(self.param("beta", drive, clamp01=True), state.mem, drive,
+                              self.param("threshold", drive))
+        spk, mem = self.fire_and_reset(mem, self.param("threshold", drive))
         return spk, StateLeakyState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
@@ -267,7 +267,7 @@ class StateLeaky(_SequenceNeuron):
         T = drive.shape[0]
         feat = drive.shape[1:]
         K = T if self.kernel_truncation_steps is None else min(self.kernel_truncation_steps, T)
-        beta = self._value("beta", drive, clamp01=True)
+        beta = self.param("beta", drive, clamp01=True)
         b = beta.expand(feat).reshape(-1)  # [M]
         M = b.numel()
         # powers beta^0 .. beta^T (cumprod keeps the gradient finite at beta = 0)
@@ -281,8 +281,8 @@ class StateLeaky(_SequenceNeuron):
             keep = torch.arange(1, T + 1, device=drive.device) < K
             carry = carry * keep[:, None].to(carry.dtype)
         mem = mem + carry * state.mem.reshape(1, M)
-        mem = self._quant(mem.reshape(drive.shape))
-        return self._fire(mem, self._value("threshold", drive)), (mem,)
+        mem = self.quantize(mem.reshape(drive.shape))
+        return self.fire(mem, self.param("threshold", drive)), (mem,)
 
 
 class LinearLeaky(StateLeaky):
@@ -330,7 +330,7 @@ class LinearLeaky(StateLeaky):
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         stateful: bool = False,
         backend: str | None = None,
     ) -> None:
@@ -354,14 +354,14 @@ class LinearLeaky(StateLeaky):
         return (torch.Size((*x.shape[:-1], self.out_features)),)
 
     def prepare(self, x: Tensor, state: Any) -> Any:
-        self._check_input(x)
+        self.check_input(x)
         if x.dim() < 1 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"LinearLeaky: the input's last dimension must be in_features="
                 f"{self.in_features}, got {tuple(x.shape)}"
             )
-        self._check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
-        return self.init_state(x) if state is None else self._coerce_state(state, x)
+        self.check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
+        return self.init_state(x) if state is None else self.check_state(state, x)
 
 
 class DeltaLeakyState(NamedTuple):
@@ -414,7 +414,7 @@ class DeltaLeaky(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         backend: str | None = None,
@@ -425,7 +425,7 @@ class DeltaLeaky(Neuron):
             learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
             inhibition=inhibition, stateful=stateful, backend=backend,
         )
-        self._register("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 
     @property
@@ -434,7 +434,7 @@ class DeltaLeaky(Neuron):
         return self.threshold
 
     def step(self, x: Tensor, state: DeltaLeakyState) -> tuple[Tensor, DeltaLeakyState]:
-        thr = self._value("threshold", x)
-        mem = self._quant(self._integrate(self._value("beta", x, clamp01=True), state.mem, x, thr))
-        spk = self._fire((mem - state.mem).abs(), thr)
+        thr = self.param("threshold", x)
+        mem = self.quantize(self.integrate(self.param("beta", x, clamp01=True), state.mem, x, thr))
+        spk = self.fire((mem - state.mem).abs(), thr)
         return spk, DeltaLeakyState(mem)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 from torch import Tensor, nn
 
 from snncore import Neuron, Surrogate
-from snncore._neuron import StateQuant
+from snncore.extend import StateQuantizer
 
 from ._common import check_bool, check_positive_int, kernel_pair
 
@@ -68,12 +68,12 @@ class _Recurrence:
                     f"{owner}: with all_to_all=False the element-wise weight V is used; do not "
                     "give linear_features, conv2d_channels or kernel_size"
                 )
-            self._register("V", V, learn_recurrent)
+            self.add_param("V", V, learn_recurrent)
             self.fused_kind = elementwise_kind
 
     def prepare(self: Any, x: Tensor, state: Any) -> Any:
         """The base checks, plus the input's fit to the recurrent layer."""
-        self._check_input(x)
+        self.check_input(x)
         self._check_recurrent_input(x)
         return super().prepare(x, state)  # type: ignore[misc]
 
@@ -95,7 +95,7 @@ class _Recurrence:
     def _feedback(self: Any, spk: Tensor, x: Tensor) -> Tensor:
         if self.recurrent is not None:
             return self.recurrent(spk)
-        return self._value("V", x) * spk
+        return self.param("V", x) * spk
 
 
 class RLeakyState(NamedTuple):
@@ -171,7 +171,7 @@ class RLeaky(_Recurrence, Neuron):
         learn_recurrent: bool = True,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -183,16 +183,16 @@ class RLeaky(_Recurrence, Neuron):
             learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
             inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
         )
-        self._register("beta", beta, check_bool("RLeaky", "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool("RLeaky", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rleaky_elementwise")
 
     def step(self, x: Tensor, state: RLeakyState) -> tuple[Tensor, RLeakyState]:
-        beta = self._value("beta", x, clamp01=True)
-        thr = self._value("threshold", x)
-        mem = self._integrate(beta, state.mem, x + self._feedback(state.spk, x), thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        beta = self.param("beta", x, clamp01=True)
+        thr = self.param("threshold", x)
+        mem = self.integrate(beta, state.mem, x + self._feedback(state.spk, x), thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, RLeakyState(spk, mem)
 
 
@@ -274,7 +274,7 @@ class RSynaptic(_Recurrence, Neuron):
         learn_recurrent: bool = True,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -286,18 +286,18 @@ class RSynaptic(_Recurrence, Neuron):
             learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
             inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
         )
-        self._register("alpha", alpha, check_bool("RSynaptic", "learn_alpha", learn_alpha),
+        self.add_param("alpha", alpha, check_bool("RSynaptic", "learn_alpha", learn_alpha),
                        low=0.0, high=1.0)
-        self._register("beta", beta, check_bool("RSynaptic", "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool("RSynaptic", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rsynaptic_elementwise")
 
     def step(self, x: Tensor, state: RSynapticState) -> tuple[Tensor, RSynapticState]:
-        alpha = self._value("alpha", x, clamp01=True)
-        beta = self._value("beta", x, clamp01=True)
-        thr = self._value("threshold", x)
-        syn = self._quant(alpha * state.syn + x + self._feedback(state.spk, x))
-        mem = self._integrate(beta, state.mem, syn, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        alpha = self.param("alpha", x, clamp01=True)
+        beta = self.param("beta", x, clamp01=True)
+        thr = self.param("threshold", x)
+        syn = self.quantize(alpha * state.syn + x + self._feedback(state.spk, x))
+        mem = self.integrate(beta, state.mem, syn, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, RSynapticState(spk, syn, mem)

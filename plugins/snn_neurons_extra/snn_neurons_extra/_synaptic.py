@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from snncore import Neuron, Surrogate
-from snncore._neuron import StateQuant
+from snncore.extend import StateQuantizer
 
 from ._common import check_bool, check_number
 
@@ -82,7 +82,7 @@ class Synaptic(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -95,18 +95,18 @@ class Synaptic(Neuron):
             inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
         )
         owner = type(self).__name__
-        self._register("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
+        self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
                        low=0.0, high=1.0)
-        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: SynapticState) -> tuple[Tensor, SynapticState]:
-        alpha = self._value("alpha", x, clamp01=True)
-        beta = self._value("beta", x, clamp01=True)
-        thr = self._value("threshold", x)
-        syn = self._quant(alpha * state.syn + x)
-        mem = self._integrate(beta, state.mem, syn, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        alpha = self.param("alpha", x, clamp01=True)
+        beta = self.param("beta", x, clamp01=True)
+        thr = self.param("threshold", x)
+        syn = self.quantize(alpha * state.syn + x)
+        mem = self.integrate(beta, state.mem, syn, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, SynapticState(syn, mem)
 
 
@@ -184,7 +184,7 @@ class Alpha(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -197,9 +197,9 @@ class Alpha(Neuron):
             inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
         )
         owner = type(self).__name__
-        self._register("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
+        self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
                        low=0.0, high=1.0, low_open=True)
-        self._register("beta", beta, check_bool(owner, "learn_beta", learn_beta),
+        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0, low_open=True)
         if bool((self.beta >= 1).any()):
             raise ValueError(f"{owner}: beta must be < 1 (c = ln α / (ln β − ln α) + 1), "
@@ -209,9 +209,9 @@ class Alpha(Neuron):
                              f"alpha={alpha!r}, beta={beta!r}")
 
     def step(self, x: Tensor, state: AlphaState) -> tuple[Tensor, AlphaState]:
-        alpha = self._value("alpha", x, clamp01=True)
-        beta = self._value("beta", x, clamp01=True)
-        thr = self._value("threshold", x)
+        alpha = self.param("alpha", x, clamp01=True)
+        beta = self.param("beta", x, clamp01=True)
+        thr = self.param("threshold", x)
         log_a = torch.log(alpha)
         c = log_a / (torch.log(beta) - log_a) + 1
         exc = alpha * state.syn_exc + x
@@ -219,7 +219,7 @@ class Alpha(Neuron):
         if self.reset_mechanism == "none":
             mem = c * (exc + inh)
         else:
-            r = self._reset_signal(state.mem, thr)
+            r = self.reset_signal(state.mem, thr)
             if self.reset_mechanism == "zero":
                 exc = alpha * ((1 - r) * state.syn_exc) + x
                 inh = beta * ((1 - r) * state.syn_inh) - x
@@ -228,8 +228,8 @@ class Alpha(Neuron):
                 mem = c * (exc + inh) + r * state.syn_inh
                 exc = exc - r * thr
                 inh = (1 - r) * inh
-        exc, inh = self._quant(exc), self._quant(inh)
-        spk, mem = self._fire_and_reset(mem, thr)
+        exc, inh = self.quantize(exc), self.quantize(inh)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, AlphaState(exc, inh, mem)
 
 
@@ -300,7 +300,7 @@ class Lapicque(Neuron):
         learn_threshold: bool = False,
         graded_spikes_factor: float | Tensor = 1.0,
         learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuant | None = None,
+        state_quant: StateQuantizer | None = None,
         inhibition: bool = False,
         stateful: bool = False,
         detach_reset: bool = True,
@@ -329,45 +329,45 @@ class Lapicque(Neuron):
         if learn_beta and beta is None:
             raise ValueError(f"{owner}: learn_beta=True needs beta (R and C were given)")
         if R is not None:
-            self._register("R", R, False, low=0.0, low_open=True)
+            self.add_param("R", R, False, low=0.0, low_open=True)
         if C is not None:
-            self._register("C", C, False, low=0.0, low_open=True)
+            self.add_param("C", C, False, low=0.0, low_open=True)
         self._mode = "".join(sorted(given))  # "Cbeta", "Rbeta", "beta" or "CR"
         if beta is not None:
-            self._register("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
+            self.add_param("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
             if bool((self.beta >= 1).any()):
                 raise ValueError(f"{owner}: beta must be < 1, got {beta!r}")
             ln_inv = torch.log(1 / self.beta.detach())
             if R is None and C is None:
-                self._register("R", torch.ones_like(ln_inv), False)
-                self._register("C", self.time_step / ln_inv, False)
+                self.add_param("R", torch.ones_like(ln_inv), False)
+                self.add_param("C", self.time_step / ln_inv, False)
             elif C is None:
-                self._register("C", self.time_step / (self.R * ln_inv), False)
+                self.add_param("C", self.time_step / (self.R * ln_inv), False)
             else:
-                self._register("R", self.time_step / (self.C * ln_inv), False)
+                self.add_param("R", self.time_step / (self.C * ln_inv), False)
         else:
-            self._register("beta", torch.exp(-self.time_step / (self.R * self.C)), False)
+            self.add_param("beta", torch.exp(-self.time_step / (self.R * self.C)), False)
 
     def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Decay ``1 − Δt/(RC)`` and input gain ``Δt/C`` in ``x``'s dtype."""
         dt = self.time_step
         if self._mode == "CR":
-            r, c = self._value("R", x), self._value("C", x)
+            r, c = self.param("R", x), self.param("C", x)
             return 1 - dt / (r * c), dt / c
-        ln_inv = torch.log(1 / self._value("beta", x, clamp01=True))
+        ln_inv = torch.log(1 / self.param("beta", x, clamp01=True))
         if self._mode == "Cbeta":
-            gain = dt / self._value("C", x)
+            gain = dt / self.param("C", x)
         elif self._mode == "Rbeta":
-            gain = self._value("R", x) * ln_inv
+            gain = self.param("R", x) * ln_inv
         else:
             gain = ln_inv
         return 1 - ln_inv, gain
 
     def step(self, x: Tensor, state: LapicqueState) -> tuple[Tensor, LapicqueState]:
         decay, gain = self.coefficients(x)
-        thr = self._value("threshold", x)
-        mem = self._integrate(decay, state.mem, gain * x, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        thr = self.param("threshold", x)
+        mem = self.integrate(decay, state.mem, gain * x, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, LapicqueState(mem)
 
     def extra_repr(self) -> str:

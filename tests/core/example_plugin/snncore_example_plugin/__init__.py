@@ -29,9 +29,9 @@ class ExampleIF(snncore.Neuron):
         super().__init__(threshold=threshold, **kwargs)
 
     def step(self, x: Tensor, state: ExampleIFState) -> tuple[Tensor, ExampleIFState]:
-        thr = self._value("threshold", x)
-        mem = self._integrate(torch.ones((), dtype=x.dtype), state.mem, x, thr)
-        spk, mem = self._fire_and_reset(mem, thr)
+        thr = self.param("threshold", x)
+        mem = self.integrate(torch.ones((), dtype=x.dtype), state.mem, x, thr)
+        spk, mem = self.fire_and_reset(mem, thr)
         return spk, ExampleIFState(mem)
 
 

@@ -1,4 +1,4 @@
-// Register-tile interpreter for the generic fused loops (see snncore/_kernel.py).
+// Register-tile interpreter for the generic fused loops (see snncore/_kernel.py and snncore/backends/_generic.py).
 //
 // A neuron's step is described as a straight-line program of elementwise float32 operations
 // (traced from the neuron's own step function). The interpreter runs that program over tiles of
@@ -16,7 +16,7 @@
 #include <cstring>
 #include <vector>
 
-#include "_kernel_vm.h"
+#include "kernel_vm.h"
 
 namespace {
 

@@ -9,7 +9,8 @@ kept input, then runs the recorded vector-Jacobian program in reverse, accumulat
 gradients per neuron in float64. Nothing of size ``T`` is kept besides the input itself.
 
 Environment: the same as the hand-written fused loops (``SNNCORE_FUSED_NATIVE=0`` disables
-native code, ``SNNCORE_CACHE_DIR``, ``CXX``).
+native code, ``SNNCORE_CACHE_DIR``, ``CXX``); ``SNNCORE_FUSED_CODEGEN=0`` runs every neuron's
+programs in the interpreter instead of compiling them.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _fused_native as native
-from . import _kernel_codegen as codegen
-from ._backends import Backend
-from ._kernel import KernelDescription, NotFusable, Program, describe
+from .. import _env
+from .._backends import Backend
+from .._kernel import KernelDescription, NotFusable, Program, describe
+from . import _codegen as codegen
+from . import _native as native
 
 __all__ = ["GenericBackend", "generic_library", "generic_status", "generic_supports",
            "generic_run", "BLOCK"]
@@ -41,8 +43,8 @@ log = logging.getLogger("snncore.backends.fused")
 
 #: steps between state checkpoints (the backward recomputes one block at a time)
 BLOCK = 32
-_SRC = Path(__file__).with_name("_kernel_vm.cpp")
-_HDR = Path(__file__).with_name("_kernel_vm.h")
+_SRC = native.SOURCE_DIR / "kernel_vm.cpp"
+_HDR = native.SOURCE_DIR / "kernel_vm.h"
 _lock = threading.Lock()
 _lib: Any = None
 _status = "not built yet"
@@ -102,7 +104,7 @@ def generic_library() -> Any:
             return _lib
         if _status != "not built yet":
             return None
-        if os.environ.get("SNNCORE_FUSED_NATIVE", "1").strip() in ("0", "false", "no", "off"):
+        if not _env.flag(_env.FUSED_NATIVE, True):
             _status = "disabled by SNNCORE_FUSED_NATIVE"
             return None
         cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
@@ -145,7 +147,7 @@ def generic_library() -> Any:
 
 
 def _codegen_enabled() -> bool:
-    return os.environ.get("SNNCORE_FUSED_CODEGEN", "1").strip() not in ("0", "false", "no", "off")
+    return _env.flag(_env.FUSED_CODEGEN, True)
 
 
 def _kernel(source: str, symbol: str) -> Any:
@@ -444,7 +446,7 @@ class GenericBackend(Backend):
             return False, "inside torch.compile the step functions are traced instead"
         kind = getattr(neuron, "fused_kind", None)
         if kind in _HAND_KINDS:
-            from ._backends import get_backend
+            from .._backends import get_backend
 
             ok, why = get_backend("fused").supports(neuron, x_seq)
             if not ok:

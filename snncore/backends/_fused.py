@@ -5,7 +5,7 @@ pre-reset membrane ``h_t`` (plus the synaptic current when a learnable parameter
 when the input stays alive anyway, just the state every few steps from which ``h`` is recomputed;
 spikes, reset signals and the previous state are recomputed in the backward, which is a
 hand-written reverse loop using the surrogate's ``derivative``. On CPU in float32 the loops run
-in native code built on first use (see :mod:`snncore._fused_native`); elsewhere, or when no
+in native code built on first use (see :mod:`snncore.backends._native`); elsewhere, or when no
 compiler is available, they run as a PyTorch loop with the same arithmetic.
 
 Neuron kinds are declared by the neuron's ``fused_kind`` attribute:
@@ -32,10 +32,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from . import _fused_native as native
+from .._backends import Backend
+from .._surrogate import heaviside
+from . import _native as native
 from . import _generic as generic
-from ._backends import Backend
-from ._surrogate import heaviside
 
 __all__ = ["FusedBackend", "FUSED_KINDS", "fused_run"]
 
@@ -378,11 +378,11 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
 def _params_of(neuron: Any, x: Tensor, kind: str) -> dict[str, Tensor | None]:
     """The neuron's effective parameters in ``x``'s dtype, as autograd sees them in ``step``."""
     return {
-        "beta": neuron._value("beta", x, clamp01=True),
-        "alpha": neuron._value("alpha", x, clamp01=True) if kind in _SYN_KINDS else None,
-        "V": neuron._value("V", x) if kind in _REC_KINDS else None,
-        "thr": neuron._value("threshold", x),
-        "g": neuron._value("graded_spikes_factor", x),
+        "beta": neuron.param("beta", x, clamp01=True),
+        "alpha": neuron.param("alpha", x, clamp01=True) if kind in _SYN_KINDS else None,
+        "V": neuron.param("V", x) if kind in _REC_KINDS else None,
+        "thr": neuron.param("threshold", x),
+        "g": neuron.param("graded_spikes_factor", x),
     }
 
 
@@ -424,7 +424,7 @@ class FusedBackend(Backend):
     ``reset_delay``, scalar or per-neuron (learnable) parameters and any deterministic surrogate.
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
     stochastic surrogates and other neuron kinds (every other describable neuron runs on the
-    ``generic`` backend, :mod:`snncore._generic`). :meth:`record` runs in the generic loops.
+    ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic loops.
     """
 
     name = "fused"

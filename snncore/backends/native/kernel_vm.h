@@ -1,4 +1,4 @@
-// Argument blocks of the generic fused loops (shared by the interpreter in _kernel_vm.cpp and
+// Argument blocks of the generic fused loops (shared by the interpreter in kernel_vm.cpp and
 // the kernels generated from a neuron's programs, see snncore/_generic.py).
 #pragma once
 #include <cstdint>

@@ -1,6 +1,6 @@
 """C++ source for one neuron's programs: the generic fused loops with the step compiled in.
 
-The interpreter in ``_kernel_vm.cpp`` runs any program at once; for speed, the programs of a
+The interpreter in ``native/kernel_vm.cpp`` runs any program at once; for speed, the programs of a
 description are also turned into straight-line C++ (every register a local float, one loop over
 the neurons of a tile per time step, so the compiler keeps the whole step in vector registers)
 and compiled once per program pair, cached on disk like the other native loops. The arithmetic
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from ._kernel import _OPS, Program
+from .._kernel import _OPS, Program
 
 __all__ = ["forward_source", "backward_source"]
 
@@ -46,7 +46,7 @@ _HEAD = """#include <cmath>
 #include <cstring>
 #include <vector>
 
-#include "_kernel_vm.h"
+#include "kernel_vm.h"
 
 namespace {
 constexpr int64_t TILE = 512;

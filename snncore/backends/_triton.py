@@ -7,10 +7,11 @@ gradient into the same buffer. Per-neuron parameter gradients are accumulated in
 time and reduced afterwards. Floating-point contraction is disabled so that the arithmetic is the
 eager step functions' operation by operation (spikes identical to ``eager`` on the same device).
 
-Supported: the ``fused`` backend's neuron kinds and options (see :mod:`snncore._fused`), float32,
-with the ``atan`` and ``fast_sigmoid`` surrogates built into the kernels. Needs ``triton`` and a
-CUDA device; :func:`triton_run` also runs under Triton's interpreter (``TRITON_INTERPRET=1``)
-on CPU tensors, which is how its correctness is tested without a GPU.
+Supported: the ``fused`` backend's neuron kinds and options (see
+:mod:`snncore.backends._fused`), float32, with the ``atan`` and ``fast_sigmoid`` surrogates
+built into the kernels. Needs ``triton`` and a CUDA device; :func:`triton_run` also runs under
+Triton's interpreter (``TRITON_INTERPRET=1``) on CPU tensors, which is how its correctness is
+tested without a GPU.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import _fused_native as native
-from ._backends import Backend
+from .._backends import Backend
+from . import _native as native
 from ._fused import _REC_KINDS, _SYN_KINDS, FUSED_KINDS, _params_of, _state_fields
 
 __all__ = ["TritonBackend", "triton_run"]

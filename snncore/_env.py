@@ -1,0 +1,89 @@
+"""Every ``SNNCORE_*`` environment switch, parsed in one place.
+
+========================================  ======================================================
+``SNNCORE_DISABLE_PLUGIN_AUTOLOAD=1``     load no entry points (built-ins, in-process plugins
+                                          still load)
+``SNNCORE_PLUGINS=a,b``                   allow-list of entry points / distributions to load
+``SNNCORE_BLOCK_PLUGINS=c,d``             block-list: plugins (built-in areas included, e.g.
+                                          ``snncore.triton``) never loaded
+``SNNCORE_BACKEND=name``                  default backend of :meth:`Neuron.run`
+``SNNCORE_FUSED_NATIVE=0``                fused backend without its native loops
+``SNNCORE_FUSED_CODEGEN=0``               generic fused loops interpret each neuron's programs
+                                          instead of compiling them
+``SNNCORE_CACHE_DIR=path``                build cache of the native loops
+``SNNCORE_HUGEPAGES=0``                   no transparent-huge-page advice for large buffers
+========================================  ======================================================
+
+Flags accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); anything else is warned about
+and the default is used. Lists are comma separated; blanks are ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+__all__ = [
+    "DISABLE_AUTOLOAD",
+    "PLUGINS",
+    "BLOCK_PLUGINS",
+    "BACKEND",
+    "FUSED_NATIVE",
+    "FUSED_CODEGEN",
+    "CACHE_DIR",
+    "HUGEPAGES",
+    "ALL",
+    "flag",
+    "names",
+    "text",
+]
+
+DISABLE_AUTOLOAD = "SNNCORE_DISABLE_PLUGIN_AUTOLOAD"
+PLUGINS = "SNNCORE_PLUGINS"
+BLOCK_PLUGINS = "SNNCORE_BLOCK_PLUGINS"
+BACKEND = "SNNCORE_BACKEND"
+FUSED_NATIVE = "SNNCORE_FUSED_NATIVE"
+FUSED_CODEGEN = "SNNCORE_FUSED_CODEGEN"
+CACHE_DIR = "SNNCORE_CACHE_DIR"
+HUGEPAGES = "SNNCORE_HUGEPAGES"
+#: every switch snncore reads
+ALL = (DISABLE_AUTOLOAD, PLUGINS, BLOCK_PLUGINS, BACKEND, FUSED_NATIVE, FUSED_CODEGEN,
+       CACHE_DIR, HUGEPAGES)
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def text(name: str) -> str | None:
+    """The variable's value stripped of spaces, or None when unset or blank."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    return raw.strip()
+
+
+def flag(name: str, default: bool) -> bool:
+    """A boolean switch; an unrecognised value warns and gives ``default``."""
+    raw = text(name)
+    if raw is None:
+        return default
+    low = raw.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    warnings.warn(
+        f"snncore: environment variable {name}={raw!r} is not a boolean (use 1/0, true/false, "
+        f"yes/no, on/off); using the default ({'on' if default else 'off'})",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    return default
+
+
+def names(name: str) -> set[str] | None:
+    """A comma-separated list of names, or None when the variable is unset or blank."""
+    raw = text(name)
+    if raw is None:
+        return None
+    return {p.strip() for p in raw.split(",") if p.strip()}

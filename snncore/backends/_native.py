@@ -1,0 +1,355 @@
+"""Native (C++) time loops for the ``fused`` backend, built on first use and cached.
+
+The C++ lives in ``native/fused_loops.cpp`` with its C ABI in ``native/fused_loops.h`` (both
+shipped as package data); this module is the compiler driver, the ctypes binding, the thread
+dispatch and the buffer allocator.
+
+The kernels are plain ``extern "C"`` functions over raw pointers, compiled once with the system
+C++ compiler (no PyTorch headers, so the build takes a few seconds) and loaded with
+:mod:`ctypes`. ctypes releases the GIL during a call, so neurons are split into ranges that run on
+a small thread pool in parallel; each range is processed in tiles of neurons with the time loop
+inside, keeping the state of a tile in L1 cache.
+
+The per-neuron float arithmetic uses exactly the operation order of the eager step functions and is
+compiled without floating-point contraction (``-ffp-contract=off``) or fast-math, so membranes
+and spikes are bit-identical to ``eager``.
+
+Environment:
+    ``SNNCORE_FUSED_NATIVE=0`` disables the native loops (the fused backend then uses its
+    PyTorch loop). ``SNNCORE_CACHE_DIR`` sets the build cache folder (default:
+    ``$XDG_CACHE_HOME/snncore`` or ``~/.cache/snncore``). ``CXX`` picks the compiler.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .. import _env
+
+__all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
+           "SURROGATE_IDS"]
+
+log = logging.getLogger("snncore.backends.fused")
+
+#: kind name -> code used by the kernels
+KIND_IDS = {"leaky": 0, "synaptic": 1, "rleaky_elementwise": 2, "rsynaptic_elementwise": 3}
+RESET_IDS = {"subtract": 0, "zero": 1, "none": 2}
+#: surrogate class name -> code of its derivative implemented natively (0 = precomputed array)
+SURROGATE_IDS = {"ATan": 1, "FastSigmoid": 2}
+
+
+#: the C++ sources, shipped as package data next to this module
+SOURCE_DIR = Path(__file__).with_name("native")
+_SOURCES = ("fused_loops.cpp", "fused_loops.h")
+_MAIN_SOURCE = "fused_loops.cpp"
+#: must equal SNNCORE_FUSED_ABI_VERSION in fused_loops.h
+ABI_VERSION = 6
+
+
+def source_text() -> str:
+    """The C++ sources (header and implementation) the library is built from."""
+    return "\0".join((SOURCE_DIR / name).read_text(encoding="utf-8") for name in _SOURCES)
+
+
+_BASE_FLAGS = ["-O3", "-std=c++17", "-fPIC", "-ffp-contract=off", "-fno-fast-math",
+               "-fno-math-errno"]
+_PARTS = 3
+_lock = threading.Lock()
+_lib: Any = None
+_status: str = "not built yet"
+#: worker pools by size (a pool is never shut down while another thread may still submit to it)
+_pools: dict[int, ThreadPoolExecutor] = {}
+
+
+_use_openmp = True
+
+
+def _after_fork_in_child() -> None:
+    # a forked child has none of the parent's pool threads: start fresh pools on demand; and
+    # GNU OpenMP cannot be used again in a child forked after the parent used it (it hangs), so
+    # the child splits work over Python threads instead
+    global _lock, _use_openmp
+    _lock = threading.Lock()
+    _pools.clear()
+    _use_openmp = False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _cache_dir() -> Path:
+    env = _env.text(_env.CACHE_DIR)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "snncore"
+
+
+def _cpu_tag() -> str:
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith(("model name", "flags")):
+                    model += line
+    except OSError:
+        pass
+    return platform.machine() + model
+
+
+def _compile(cxx: str, out: Path, flags: list[str]) -> str | None:
+    """Build the library at ``out`` (its parts compiled in parallel); return an error or None."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="snncore-build-") as tmp:
+        for name in _SOURCES:
+            shutil.copyfile(SOURCE_DIR / name, Path(tmp) / name)
+        src = Path(tmp) / _MAIN_SOURCE
+        objs = [Path(tmp) / f"part{i}.o" for i in range(_PARTS)]
+        procs = [subprocess.Popen([cxx, *flags, f"-DSNN_PART={i}", "-c", str(src), "-o",
+                                   str(obj)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True) for i, obj in enumerate(objs)]
+        errors = []
+        for proc in procs:
+            try:
+                _, err = proc.communicate(timeout=600)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+                err = "compiler timed out\n" + err
+            if proc.returncode != 0:
+                errors.append(err.strip())
+        if errors:
+            return "\n".join(errors)[-2000:]
+        tmp_so = Path(tmp) / "fused.so"
+        proc = subprocess.run([cxx, "-shared", *flags, *map(str, objs), "-o", str(tmp_so)],
+                              capture_output=True, text=True, timeout=300)
+        if proc.returncode != 0:
+            return (proc.stderr or proc.stdout).strip()[-2000:]
+        staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        shutil.copyfile(tmp_so, staged)
+        os.replace(staged, out)  # atomic: concurrent builders never see a half-written file
+    return None
+
+
+def _setup(lib: Any) -> None:
+    i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
+    lib.snncore_fused_openmp.restype = i32
+    lib.snncore_fused_openmp.argtypes = []
+    fn = lib.snncore_fused_fwd_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12 + [i64, vp]
+    fn = lib.snncore_fused_bwd_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, i64] + [vp] * 21 + [
+        ctypes.c_float]
+    fn = lib.snncore_fused_bwd_rc_f32
+    fn.restype = i32
+    fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, vp, vp, i64] + [vp] * 15 + [
+        ctypes.c_float]
+
+
+def native_library() -> Any:
+    """The loaded kernel library, building it on first use; None if unavailable (reason in
+    :func:`native_status` and in the debug log)."""
+    global _lib, _status
+    if _lib is not None:
+        return _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        if _status != "not built yet":
+            return None
+        if not _env.flag(_env.FUSED_NATIVE, True):
+            _status = "disabled by SNNCORE_FUSED_NATIVE"
+            log.debug("fused: native loops %s; using the PyTorch loop", _status)
+            return None
+        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
+            or shutil.which("clang++")
+        if not cxx:
+            _status = "no C++ compiler found (set CXX or install g++)"
+            log.debug("fused: native loops unavailable: %s; using the PyTorch loop", _status)
+            return None
+        errors: list[str] = []
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        folders = (_cache_dir(), Path(tempfile.gettempdir()) / f"snncore-{uid}")
+        for extra in (["-march=native", "-fopenmp"], ["-march=native"], ["-fopenmp"], []):
+            flags = _BASE_FLAGS + extra
+            key = hashlib.sha256(
+                "\0".join([source_text(), cxx, *flags, _cpu_tag()]).encode()).hexdigest()[:20]
+            lib = None
+            compile_error = False
+            for folder in folders:  # the second one only if the first cannot be written
+                path = folder / f"fused_{key}.so"
+                try:
+                    if not path.exists():
+                        log.info("fused: building the native time loops into %s (once; this "
+                                 "takes a few tens of seconds)", path)
+                        err = _compile(cxx, path, flags)
+                        if err is not None:
+                            errors.append(err)
+                            compile_error = True
+                            break
+                    lib = ctypes.CDLL(str(path))
+                    _setup(lib)
+                    if lib.snncore_fused_abi_version() != ABI_VERSION:
+                        errors.append(f"{path}: unexpected ABI version")
+                        lib = None
+                        continue
+                    break
+                except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    lib = None
+            if lib is None or compile_error:
+                continue
+            _lib = lib
+            _status = f"native ({path})"
+            log.debug("fused: native loops loaded from %s", path)
+            return _lib
+        _status = "build failed: " + " | ".join(errors)[-1500:]
+        log.debug("fused: native loops unavailable (%s); using the PyTorch loop", _status)
+        return None
+
+
+def native_status() -> str:
+    """A one-line description of the native loops' state (built, disabled, or why not)."""
+    native_library()
+    return _status
+
+
+def parallel_ranges(m: int, workers: int, align: int = 1024, min_size: int = 1024
+                    ) -> list[tuple[int, int]]:
+    """Split ``range(m)`` into contiguous ranges aligned to ``align``: about four per worker
+    (so that a worker delayed by a busy machine does not hold up the others), none smaller than
+    ``min_size``; a single range when ``workers <= 1``."""
+    if workers <= 1 or m < 2 * min_size:
+        return [(0, m)]
+    parts = min(4 * workers, m // min_size)
+    chunk = -(-m // parts)
+    chunk = -(-chunk // align) * align
+    return [(a, min(a + chunk, m)) for a in range(0, m, chunk)]
+
+
+#: below this many neuron-steps a call runs on the calling thread only (starting threads would
+#: cost more than it saves, and they would compete with PyTorch's own idle-spinning workers)
+SERIAL_WORK = 1 << 21
+
+
+def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
+                  work: int | None = None) -> None:
+    """Run ``fn(*make_args(m0, m1))`` over every range. A native function of a library built
+    with OpenMP gets the whole range in one call and splits it over OpenMP threads itself.
+    Otherwise, with several ranges (and ``work``, the number of neuron-steps, not below
+    :data:`SERIAL_WORK`) the calling thread and ``threads() - 1`` pool threads take ranges one at
+    a time until none are left."""
+    native_omp = _lib is not None and isinstance(fn, ctypes._CFuncPtr) \
+        and bool(_lib.snncore_fused_openmp())
+    if native_omp:
+        cell = ctypes.c_int64.in_dll(_lib, "snncore_fused_serial_work")
+        # without OpenMP (a forked child), every native call runs on one thread
+        want = SERIAL_WORK if _use_openmp else 1 << 62
+        if cell.value != want:
+            cell.value = want
+        if _use_openmp:
+            # the library splits the neurons over OpenMP threads (PyTorch's own thread team)
+            rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
+            if rc != 0:
+                raise RuntimeError(f"fused native kernel failed with code {rc}")
+            return
+    if len(ranges) == 1 or threads() == 1 or (work is not None and work < SERIAL_WORK):
+        rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
+        if rc != 0:
+            raise RuntimeError(f"fused native kernel failed with code {rc}")
+        return
+    helpers = min(len(ranges), threads()) - 1
+    with _lock:
+        pool = _pools.get(helpers)
+        if pool is None:
+            pool = _pools[helpers] = ThreadPoolExecutor(max_workers=helpers,
+                                                        thread_name_prefix="snncore-fused")
+    todo = iter(ranges)
+    take = threading.Lock()
+    codes: list[int] = []
+
+    def worker() -> None:
+        while True:
+            with take:
+                nxt = next(todo, None)
+            if nxt is None:
+                return
+            codes.append(fn(*make_args(*nxt)))
+
+    futures = [pool.submit(worker) for _ in range(helpers)]
+    try:
+        worker()
+    finally:
+        for f in futures:
+            f.result()
+    if any(codes):
+        raise RuntimeError(f"fused native kernel failed with codes {codes}")
+
+
+_MADV_HUGEPAGE = 14
+_HUGE = 1 << 21
+_madvise: Any = None
+
+
+def _thp_madvise_mode() -> bool:
+    """True when transparent huge pages are granted on request (mode ``madvise``)."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled", encoding="ascii") as fh:
+            return "[madvise]" in fh.read()
+    except OSError:
+        return False
+
+
+def empty_like(x: Tensor) -> Tensor:
+    """``torch.empty_like(x)`` (contiguous); on Linux CPU, large buffers are advised to use
+    transparent huge pages before first touch, which makes faulting fresh memory several times
+    cheaper. Set ``SNNCORE_HUGEPAGES=0`` to turn this off."""
+    global _madvise
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    nbytes = out.untyped_storage().nbytes()
+    if out.device.type != "cpu" or nbytes < 4 * _HUGE:
+        return out
+    if _madvise is None:
+        _madvise = False
+        if _env.flag(_env.HUGEPAGES, True) and platform.system() == "Linux" and _thp_madvise_mode():
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                fn = libc.madvise
+                fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+                fn.restype = ctypes.c_int
+                _madvise = fn
+            except (OSError, AttributeError):
+                _madvise = False
+    if _madvise:
+        start = out.data_ptr()
+        lo = (start + _HUGE - 1) & ~(_HUGE - 1)
+        hi = (start + nbytes) & ~(_HUGE - 1)
+        if hi > lo:
+            _madvise(lo, hi - lo, _MADV_HUGEPAGE)  # a hint: failure changes nothing
+    return out
+
+
+def ptr(t: Tensor | None) -> int | None:
+    """Raw data pointer of a contiguous tensor (None for None)."""
+    return None if t is None else t.data_ptr()
+
+
+def threads() -> int:
+    return max(1, torch.get_num_threads())

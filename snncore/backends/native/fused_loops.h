@@ -1,0 +1,49 @@
+// C ABI of snncore's native fused time loops (loaded with ctypes by
+// snncore/backends/_native.py; keep the argument lists in step with its _setup()).
+//
+// Every function returns 0 on success. Pointers are contiguous float32 arrays of M neurons
+// (times T steps where a sequence is meant); a null pointer means "not used".
+#ifndef SNNCORE_FUSED_LOOPS_H
+#define SNNCORE_FUSED_LOOPS_H
+
+#include <cstdint>
+
+#define SNNCORE_FUSED_ABI_VERSION 6
+
+extern "C" {
+
+// ABI version of this library (SNNCORE_FUSED_ABI_VERSION).
+int snncore_fused_abi_version();
+// 1 when built with OpenMP.
+int snncore_fused_openmp();
+// Below this many neuron-steps a call runs on one thread (settable from Python).
+extern int64_t snncore_fused_serial_work;
+
+// Forward over T steps for neurons [m0, m1) of M: spikes, pre-reset membranes h (or
+// checkpoints every K steps into ckpt), final state in mem/syn/sst.
+int snncore_fused_fwd_f32(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0,
+                          int64_t m1, const float* x, float* spk, float* h, float* synseq,
+                          float* mem, float* syn, float* sst, const float* beta,
+                          const float* alpha, const float* V, const float* thr, const float* g,
+                          int64_t K, float* ckpt);
+// Reverse loop over steps [t0, t1) from stored pre-reset membranes h.
+int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int64_t m0,
+                          int64_t m1, int64_t t0, int64_t t1, int64_t gts, const float* gspk,
+                          const float* h, const float* sgarr, const float* synseq,
+                          const float* mem0, const float* syn0, const float* spk0, float* gx,
+                          float* gmem, float* gsyn, float* gsst, double* gbeta, double* galpha,
+                          double* gV, double* gthr, double* gg, const float* beta,
+                          const float* alpha, const float* V, const float* thr, const float* g,
+                          float sa);
+// Reverse loop that recomputes h from the checkpoints written by the forward.
+int snncore_fused_bwd_rc_f32(int kind, int reset, int delay, int sg, int64_t T, int64_t M,
+                             int64_t m0, int64_t m1, int64_t K, const float* x,
+                             const float* ckpt, int64_t gts, const float* gspk, float* gx,
+                             float* gmem, float* gsyn, float* gsst, double* gbeta,
+                             double* galpha, double* gV, double* gthr, double* gg,
+                             const float* beta, const float* alpha, const float* V,
+                             const float* thr, const float* g, float sa);
+
+}  // extern "C"
+
+#endif  // SNNCORE_FUSED_LOOPS_H

@@ -34,8 +34,8 @@ from torch import Tensor
 
 from .._backends import Backend
 from .._surrogate import heaviside
-from . import _native as native
 from . import _generic as generic
+from . import _native as native
 
 __all__ = ["FusedBackend", "FUSED_KINDS", "fused_run"]
 
@@ -424,7 +424,8 @@ class FusedBackend(Backend):
     ``reset_delay``, scalar or per-neuron (learnable) parameters and any deterministic surrogate.
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
     stochastic surrogates and other neuron kinds (every other describable neuron runs on the
-    ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic loops.
+    ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic
+    loops.
     """
 
     name = "fused"

@@ -190,6 +190,16 @@ def wheels(session: nox.Session) -> None:
         session.log(f"built {w.relative_to(ROOT)}")
 
 
+_WHEEL_SMOKE = """
+from importlib.resources import files
+import torch, snncore as snn
+native = files("snncore.backends") / "native"
+assert (native / "fused_loops.cpp").is_file() and (native / "fused_loops.h").is_file(), native
+spk, _ = snn.Leaky(beta=0.9).run(torch.rand(5, 2, 3), backend="eager")
+assert spk.shape == (5, 2, 3)
+"""
+
+
 @nox.session
 def install_check(session: nox.Session) -> None:
     """Build the wheelhouse, install ``snncore[<every extra>,all]`` from it into a fresh
@@ -220,6 +230,8 @@ def install_check(session: nox.Session) -> None:
         if missing or wrong or report["failures"]:
             session.error(f"install check failed: missing {sorted(missing)}, versions other "
                           f"than {version}: {wrong}, failures {report['failures']}")
+        # the wheel ships the C++ sources of the fused backend's native loops, and runs
+        session.run(py, "-c", _WHEEL_SMOKE, external=True)
         for extra in extras:  # each extra alone resolves from the wheelhouse (nothing missing)
             session.run(*pip, "--dry-run", f"snncore[{extra}]", external=True, silent=True)
         session.log(f"installed {req}: plugins {sorted(p['name'] for p in report['plugins'])}")

@@ -1,10 +1,13 @@
-"""Griffe extension for the API reference: grouped entries in ``Args:`` sections.
+"""Griffe extension for the API reference: torch.nn-style docstrings rendered as Markdown.
 
 snncore's docstrings (torch.nn style) may document several parameters in one entry,
 ``low, high: range the centres cover``, and may wrap a long list of names over lines ending in
 a comma. Griffe's Google parser reads such an entry as one parameter named ``"low, high"``; this
 extension rewrites the docstring first so that each name gets its own entry with the shared
 description, and the parser's checks (unknown parameters, malformed entries) stay on.
+
+They also use reStructuredText's math (``:math:`...``` and ``.. math::`` blocks) and
+cross-reference roles (``:class:`~snncore.Leaky```); those become arithmatex math and code spans.
 """
 
 from __future__ import annotations
@@ -16,6 +19,35 @@ import griffe
 
 _SECTION = re.compile(r"^(\s*)(Args|Arguments|Parameters|Keyword Args|Other Parameters):\s*$")
 _NAMES = re.compile(r"^\*{0,2}[A-Za-z_]\w*(\s*,\s*\*{0,2}[A-Za-z_]\w*)+$")
+_ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|data|attr|obj|exc):`(~?)([^`]+)`")
+_MATH = re.compile(r":math:`([^`]+)`")
+
+
+def rst_to_markdown(text: str) -> str:
+    """``:math:`` roles and ``.. math::`` blocks as arithmatex math, reference roles as code."""
+    text = _MATH.sub(lambda m: f"\\({m.group(1)}\\)", text)
+    text = _ROLE.sub(lambda m: f"`{m.group(2).rsplit('.', 1)[-1] if m.group(1) else m.group(2)}`",
+                     text)
+    lines = text.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped.startswith(".. math::"):
+            out.append(line)
+            i += 1
+            continue
+        pad = line[: len(line) - len(line.lstrip())]
+        body = [stripped[len(".. math::"):].strip()]
+        i += 1
+        while i < len(lines) and (not lines[i].strip() or
+                                  len(lines[i]) - len(lines[i].lstrip()) > len(pad)):
+            body.append(lines[i].strip())
+            i += 1
+        body = [b for b in body if b]
+        out += [f"{pad}\\[", *(f"{pad}{b}" for b in body), f"{pad}\\]", ""]
+    return "\n".join(out)
 
 
 def expand(text: str) -> str:
@@ -75,5 +107,5 @@ class GroupedArgs(griffe.Extension):
     """Split grouped ``Args:`` entries before griffe parses the docstring."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
-        if obj.docstring is not None and "," in obj.docstring.value:
-            obj.docstring.value = expand(obj.docstring.value)
+        if obj.docstring is not None:
+            obj.docstring.value = rst_to_markdown(expand(obj.docstring.value))

@@ -68,3 +68,18 @@ def test_installed_versions_match():
     import snncore
 
     assert snncore.__version__ == VERSION
+
+
+def test_the_catalogue_matches_the_extras_and_the_plugin_folders():
+    import runpy
+
+    catalogue = runpy.run_path(str(ROOT / "snncore" / "_catalogue.py"))["PLUGINS"]
+    extras = load(ROOT / "pyproject.toml")["project"]["optional-dependencies"]
+    present = [p for p in catalogue if (ROOT / p["folder"] / "pyproject.toml").exists()]
+    for plugin in present:
+        project = load(ROOT / plugin["folder"] / "pyproject.toml")["project"]
+        assert project["name"] == plugin["distribution"]
+        assert extras.get(plugin["extra"]) == [f"{plugin['distribution']}{release_line()}"], (
+            f"the core's extra {plugin['extra']!r} must install {plugin['distribution']}")
+    folders = {str(p.parent.relative_to(ROOT)) for p in PLUGIN_PROJECTS}
+    assert folders == {p["folder"] for p in present}, "a plugin folder missing from the catalogue"

@@ -108,3 +108,25 @@ def test_every_public_name_has_an_api_entry(module):
     assert not missing, (
         f"{module}: names in __all__ without an entry on its API page ({page}): {missing}; "
         "give each a docstring and check that mkdocstrings renders it")
+
+
+def nav_pages(entries) -> list[str]:
+    pages = []
+    for entry in entries:
+        value = next(iter(entry.values())) if isinstance(entry, dict) else entry
+        pages += nav_pages(value) if isinstance(value, list) else [value]
+    return pages
+
+
+def test_every_docs_page_is_in_the_nav():
+    """The nav is explicit: a page in docs/ that is not listed would be built but unreachable
+    (mkdocs only logs that); a listed page that is missing fails the build itself."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    listed = set(nav_pages(config["nav"]))
+    docs = ROOT / config.get("docs_dir", "docs")
+    pages = {str(p.relative_to(docs)) for p in docs.rglob("*.md")}
+    assert not pages - listed, (f"pages in {docs.name}/ missing from mkdocs.yml's nav: "
+                                f"{sorted(pages - listed)}")
+    assert not listed - pages, f"nav entries without a page: {sorted(listed - pages)}"

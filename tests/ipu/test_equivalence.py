@@ -144,7 +144,7 @@ def test_ipu_safe_restores_after_an_error():
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(TypeError, match="snncore.Surrogate"):
+    with pytest.raises(TypeError, match="snncore Surrogate"):
         snn_ipu.TraceableSurrogate(lambda x: x)
     with pytest.raises(TypeError, match="torch.nn.Module"):
         with snn_ipu.ipu_safe("net"):

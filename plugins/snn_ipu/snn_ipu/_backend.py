@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-import snncore
+from snncore import extend
 
 from ._path import batch_first, ipu_safe, time_first
 from ._poptorch import availability, load_poptorch
@@ -18,7 +18,7 @@ __all__ = ["IPUBackend"]
 _IPU_DTYPES = (torch.float32, torch.float16)
 
 
-def unrolled(neuron: snncore.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+def unrolled(neuron: extend.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
     """Spikes ``[T, ...]`` and the final state from a Python loop of ``neuron.step`` calls with the
     traceable spike (tracing unrolls the loop into ``T`` copies of the step)."""
     with ipu_safe(neuron):
@@ -33,7 +33,7 @@ class _NeuronProgram(nn.Module):
     """What the backend hands to ``poptorch.inferenceModel``: batch-first in and out, because
     poptorch treats dim 0 of every input and output as the batch."""
 
-    def __init__(self, neuron: snncore.Neuron) -> None:
+    def __init__(self, neuron: extend.Neuron) -> None:
         super().__init__()
         self.neuron = neuron
 
@@ -42,7 +42,7 @@ class _NeuronProgram(nn.Module):
         return (batch_first(spk), *state)
 
 
-class IPUBackend(snncore.Backend):
+class IPUBackend(extend.Backend):
     """Runs a neuron on a Graphcore IPU through poptorch (registry name ``"ipu"``).
 
     Inside a poptorch trace (a model wrapped by :func:`snn_ipu.training_model`,
@@ -69,24 +69,24 @@ class IPUBackend(snncore.Backend):
     def available(cls) -> tuple[bool, str]:
         return availability()
 
-    def supports(self, neuron: snncore.Neuron, x_seq: Tensor) -> tuple[bool, str]:
+    def supports(self, neuron: extend.Neuron, x_seq: Tensor) -> tuple[bool, str]:
         if x_seq.dtype not in _IPU_DTYPES:
             return False, f"IPUs compute in float32 or float16, got {x_seq.dtype}"
         return True, ""
 
-    def run(self, neuron: snncore.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def run(self, neuron: extend.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         poptorch = load_poptorch()
         if poptorch.isRunningOnIpu():
             return unrolled(neuron, x_seq, state)
         return self._run_on_device(poptorch, neuron, x_seq, state)
 
-    def _run_on_device(self, poptorch: Any, neuron: snncore.Neuron, x_seq: Tensor,
+    def _run_on_device(self, poptorch: Any, neuron: extend.Neuron, x_seq: Tensor,
                        state: Any) -> tuple[Tensor, Any]:
         needs_grad = torch.is_grad_enabled() and (
             x_seq.requires_grad or any(t.requires_grad for t in state)
             or any(p.requires_grad for p in neuron.parameters()))
         if needs_grad:
-            raise snncore.BackendUnavailableError(
+            raise extend.BackendUnavailableError(
                 f"backend 'ipu' runs {type(neuron).__name__}.run() as IPU inference and returns "
                 "no gradients to the host, but autograd needs them here (the input, the state or "
                 "a parameter requires grad); call it under torch.no_grad(), or train on the IPU "

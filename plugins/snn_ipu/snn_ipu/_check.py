@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
-import snncore
+from snncore import extend
 
 from ._optim import plan_translation
 from ._path import ipu_safe
@@ -91,7 +91,7 @@ class CheckReport:
     def raise_if_failed(self) -> None:
         """Raise :class:`snncore.SnncoreError` listing every finding, if there is any."""
         if not self.ok:
-            raise snncore.SnncoreError(str(self))
+            raise extend.SnncoreError(str(self))
 
 
 class _Lint(TorchFunctionMode):

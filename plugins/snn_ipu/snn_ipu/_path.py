@@ -22,13 +22,14 @@ from typing import Any
 from torch import Tensor, nn
 
 import snncore
+from snncore import extend
 
 __all__ = [
     "TraceableSurrogate", "traceable", "ipu_safe", "run_traceable", "batch_first", "time_first",
 ]
 
 
-class TraceableSurrogate(snncore.Surrogate):
+class TraceableSurrogate(extend.Surrogate):
     r"""A surrogate spike made of traceable ops only (no ``autograd.Function``, no host sync).
 
     Wraps any :class:`snncore.Surrogate` and keeps its parameters and ``derivative``; calling it
@@ -45,12 +46,13 @@ class TraceableSurrogate(snncore.Surrogate):
 
     name = "traceable"
 
-    def __init__(self, inner: snncore.Surrogate) -> None:
+    def __init__(self, inner: extend.Surrogate) -> None:
         if isinstance(inner, TraceableSurrogate):
             inner = inner.inner
-        if not isinstance(inner, snncore.Surrogate):
+        if not isinstance(inner, extend.Surrogate):
             raise TypeError(
-                f"TraceableSurrogate: inner must be a snncore.Surrogate, got {type(inner).__name__}"
+                "TraceableSurrogate: inner must be a snncore Surrogate (snncore.extend.Surrogate), "
+                f"got {type(inner).__name__}"
             )
         self.inner = inner
         self.deterministic = inner.deterministic  # type: ignore[misc]
@@ -63,7 +65,7 @@ class TraceableSurrogate(snncore.Surrogate):
 
     def __call__(self, x: Tensor) -> Tensor:
         xd = x.detach()
-        return snncore.heaviside(xd) + (x - xd) * self.inner.derivative(xd).detach()
+        return extend.heaviside(xd) + (x - xd) * self.inner.derivative(xd).detach()
 
     def __repr__(self) -> str:
         return f"TraceableSurrogate({self.inner!r})"
@@ -75,10 +77,10 @@ class TraceableSurrogate(snncore.Surrogate):
         return hash(("traceable", hash(self.inner)))
 
 
-def traceable(surrogate: snncore.Surrogate | str) -> TraceableSurrogate:
+def traceable(surrogate: extend.Surrogate | str) -> TraceableSurrogate:
     """The traceable form of ``surrogate`` (a registered name or a :class:`snncore.Surrogate`)."""
     if isinstance(surrogate, str):
-        surrogate = snncore.surrogate(surrogate)
+        surrogate = extend.as_surrogate(surrogate)
     return TraceableSurrogate(surrogate)
 
 
@@ -98,7 +100,7 @@ def ipu_safe(model: nn.Module) -> Iterator[nn.Module]:
         raise TypeError(f"ipu_safe: model must be a torch.nn.Module, got {type(model).__name__}")
     saved: list[tuple[nn.Module, str, Any]] = []
     try:
-        for neuron in snncore.neurons_of(model):
+        for neuron in extend.neurons_of(model):
             saved.append((neuron, "surrogate", neuron.surrogate))
             saved.append((neuron, "backend", neuron.backend))
             neuron.surrogate = TraceableSurrogate(neuron.surrogate)
@@ -107,20 +109,20 @@ def ipu_safe(model: nn.Module) -> Iterator[nn.Module]:
             if isinstance(module, snncore.Sequential):
                 saved.append((module, "backend", module.backend))
                 module.backend = "eager"
-        with snncore.use_backend("eager"):
+        with extend.use_backend("eager"):
             yield model
     finally:
         for module, attr, value in reversed(saved):
             setattr(module, attr, value)
 
 
-def run_traceable(neuron: snncore.Neuron, x_seq: Tensor, state: Any = None) -> Any:
+def run_traceable(neuron: extend.Neuron, x_seq: Tensor, state: Any = None) -> Any:
     """``neuron.run(x_seq, state)`` on the IPU-safe path (same return value as ``run``).
 
     This is what the ``ipu`` backend executes inside a poptorch trace; on the CPU it gives the
     same spikes and gradients as the default path.
     """
-    if not isinstance(neuron, snncore.Neuron):
+    if not isinstance(neuron, extend.Neuron):
         raise TypeError(
             f"run_traceable: neuron must be a snncore.Neuron, got {type(neuron).__name__}"
         )

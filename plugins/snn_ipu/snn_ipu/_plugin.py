@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import snncore
+from snncore import extend
 
 __all__ = ["snncore_register_backends"]
 
 
-@snncore.hookimpl
+@extend.hookimpl
 def snncore_register_backends(registry: Any) -> None:
     """Register the ``ipu`` backend (importing this never imports poptorch)."""
     from ._backend import IPUBackend

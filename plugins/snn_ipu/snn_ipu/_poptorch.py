@@ -13,7 +13,7 @@ from types import ModuleType
 
 import torch
 
-import snncore
+from snncore import extend
 
 __all__ = ["SDK_TORCH", "load_poptorch", "availability", "ipu_model_requested"]
 
@@ -36,13 +36,13 @@ def load_poptorch() -> ModuleType:
         return importlib.import_module("poptorch")
     except ModuleNotFoundError as exc:
         if exc.name not in (None, "poptorch"):
-            raise snncore.BackendUnavailableError(
+            raise extend.BackendUnavailableError(
                 f"poptorch is installed but importing it failed: a module it needs is missing "
                 f"({exc}); check the Poplar SDK installation (`source <sdk>/enable`)"
             ) from exc
-        raise snncore.BackendUnavailableError(f"poptorch is not installed. {_INSTALL}") from exc
+        raise extend.BackendUnavailableError(f"poptorch is not installed. {_INSTALL}") from exc
     except Exception as exc:  # poptorch asserts its torch version; SDK libraries may be missing
-        raise snncore.BackendUnavailableError(
+        raise extend.BackendUnavailableError(
             f"poptorch is installed but cannot be imported ({type(exc).__name__}: {exc}). "
             f"{_INSTALL}"
         ) from exc
@@ -58,7 +58,7 @@ def availability() -> tuple[bool, str]:
     else ``(False, reason)``."""
     try:
         poptorch = load_poptorch()
-    except snncore.BackendUnavailableError as exc:
+    except extend.BackendUnavailableError as exc:
         return False, str(exc)
     version = getattr(poptorch, "__version__", "?")
     probe = getattr(poptorch, "ipuHardwareIsAvailable", None)

@@ -355,7 +355,7 @@ def hugepage_measure(N: int = 2048, T: int = 500, B: int = 16, repeats: int = 5,
                      pause: float = 3.0) -> dict[str, float]:
     """Median seconds of the fused forward of Linear+LIF at ``N`` with and without the
     huge-page advice, back to back and with ``pause`` seconds of idling between steps."""
-    from snncore import _fused_native
+    from snncore.backends import _native as _fused_native
 
     torch.manual_seed(8)
     x = torch.rand(T, B, N)

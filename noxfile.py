@@ -44,6 +44,13 @@ PLUGINS = {
     for p in runpy.run_path(str(ROOT / "snncore" / "_catalogue.py"))["PLUGINS"]
 }
 
+#: sibling plugins a plugin depends on (installed editable before it, in its own environment)
+PLUGIN_SIBLINGS = {"snn_nir": ("snn_neurons_extra",),
+                   "snn_compat": ("snn_neurons_extra", "snn_viz")}
+NORSE = "norse==1.1.0"  # test-only NIR reference; its torchvision pin serves only its datasets
+#: test-only references a plugin's tests need, installed without their (stale) dependency pins
+PLUGIN_NO_DEPS = {"snn_nir": (NORSE,)}
+
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
@@ -145,7 +152,9 @@ def tests_plugins(session: nox.Session) -> None:
             extra = () if step[0] == "--no-deps" else CONSTRAINTS
             session.run(py, "-m", "pip", "install", "-q", *extra, *step, external=True)
 
-        _synced(venv, [*_core_steps(), _editable_plugin(folder)], run)
+        siblings = [("-e", str(ROOT / "plugins" / s)) for s in PLUGIN_SIBLINGS.get(folder, ())]
+        no_deps = [("--no-deps", p) for p in PLUGIN_NO_DEPS.get(folder, ())]
+        _synced(venv, [*_core_steps(), *siblings, _editable_plugin(folder), *no_deps], run)
         args = list(session.posargs) or ["-q", "-p", "no:cacheprovider"]
         session.run(py, "-m", "pytest", *args, tests, external=True, env={"MPLBACKEND": "Agg"})
 
@@ -155,6 +164,7 @@ def tests_all(session: nox.Session) -> None:
     """All-in-one: the core with every plugin present, NeuroBench and Tonic, the examples and
     the integration tests."""
     plugins = [_editable_plugin(f) for f in _present_plugins()]
+    plugins += [("--no-deps", p) for f in _present_plugins() for p in PLUGIN_NO_DEPS.get(f, ())]
     _setup(session, *_core_steps("test,demo"), *plugins, (str(EXAMPLE_PLUGIN),),
            ("--no-deps", NEUROBENCH), NEUROBENCH_RUNTIME, (TONIC,), local=[EXAMPLE_PLUGIN])
     # the integration tests, and the fused-backend tests again: with every plugin present they

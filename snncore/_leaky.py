@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from torch import Tensor
 
-from ._neuron import Neuron, StateQuantizer
-from ._surrogate import Surrogate
+from ._neuron import Neuron
+from ._validate import check_bool
 
 __all__ = ["Leaky", "LeakyState"]
 
@@ -31,19 +31,12 @@ class Leaky(Neuron):
 
     Args:
         beta: membrane decay :math:`\beta` in [0, 1], float or per-neuron tensor.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1] in the forward). Default: False.
-        learn_threshold: learnable :math:`\theta`. Default: False.
-        graded_spikes_factor: :math:`g`. Default: 1.0.
-        learn_graded_spikes_factor: learnable :math:`g`. Default: False.
-        state_quant: callable applied to the membrane after each update. Default: None.
-        inhibition: winner-take-all firing per sample. Default: False.
-        stateful: keep the state inside the module (``nn.Sequential`` style). Default: False.
-        detach_reset: no gradient through the reset. Default: True.
-        backend: backend for :meth:`run`; None selects. Default: None.
+        **options: the shared neuron options, by keyword, documented on
+            :class:`~snncore.Neuron`: ``threshold`` (1.0), ``surrogate`` ("atan"), ``reset``
+            ("subtract"), ``reset_delay`` (True), ``learn_threshold``, ``graded_spikes_factor``
+            (1.0), ``learn_graded_spikes_factor``, ``state_quant``, ``inhibition``,
+            ``stateful``, ``detach_reset`` (True), ``backend``.
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -67,32 +60,10 @@ class Leaky(Neuron):
     #: kernel family used by the ``fused`` and ``triton`` backends
     fused_kind = "leaky"
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
-    ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
-        if not isinstance(learn_beta, bool):
-            raise TypeError(f"Leaky: learn_beta must be a bool, got {learn_beta!r}")
-        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
+    def __init__(self, beta: float | Tensor, *, learn_beta: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.add_param("beta", beta, check_bool(learn_beta, "learn_beta", "Leaky"),
+                       low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LeakyState) -> tuple[Tensor, LeakyState]:
         beta = self.param("beta", x, clamp01=True)

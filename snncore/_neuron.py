@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import difflib
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, NamedTuple
 
 import torch
@@ -11,12 +14,31 @@ from torch import Tensor, nn
 from . import _backends
 from ._registry import active
 from ._surrogate import BUILTIN_BY_NAME, Surrogate, heaviside
+from ._validate import check_bool, check_choice
 
 __all__ = [
-    "Neuron", "RESET_RULES", "StateQuantizer", "as_surrogate", "reset", "detach", "neurons_of",
+    "Neuron", "RESET_RULES", "NEURON_OPTIONS", "StateQuantizer", "as_surrogate", "not_taken",
+    "reset", "detach", "neurons_of",
 ]
 
 RESET_RULES = ("subtract", "zero", "none")
+
+#: the options every neuron shares, declared once (name -> default); documented on
+#: :class:`Neuron`, forwarded by subclasses as ``**options``, read back as attributes
+NEURON_OPTIONS: Mapping[str, Any] = MappingProxyType({
+    "threshold": 1.0,
+    "surrogate": "atan",
+    "reset": "subtract",
+    "reset_delay": True,
+    "learn_threshold": False,
+    "graded_spikes_factor": 1.0,
+    "learn_graded_spikes_factor": False,
+    "state_quant": None,
+    "inhibition": False,
+    "stateful": False,
+    "detach_reset": True,
+    "backend": None,
+})
 
 #: type of the ``state_quant`` option: any callable mapping a state tensor to its quantized value
 #: (for example a :class:`snncore.StateQuant` module)
@@ -39,6 +61,22 @@ def _as_param_tensor(name: str, value: Any, owner: str) -> Tensor:
         f"{owner}: {name} must be a float or a tensor (scalar or per-neuron), got "
         f"{type(value).__name__}"
     )
+
+
+def not_taken(reason: str, /, *names: str, **values: Any) -> dict[str, tuple[Any, str]]:
+    """A :attr:`Neuron.fixed_options` mapping: shared options a neuron deliberately does not take.
+
+    ``names`` keep their usual default, ``values`` give the value the neuron uses instead;
+    ``reason`` is what the TypeError says when one of them is passed. Example::
+
+        fixed_options = not_taken("LI does not spike", "threshold", "surrogate", reset="none")
+    """
+    unknown = sorted((set(names) | set(values)) - set(NEURON_OPTIONS))
+    if unknown:
+        raise ValueError(f"not_taken: {unknown} are not shared neuron options "
+                         f"({', '.join(NEURON_OPTIONS)})")
+    return {**{n: (NEURON_OPTIONS[n], reason) for n in names},
+            **{n: (v, reason) for n, v in values.items()}}
 
 
 def as_surrogate(surrogate: str | Surrogate) -> Surrogate:
@@ -74,7 +112,7 @@ class Neuron(nn.Module):
       :math:`1-R_t`) and ``"none"``; with ``reset_delay=False`` the reset is applied in the step
       that fires.
 
-    Args:
+    Keyword Args:
         threshold: :math:`\theta`, a float or per-neuron tensor (> 0). Default: 1.0.
         surrogate: a registered surrogate name or a :class:`~snncore.Surrogate`. Default: "atan".
         reset: ``"subtract"``, ``"zero"`` or ``"none"``. Default: "subtract".
@@ -94,47 +132,57 @@ class Neuron(nn.Module):
 
     State: ClassVar[type[NamedTuple]]  # type: ignore[misc]
 
-    def __init__(
-        self,
-        *,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
-    ) -> None:
+    #: defaults of shared options that differ for this neuron, e.g. ``{"reset": "zero"}``
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+    #: shared options this neuron deliberately does not take: name -> (the value it uses, why);
+    #: passing one raises a TypeError that says why
+    fixed_options: ClassVar[Mapping[str, tuple[Any, str]]] = {}
+
+    def __init__(self, **options: Any) -> None:
+        """Shared options only (keyword arguments, see the class docstring); a subclass takes
+        its own arguments and forwards the rest with ``super().__init__(**options)``."""
+        o = self._resolve_options(options)
         super().__init__()
         owner = type(self).__name__
-        self.surrogate = as_surrogate(surrogate)
-        if not isinstance(reset, str) or reset not in RESET_RULES:
-            raise ValueError(f"{owner}: reset must be one of {RESET_RULES}, got {reset!r}")
-        self.reset_mechanism = reset
-        for flag, val in (("reset_delay", reset_delay), ("inhibition", inhibition),
-                          ("stateful", stateful), ("detach_reset", detach_reset),
-                          ("learn_threshold", learn_threshold),
-                          ("learn_graded_spikes_factor", learn_graded_spikes_factor)):
-            if not isinstance(val, bool):
-                raise TypeError(f"{owner}: {flag} must be a bool, got {val!r}")
-        self.reset_delay = reset_delay
-        self.inhibition = inhibition
-        self.stateful = stateful
-        self.detach_reset = detach_reset
-        if state_quant is not None and not callable(state_quant):
-            raise TypeError(f"{owner}: state_quant must be callable or None, got {state_quant!r}")
-        self.state_quant = state_quant
-        if backend is not None and not isinstance(backend, str):
-            raise TypeError(f"{owner}: backend must be a backend name or None, got {backend!r}")
-        self.backend = backend
-        self.add_param("threshold", threshold, learn_threshold, low=0.0, low_open=True)
-        self.add_param("graded_spikes_factor", graded_spikes_factor, learn_graded_spikes_factor)
+        self.surrogate = as_surrogate(o["surrogate"])
+        self.reset_mechanism = check_choice(o["reset"], "reset", owner, RESET_RULES)
+        for flag in ("reset_delay", "inhibition", "stateful", "detach_reset", "learn_threshold",
+                     "learn_graded_spikes_factor"):
+            check_bool(o[flag], flag, owner)
+        self.reset_delay: bool = o["reset_delay"]
+        self.inhibition: bool = o["inhibition"]
+        self.stateful: bool = o["stateful"]
+        self.detach_reset: bool = o["detach_reset"]
+        if o["state_quant"] is not None and not callable(o["state_quant"]):
+            raise TypeError(f"{owner}: state_quant must be callable or None, got "
+                            f"{o['state_quant']!r}")
+        self.state_quant: StateQuantizer | None = o["state_quant"]
+        if o["backend"] is not None and not isinstance(o["backend"], str):
+            raise TypeError(f"{owner}: backend must be a backend name or None, got "
+                            f"{o['backend']!r}")
+        self.backend: str | None = o["backend"]
+        self.add_param("threshold", o["threshold"], o["learn_threshold"], low=0.0, low_open=True)
+        self.add_param("graded_spikes_factor", o["graded_spikes_factor"],
+                       o["learn_graded_spikes_factor"])
         self.state: Any = None
+
+    @classmethod
+    def _resolve_options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        """The shared options given, completed with this class's defaults and fixed values."""
+        owner = cls.__name__
+        for name in options:
+            if name in cls.fixed_options:
+                raise TypeError(f"{owner} does not take {name}: {cls.fixed_options[name][1]}")
+            if name not in NEURON_OPTIONS:
+                own = [p for p in inspect.signature(cls.__init__).parameters
+                       if p not in ("self", "options")]
+                accepted = own + [n for n in NEURON_OPTIONS if n not in cls.fixed_options]
+                close = difflib.get_close_matches(name, accepted, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise TypeError(f"{owner}: unexpected argument {name!r}{hint} (accepted: "
+                                f"{', '.join(accepted)})")
+        fixed = {name: value for name, (value, _) in cls.fixed_options.items()}
+        return {**NEURON_OPTIONS, **cls.option_defaults, **fixed, **options}
 
     # -- construction helpers -----------------------------------------------------------------
     def add_param(

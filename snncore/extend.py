@@ -77,7 +77,15 @@ from ._hookspecs import (
 )
 from ._kernel import KernelDescription, NotFusable, describe
 from ._leaky import Leaky, LeakyState
-from ._neuron import RESET_RULES, Neuron, StateQuantizer, as_surrogate, neurons_of
+from ._neuron import (
+    NEURON_OPTIONS,
+    RESET_RULES,
+    Neuron,
+    StateQuantizer,
+    as_surrogate,
+    neurons_of,
+    not_taken,
+)
 from ._plugins import manager
 from ._registry import Entry, Registry, RegistryView
 from ._surrogate import Surrogate, heaviside, spike
@@ -98,6 +106,8 @@ __all__ = [
     "Leaky",
     "LeakyState",
     "RESET_RULES",
+    "NEURON_OPTIONS",
+    "not_taken",
     "StateQuantizer",
     "as_surrogate",
     "neurons_of",

@@ -387,3 +387,41 @@ def test_is_learnable_and_a_clear_error_for_an_unknown_parameter():
     assert lif.is_learnable("beta") and not lif.is_learnable("threshold")
     with pytest.raises(ValueError, match="no parameter named 'gamma'"):
         lif.is_learnable("gamma")
+
+
+# -- neuron options declared once ----------------------------------------------------------------
+
+def test_every_shared_option_is_documented_once_on_neuron():
+    doc = snn.Neuron.__doc__
+    for name in extend.NEURON_OPTIONS:
+        assert f"\n        {name}: " in doc, f"document {name} in Neuron's docstring"
+    assert "**options" in snn.Leaky.__doc__
+
+
+def test_a_subclass_changes_defaults_and_declines_options_in_code():
+    class Quiet(extend.Neuron):
+        State = snn.LeakyState
+        option_defaults = {"reset": "zero"}
+        fixed_options = extend.not_taken("Quiet never inhibits", "inhibition", detach_reset=False)
+
+        def __init__(self, gain=1.0, **options):
+            super().__init__(**options)
+            self.add_param("gain", gain, False)
+
+        def step(self, x, state):
+            thr = self.param("threshold", x)
+            mem = self.integrate(torch.ones((), dtype=x.dtype), state.mem, self.param("gain", x)
+                                 * x, thr)
+            spk, mem = self.fire_and_reset(mem, thr)
+            return spk, snn.LeakyState(mem)
+
+    q = Quiet(gain=2.0, threshold=0.5)
+    assert (q.reset_mechanism, q.detach_reset, q.inhibition) == ("zero", False, False)
+    with pytest.raises(TypeError, match="Quiet does not take inhibition: Quiet never inhibits"):
+        Quiet(inhibition=True)
+    with pytest.raises(TypeError, match=r"unexpected argument 'gian'; did you mean 'gain'\?"):
+        Quiet(gian=2.0)
+    with pytest.raises(ValueError, match=r"not_taken: \['colour'\] are not shared"):
+        extend.not_taken("why", "colour")
+    spk, _ = q.run(torch.full((3, 1), 0.2))  # gain 2: U = 0.4, 0.8 (spike), then zeroed: 0.4
+    assert spk[:, 0].tolist() == [0.0, 1.0, 0.0]

@@ -6,7 +6,7 @@ Training.gradientAccumulation / useIpuModel``, ``identity_loss(x, reduction)``,
 ``ipuHardwareIsAvailable(num_ipus)``, ``isRunningOnIpu()``, ``optim.SGD/Adam/AdamW/RMSprop/LAMB``
 with their extra arguments) and enforces the IPU's constraints while it "traces":
 
-- a ``torch.autograd.Function`` in the traced graph is refused (PopART would differentiate the
+- calling a ``torch.autograd.Function`` while tracing is refused (PopART would differentiate the
   forward ops and drop the custom backward);
 - host syncs (``.item()``, ``.tolist()``, ``.numpy()``, ``int()/float()/bool()`` of a tensor) are
   refused;
@@ -237,21 +237,12 @@ def _flat(obj: Any) -> list[torch.Tensor]:
     return []
 
 
-def _refuse_functions(outputs: Any) -> None:
-    stack = [t.grad_fn for t in _flat(outputs) if t.grad_fn is not None]
-    seen: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
-        if isinstance(node, torch.autograd.function.BackwardCFunction):
-            raise RuntimeError(
-                f"poptorch stand-in: the traced graph contains the torch.autograd.Function "
-                f"{type(node).__name__}; PopART builds the backward from the forward ops, so its "
-                "custom backward would be lost"
-            )
-        stack.extend(n for n, _ in node.next_functions)
+def _refusing_apply(cls: type, *args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError(
+        f"poptorch stand-in: the traced model calls the torch.autograd.Function "
+        f"{cls.__name__}; PopART builds the backward from the forward ops, so its custom "
+        "backward would be lost"
+    )
 
 
 class PoplarExecutor:
@@ -304,11 +295,14 @@ class PoplarExecutor:
         TRACE_LOG.append(tuple(tuple(a.shape) for a in args if isinstance(a, torch.Tensor)))
         _marked.clear()
         _ipu_context = True
+        function_apply = torch.autograd.Function.__dict__["apply"]
+        torch.autograd.Function.apply = classmethod(_refusing_apply)  # type: ignore[assignment]
         try:
             with _Constraints():
                 out = self.model(*args)
         finally:
             _ipu_context = False
+            torch.autograd.Function.apply = function_apply  # type: ignore[assignment]
         self._compiled = True
         return out
 
@@ -327,7 +321,6 @@ class PoplarExecutor:
             self.optimizer.zero_grad()
             for m in micro[step * per_step:(step + 1) * per_step]:
                 out = self._run(m)
-                _refuse_functions(out)
                 losses = [t for t in _flat(out) if id(t) in _marked]
                 if not losses:
                     raise RuntimeError("Couldn't find a loss in graph! (the training model must "

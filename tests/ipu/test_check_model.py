@@ -53,6 +53,12 @@ class NonZero(nn.Module):
         return x + idx.shape[0] * 0
 
 
+class WhereIndices(nn.Module):
+    def forward(self, x):
+        (rows, *_) = torch.where(x > 0.5)
+        return x + rows.numel() * 0
+
+
 class ToList(nn.Module):
     def forward(self, x):
         x.tolist()
@@ -82,6 +88,7 @@ class Planted(nn.Module):
         self.custom = CustomFunction()
         self.mask = MaskSelect()
         self.nonzero = NonZero()
+        self.where = WhereIndices()
         self.tolist = ToList()
         self.f64 = Float64()
         self.buf = ReassignBuffer()
@@ -90,7 +97,7 @@ class Planted(nn.Module):
 
     def forward(self, x):  # x [T, B, F]
         for m in (self.item_scale, self.branch, self.custom, self.mask, self.nonzero,
-                  self.tolist, self.f64, self.buf):
+                  self.where, self.tolist, self.f64, self.buf):
             x = m(x)
         x = self.compiled(x)
         return self.lif.run(x)
@@ -113,6 +120,7 @@ def test_every_planted_problem_is_flagged_with_module_and_op():
     assert "_Double" in _find(report, "autograd-function", "custom").op
     assert "boolean-mask" in _find(report, "dynamic-shape", "mask").op
     assert "torch.nonzero" in _find(report, "dynamic-shape", "nonzero").op
+    assert "torch.where(condition)" in _find(report, "dynamic-shape", "where").op
     assert "Tensor.tolist()" in _find(report, "host-sync", "tolist").op
     assert _find(report, "float64", "f64")
     assert _find(report, "buffer-reassigned", "buf").op == "count"
@@ -149,12 +157,12 @@ def _clean_network():
             continue  # needs images; checked on its own below
         neuron, _ = make_neuron(name)
         if len(shape) == 2:
-            need = kwargs.get("input_size", kwargs.get("in_features", kwargs.get(
-                "linear_features", shape[1])))
+            need = next((kwargs[k] for k in ("input_size", "in_features", "linear_features",
+                                              "in_dim") if k in kwargs), shape[1])
             layers.append(nn.Linear(width, need))
             width = need
         layers.append(neuron)
-        width = kwargs.get("hidden_size", kwargs.get("out_features", width))
+        width = getattr(neuron, "out_features", None) or getattr(neuron, "hidden_size", width)
     if "graded_spikes" in {e.name for e in snn.registries()["neuron"].entries()}:
         layers.append(snn.create("graded_spikes", size=width, constant_factor=1.0))
     return snn.Sequential(*layers), names
@@ -180,6 +188,24 @@ def test_conv_lstm_and_bntt_are_clean():
     assert snn_ipu.check_model(net, torch.rand(T, *shape)).ok
     bn = snn.create("batchnorm_tt", num_features=F, time_steps=T)
     assert snn_ipu.check_model(bn, torch.rand(T, B, F)).ok
+
+
+def test_the_loss_is_linted_too():
+    net = snn.Sequential(nn.Linear(F, 3), snn.create("leaky", beta=0.9))
+    x, y = torch.rand(T, B, F), torch.tensor([0, 2])
+
+    def careless(out, target):
+        return nn.functional.cross_entropy(out.sum(0), target) * out.max().item()
+
+    report = snn_ipu.check_model(net, x, loss_fn=careless, target=y)
+    assert [(f.kind, f.module, f.op) for f in report] == [("host-sync", "<loss>", "Tensor.item()")]
+    report = snn_ipu.check_model(net, x, loss_fn=lambda o, t: o.sum(0), target=y)
+    assert _find(report, "loss", "<loss>")
+    clean = snn_ipu.check_model(
+        net, x, loss_fn=lambda o, t: nn.functional.cross_entropy(o.sum(0), t), target=y)
+    assert clean.ok, str(clean)
+    with pytest.raises(TypeError, match="loss_fn must be callable"):
+        snn_ipu.check_model(net, x, loss_fn="ce")
 
 
 def test_check_model_is_path_specific_and_validates():

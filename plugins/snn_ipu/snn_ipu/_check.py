@@ -47,7 +47,7 @@ class Finding:
     Attributes:
         kind: ``"host-sync"``, ``"data-dependent-branch"``, ``"autograd-function"``,
             ``"dynamic-shape"``, ``"compile"``, ``"optimizer"``, ``"float64"``,
-            ``"python-state"`` or ``"buffer-reassigned"``.
+            ``"python-state"``, ``"buffer-reassigned"`` or ``"loss"``.
         module: qualified name of the module whose forward did it (``"<model>"`` for the root).
         op: the op or attribute concerned.
         message: what goes wrong on the IPU and what to do instead.
@@ -115,6 +115,10 @@ class _Lint(TorchFunctionMode):
             r.add("dynamic-shape", _DYNAMIC[func],
                   "the output shape depends on the data; IPU shapes are fixed at trace time "
                   "(use masks of fixed shape)")
+        elif func is torch.where and len(args) + len(kwargs) == 1:
+            r.add("dynamic-shape", "torch.where(condition)",
+                  "the one-argument form returns indices whose number depends on the data; use "
+                  "the three-argument torch.where(condition, x, y)")
         elif func is _T.__getitem__ and len(args) > 1 and _has_bool_index(args[1]):
             r.add("dynamic-shape", "boolean-mask indexing tensor[mask]",
                   "the output shape depends on the data; use torch.where(mask, x, 0)")
@@ -175,7 +179,8 @@ def _is_compiled(module: nn.Module) -> bool:
     return hasattr(module, "_orig_mod") and type(module).__name__ == "OptimizedModule"
 
 
-def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> CheckReport:
+def check_model(model: nn.Module, example_input: Any, optimizer: Any = None, *,
+                loss_fn: Any = None, target: Any = None) -> CheckReport:
     """Trace ``model`` on the CPU as it would run on the IPU and report what the IPU cannot run.
 
     ``model`` is copied and run once on ``example_input`` on the IPU-safe path
@@ -186,12 +191,15 @@ def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> 
     - data-dependent branches: ``if``/``while`` on a tensor value (``bool(tensor)``);
     - ``torch.autograd.Function`` (PopART derives the backward from the forward ops: a custom
       backward is lost);
-    - dynamic shapes: ``nonzero``, ``masked_select``, ``unique``, ``bincount``, ``x[mask]``;
+    - dynamic shapes: ``nonzero``, ``masked_select``, ``unique``, ``bincount``, ``x[mask]``,
+      one-argument ``torch.where``;
     - ``torch.compile``'d submodules;
     - float64 tensors (the IPU has no 64-bit floats);
     - state kept in Python attributes (``stateful=True`` neurons and runners), and buffers
       reassigned instead of updated in place: neither persists between IPU calls;
-    - with ``optimizer``: one that cannot be translated to ``poptorch.optim``.
+    - with ``optimizer``: one that cannot be translated to ``poptorch.optim``;
+    - with ``loss_fn`` and ``target``: the same checks on ``loss_fn(output, target)``, which
+      :func:`training_model` computes inside the traced forward (module ``"<loss>"``).
 
     poptorch is not needed. The lint sees the path the example input takes; code behind a branch
     not taken is not traced.
@@ -200,6 +208,9 @@ def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> 
         model: the network.
         example_input: one input (a tensor, or a tuple of positional arguments).
         optimizer: optionally the optimizer to be used.
+        loss_fn: optionally the loss, called as ``loss_fn(output, target)`` on the model's
+            output tensor (or the first item of ``(output, state)``).
+        target: the example target for ``loss_fn``.
 
     Returns:
         A :class:`CheckReport` (``report.ok``, ``print(report)``, ``report.raise_if_failed()``).
@@ -225,7 +236,9 @@ def check_model(model: nn.Module, example_input: Any, optimizer: Any = None) -> 
                        module=where)
     if optimizer is not None:
         _check_optimizer(optimizer, report)
-    _trace(model, args, report)
+    if loss_fn is not None and not callable(loss_fn):
+        raise TypeError(f"check_model: loss_fn must be callable or None, got {loss_fn!r}")
+    _trace(model, args, report, loss_fn, target)
     return CheckReport(report.findings)
 
 
@@ -254,7 +267,8 @@ def _uncompiled(model: nn.Module) -> nn.Module:
     return model
 
 
-def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector) -> None:
+def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector, loss_fn: Any,
+           target: Any) -> None:
     model = _uncompiled(model)
     names = {id(m): (n or "<model>") for n, m in model.named_modules()}
     graph_seen: set[int] = set()
@@ -264,15 +278,17 @@ def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector) -> None:
         if id(module) in names:
             report.stack.append(names[id(module)])
 
-    def post(module: nn.Module, _inputs: Any, output: Any) -> None:
-        if id(module) not in names:
-            return
+    def functions(output: Any) -> None:
         for fn in _custom_function_nodes(output, graph_seen):
             report.add("autograd-function", f"torch.autograd.Function {fn}",
                        "PopART builds the backward pass from the traced forward ops, so a "
                        "custom backward() is not used on the IPU; write the gradient with "
                        "detach (see snn_ipu.TraceableSurrogate)")
-        report.stack.pop()
+
+    def post(module: nn.Module, _inputs: Any, output: Any) -> None:
+        if id(module) in names:
+            functions(output)
+            report.stack.pop()
 
     inputs = tuple(a.detach().clone().requires_grad_(a.is_floating_point())
                    if isinstance(a, Tensor) else a for a in args)
@@ -280,7 +296,16 @@ def _trace(model: nn.Module, args: tuple[Any, ...], report: _Collector) -> None:
                nn.modules.module.register_module_forward_hook(post)]
     try:
         with ipu_safe(model), _Lint(report), torch.enable_grad():
-            model(*inputs)
+            out = model(*inputs)
+            if loss_fn is not None:
+                report.stack.append("<loss>")
+                y = out[0] if isinstance(out, tuple) and out else out
+                loss = loss_fn(y, target)
+                functions(loss)
+                if not isinstance(loss, Tensor) or loss.dim() != 0:
+                    report.add("loss", "loss_fn(output, target)",
+                               "must return a 0-d tensor (training_model marks it with "
+                               "poptorch.identity_loss)")
     finally:
         for h in handles:
             h.remove()

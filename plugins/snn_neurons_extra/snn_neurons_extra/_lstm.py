@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
 
 from ._common import check_bool, check_positive_int, kernel_pair
 
@@ -75,13 +74,8 @@ class SLSTM(_LSTMNeuron):
         input_size: features of the input.
         hidden_size: features of the hidden state (the spikes).
         bias: biases in the LSTM cell. Default: True.
-        threshold: :math:`\theta` (> 0), float or per-neuron tensor of ``hidden_size``.
-            Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "none".
-        reset_delay: reset one step after the spike. Default: True.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; defaults
+            here: ``reset='none'``.
 
     Shape:
         - Input: ``(B, input_size)`` or ``(input_size,)``.
@@ -98,30 +92,16 @@ class SLSTM(_LSTMNeuron):
 
     State = SLSTMState
 
+    option_defaults = {"reset": "none"}
+
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "none",
-        reset_delay: bool = True,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         self.input_size = check_positive_int("SLSTM", "input_size", input_size)
         self.hidden_size = check_positive_int("SLSTM", "hidden_size", hidden_size)
         self.lstm_cell = nn.LSTMCell(input_size, hidden_size,
@@ -179,12 +159,8 @@ class SConv2dLSTM(_LSTMNeuron):
         bias: bias in the convolution. Default: True.
         max_pool: kernel of a max pooling of h before firing (0: none). Default: 0.
         avg_pool: kernel of an average pooling of h before firing (0: none). Default: 0.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "none".
-        reset_delay: reset one step after the spike. Default: True.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; defaults
+            here: ``reset='none'``.
 
     Shape:
         - Input: ``(B, in_channels, H, W)``.
@@ -201,6 +177,8 @@ class SConv2dLSTM(_LSTMNeuron):
 
     State = SConv2dLSTMState
 
+    option_defaults = {"reset": "none"}
+
     def __init__(
         self,
         in_channels: int,
@@ -209,25 +187,9 @@ class SConv2dLSTM(_LSTMNeuron):
         bias: bool = True,
         max_pool: int = 0,
         avg_pool: int = 0,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "none",
-        reset_delay: bool = True,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = "SConv2dLSTM"
         self.in_channels = check_positive_int(owner, "in_channels", in_channels)
         self.out_channels = check_positive_int(owner, "out_channels", out_channels)

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
+from snncore.extend import not_taken
 
 from ._common import check_bool, check_number
 
@@ -44,12 +44,7 @@ class IF(Neuron):
     ``reset_delay`` apply.
 
     Args:
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -66,27 +61,8 @@ class IF(Neuron):
 
     State = IFState
 
-    def __init__(
-        self,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
-    ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
 
     def step(self, x: Tensor, state: IFState) -> tuple[Tensor, IFState]:
         thr = self.param("threshold", x)
@@ -101,6 +77,10 @@ class LIState(NamedTuple):
     mem: Tensor
 
 
+#: why LI does not take some shared options
+_NO_SPIKES = "LI does not spike: its output is the membrane itself"
+
+
 class LI(Neuron):
     r"""Leaky integrator without spikes: a readout layer (registry name ``"li"``).
 
@@ -113,9 +93,10 @@ class LI(Neuron):
     Args:
         beta: decay in [0, 1], float or per-neuron tensor.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
-        state_quant: callable applied to the membrane after each update. Default: None.
-        stateful: keep the state inside the module. Default: False.
-        backend: backend for :meth:`run`; None selects. Default: None.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
+            taken: ``threshold``, ``surrogate``, ``reset``, ``reset_delay``, ``learn_threshold``,
+            ``graded_spikes_factor``, ``learn_graded_spikes_factor``, ``inhibition``,
+            ``detach_reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -132,16 +113,13 @@ class LI(Neuron):
 
     State = LIState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        learn_beta: bool = False,
-        state_quant: StateQuantizer | None = None,
-        stateful: bool = False,
-        backend: str | None = None,
-    ) -> None:
-        super().__init__(reset="none", state_quant=state_quant, stateful=stateful,
-                         backend=backend)
+    fixed_options = not_taken(_NO_SPIKES, "threshold", "surrogate", "reset_delay",
+                              "learn_threshold", "graded_spikes_factor",
+                              "learn_graded_spikes_factor", "inhibition", "detach_reset",
+                              reset="none")
+
+    def __init__(self, beta: float | Tensor, learn_beta: bool = False, **options: Any) -> None:
+        super().__init__(**options)
         self.add_param("beta", beta, check_bool("LI", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 
@@ -182,15 +160,10 @@ class ALIF(Neuron):
         beta: membrane decay in [0, 1], float or per-neuron tensor.
         rho: adaptation decay :math:`\rho` in [0, 1]. Default: 0.95.
         adapt_scale: adaptation strength :math:`\gamma` (>= 0). Default: 1.0.
-        threshold: base threshold :math:`\theta_0` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_beta: learnable :math:`\beta`. Default: False.
         learn_rho: learnable :math:`\rho` (clamped to [0, 1]). Default: False.
         learn_adapt_scale: learnable :math:`\gamma`. Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -212,28 +185,13 @@ class ALIF(Neuron):
         beta: float | Tensor,
         rho: float | Tensor = 0.95,
         adapt_scale: float | Tensor = 1.0,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
+        *,
         learn_beta: bool = False,
         learn_rho: bool = False,
         learn_adapt_scale: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         self.add_param("beta", beta, check_bool("ALIF", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self.add_param("rho", rho, check_bool("ALIF", "learn_rho", learn_rho), low=0.0, high=1.0)
@@ -281,6 +239,11 @@ class IzhikevichState(NamedTuple):
     u: Tensor
 
 
+#: why Izhikevich does not take some shared options
+_OWN_RESET = ("the model resets itself (the membrane to its reset value, the adaptation variable "
+              "up by its jump); the generic reset rules do not apply")
+
+
 class Izhikevich(Neuron):
     r"""Izhikevich (2003) neuron, forward Euler (registry name ``"izhikevich"``).
 
@@ -304,12 +267,11 @@ class Izhikevich(Neuron):
             "intrinsically_bursting", "chattering", "fast_spiking", "low_threshold_spiking",
             "thalamo_cortical", "resonator". Default: "regular_spiking".
         time_step: :math:`\Delta t` in ms (> 0). Default: 0.5.
-        threshold: :math:`v_{peak}` in mV. Default: 30.0.
-        surrogate: surrogate name or object (derivative at :math:`v - v_{peak}`). Default: "atan".
-        reset_delay: apply the reset one step after the spike. Default: False.
+        threshold: :math:`v_{peak}` in mV (any finite value). Default: 30.0.
         learn: names among "a", "b", "c", "d" to make learnable. Default: ().
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        learn_threshold: learnable :math:`v_{peak}`. Default: False.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; defaults
+            here: ``reset_delay=False``; not taken: ``reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -326,33 +288,24 @@ class Izhikevich(Neuron):
 
     State = IzhikevichState
 
+    option_defaults = {"reset_delay": False}
+    fixed_options = not_taken(_OWN_RESET, reset="none")
+
     def __init__(
         self,
         a: float | Tensor | None = None,
         b: float | Tensor | None = None,
         c: float | Tensor | None = None,
         d: float | Tensor | None = None,
-        parameter_set: str = "regular_spiking",
+        parameter_set: str = 'regular_spiking',
         time_step: float = 0.5,
         threshold: float | Tensor = 30.0,
-        surrogate: str | Surrogate = "atan",
-        reset_delay: bool = False,
+        *,
         learn: Iterable[str] = (),
         learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=1.0, surrogate=surrogate, reset="none", reset_delay=reset_delay,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = "Izhikevich"
         if parameter_set not in IZHIKEVICH_PARAMETER_SETS:
             raise ValueError(f"{owner}: parameter_set must be one of "
@@ -431,12 +384,11 @@ class AdEx(Neuron):
         b: spike-triggered adaptation (pA). Default: 80.5.
         V_reset: reset potential (mV). Default: -70.6.
         time_step: :math:`\Delta t` in ms (> 0). Default: 0.1.
-        threshold: :math:`V_{peak}` in mV. Default: 20.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset_delay: apply the reset one step after the spike. Default: False.
+        threshold: :math:`V_{peak}` in mV (any finite value). Default: 20.0.
         learn: names of parameters above to make learnable. Default: ().
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        learn_threshold: learnable :math:`V_{peak}`. Default: False.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; defaults
+            here: ``reset_delay=False``; not taken: ``reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`; the current in pA.
@@ -453,6 +405,9 @@ class AdEx(Neuron):
 
     State = AdExState
 
+    option_defaults = {"reset_delay": False}
+    fixed_options = not_taken(_OWN_RESET, reset="none")
+
     def __init__(
         self,
         C: float | Tensor = 281.0,
@@ -466,24 +421,12 @@ class AdEx(Neuron):
         V_reset: float | Tensor = -70.6,
         time_step: float = 0.1,
         threshold: float | Tensor = 20.0,
-        surrogate: str | Surrogate = "atan",
-        reset_delay: bool = False,
+        *,
         learn: Iterable[str] = (),
         learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=1.0, surrogate=surrogate, reset="none", reset_delay=reset_delay,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = "AdEx"
         self.time_step = check_number(owner, "time_step", time_step, positive=True)
         learned = _learn_set(owner, learn, _ADEX_PARAMS)

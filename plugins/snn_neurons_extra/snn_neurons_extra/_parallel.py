@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
+from snncore.extend import not_taken
 
-from ._common import check_bool, check_positive_int
+from ._common import check_bool, check_number, check_positive_int
 
 __all__ = [
     "LeakyParallel",
@@ -71,6 +71,11 @@ class LeakyParallelState(NamedTuple):
     mem: Tensor
 
 
+#: why LeakyParallel does not take some shared options
+_WHOLE_SEQUENCE = ("the whole sequence is computed at once, as a membrane without reset that "
+                   "is then thresholded")
+
+
 class LeakyParallel(_SequenceNeuron):
     r"""Dense leaky layer without reset, run over the whole sequence by one RNN kernel
     (registry name ``"leaky_parallel"``).
@@ -84,16 +89,23 @@ class LeakyParallel(_SequenceNeuron):
     ReLU-RNN kernel and a diagonal recurrent matrix :math:`\mathrm{diag}(\beta)`; a single call
     ``n(x, state)`` computes one step of the same equation. There is no reset.
 
+    With ``weight_hh_enable=True`` the recurrence is a dense matrix :math:`W_{hh}` instead,
+    :math:`U_t = \mathrm{ReLU}(W_{hh} U_{t-1} + W X_t + b)` (attribute ``weight_hh``, every entry
+    of row ``i`` initialised to :math:`\beta_i`; learnable with ``learn_beta=True``). ``dropout``
+    zeroes input features with probability ``p`` in training (a new draw every step).
+
     Args:
         input_size: input features.
         hidden_size: neurons.
         beta: decay in [0, 1], float or tensor of ``hidden_size``.
         bias: bias of the projection. Default: True.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, stateful, backend:
-            as in :class:`~snncore.Leaky`.
+        dropout: input dropout probability in [0, 1) (training only). Default: 0.0.
+        weight_hh_enable: a dense recurrent matrix instead of :math:`\mathrm{diag}(\beta)`.
+            Default: False.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
+            taken: ``reset``, ``reset_delay``, ``state_quant``, ``inhibition``, ``detach_reset``
+            (see ``fixed_options``).
 
     Shape:
         - Input: ``(T, B, input_size)`` for :meth:`run`, ``(B, input_size)`` for one step.
@@ -110,27 +122,22 @@ class LeakyParallel(_SequenceNeuron):
 
     State = LeakyParallelState
 
+    fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "state_quant", "inhibition",
+                              "detach_reset", reset="none")
+
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         beta: float | Tensor,
         bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        stateful: bool = False,
-        backend: str | None = None,
+        dropout: float = 0.0,
+        weight_hh_enable: bool = False,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, stateful=stateful,
-            backend=backend,
-        )
+        super().__init__(**options)
         owner = "LeakyParallel"
         self.input_size = check_positive_int(owner, "input_size", input_size)
         self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
@@ -141,6 +148,24 @@ class LeakyParallel(_SequenceNeuron):
         self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(owner, "bias", bias))
+        self.dropout = check_number(owner, "dropout", dropout)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        #: the dense recurrence ``nn.Linear(hidden_size, hidden_size, bias=False)`` with
+        #: ``weight_hh_enable=True``, else None
+        self.recurrent: nn.Linear | None = None
+        if check_bool(owner, "weight_hh_enable", weight_hh_enable):
+            rows = torch.as_tensor(beta, dtype=torch.get_default_dtype()).reshape(-1)
+            self.recurrent = nn.Linear(hidden_size, hidden_size, bias=False)
+            with torch.no_grad():
+                self.recurrent.weight.copy_(rows.expand(hidden_size).unsqueeze(1)
+                                            .expand(hidden_size, hidden_size))
+            self.recurrent.weight.requires_grad_(bool(learn_beta))
+
+    @property
+    def weight_hh(self) -> Tensor | None:
+        """The dense recurrent matrix ``(hidden_size, hidden_size)``, or None (``diag(β)``)."""
+        return None if self.recurrent is None else self.recurrent.weight
 
     def state_shapes(self, x: Tensor) -> tuple[torch.Size, ...]:
         return (torch.Size((*x.shape[:-1], self.hidden_size)),)
@@ -155,18 +180,26 @@ class LeakyParallel(_SequenceNeuron):
         self.check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
         return self.init_state(x) if state is None else self.check_state(state, x)
 
+    def _drop(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.dropout, self.training) if self.dropout else x
+
     def step(self, x: Tensor, state: LeakyParallelState) -> tuple[Tensor, LeakyParallelState]:
-        beta = self.param("beta", x, clamp01=True)
-        mem = torch.relu(beta * state.mem + self.linear(x))
+        drive = self.linear(self._drop(x))
+        if self.weight_hh is not None:
+            mem = torch.relu(state.mem @ self.weight_hh.to(x.dtype).T + drive)
+        else:
+            mem = torch.relu(self.param("beta", x, clamp01=True) * state.mem + drive)
         return self.fire(mem, self.param("threshold", x)), LeakyParallelState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         unbatched = x_seq.dim() == 2
         xs = x_seq.unsqueeze(1) if unbatched else x_seq
         h0 = (state.mem.unsqueeze(0) if unbatched else state.mem).unsqueeze(0)
+        xs = self._drop(xs)
         beta = self.param("beta", xs, clamp01=True).expand(self.hidden_size)
         w = self.linear.weight.to(xs.dtype)
-        params = [w, torch.diag(beta)]
+        w_hh = self.weight_hh.to(xs.dtype) if self.weight_hh is not None else torch.diag(beta)
+        params = [w, w_hh]
         if self.linear.bias is not None:
             params += [self.linear.bias.to(xs.dtype), torch.zeros_like(beta)]
         mem, _ = torch.rnn_relu(xs, h0, params, self.linear.bias is not None, 1, 0.0,
@@ -197,12 +230,11 @@ class StateLeaky(_SequenceNeuron):
 
     Args:
         beta: decay in [0, 1], float or per-neuron tensor broadcasting against one step.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
         kernel_truncation_steps: keep only the last K inputs (K >= 1); None: all. Default: None.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        stateful, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
+            taken: ``reset``, ``reset_delay``, ``inhibition``, ``detach_reset`` (see
+            ``fixed_options``).
 
     Shape:
         - Input: ``(T, *)`` for :meth:`run`, ``(*)`` for one step.
@@ -219,26 +251,18 @@ class StateLeaky(_SequenceNeuron):
 
     State = StateLeakyState
 
+    fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "inhibition", "detach_reset",
+                              reset="none")
+
     def __init__(
         self,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuantizer | None = None,
-        stateful: bool = False,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset="none", learn_threshold=learn_threshold,
-            graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            stateful=stateful, backend=backend,
-        )
+        super().__init__(**options)
         owner = type(self).__name__
         self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
                        low=0.0, high=1.0)
@@ -300,9 +324,8 @@ class LinearLeaky(StateLeaky):
         in_features: input features.
         out_features: neurons.
         bias: bias of the projection. Default: True.
-        threshold, surrogate, learn_beta, learn_threshold, graded_spikes_factor,
-        learn_graded_spikes_factor, kernel_truncation_steps, state_quant, stateful, backend:
-            as in :class:`StateLeaky`.
+        learn_beta, kernel_truncation_steps: as in :class:`StateLeaky`.
+        **options: the shared neuron options (keyword-only) that :class:`StateLeaky` takes.
 
     Shape:
         - Input: ``(T, B, in_features)`` for :meth:`run`, ``(B, in_features)`` for one step.
@@ -323,24 +346,13 @@ class LinearLeaky(StateLeaky):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
         kernel_truncation_steps: int | None = None,
-        state_quant: StateQuantizer | None = None,
-        stateful: bool = False,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            beta, threshold=threshold, surrogate=surrogate, learn_beta=learn_beta,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor,
-            kernel_truncation_steps=kernel_truncation_steps, state_quant=state_quant,
-            stateful=stateful, backend=backend,
-        )
+        super().__init__(beta, learn_beta=learn_beta,
+                         kernel_truncation_steps=kernel_truncation_steps, **options)
         owner = "LinearLeaky"
         self.in_features = check_positive_int(owner, "in_features", in_features)
         self.out_features = check_positive_int(owner, "out_features", out_features)
@@ -370,6 +382,10 @@ class DeltaLeakyState(NamedTuple):
     mem: Tensor
 
 
+#: why DeltaLeaky has no reset options
+_NO_RESET = "the membrane keeps integrating; a spike marks a large change, nothing is reset"
+
+
 class DeltaLeaky(Neuron):
     r"""Leaky integrator that spikes on large changes of its membrane (registry name
     ``"delta_leaky"``).
@@ -383,12 +399,11 @@ class DeltaLeaky(Neuron):
     Args:
         beta: decay in [0, 1], float or per-neuron tensor.
         delta_threshold: :math:`\delta` (> 0), float or per-neuron tensor. Default: 1.0.
-        surrogate: surrogate name or object (its derivative is taken at
-            :math:`|U_t - U_{t-1}| - \delta`). Default: "atan".
         learn_beta: learnable :math:`\beta`. Default: False.
-        learn_threshold: learnable :math:`\delta` (stored as ``threshold``). Default: False.
-        graded_spikes_factor, learn_graded_spikes_factor, state_quant, inhibition, stateful,
-        backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`;
+            ``learn_threshold`` makes :math:`\delta` learnable (stored as ``threshold``), the
+            surrogate's derivative is taken at :math:`|U_t - U_{t-1}| - \delta`; not taken:
+            ``threshold``, ``reset``, ``reset_delay``, ``detach_reset`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -405,26 +420,16 @@ class DeltaLeaky(Neuron):
 
     State = DeltaLeakyState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        delta_threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        backend: str | None = None,
-    ) -> None:
-        super().__init__(
-            threshold=delta_threshold, surrogate=surrogate, reset="none",
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, backend=backend,
-        )
+    fixed_options = {
+        **not_taken("the firing threshold is delta_threshold", "threshold"),
+        **not_taken(_NO_RESET, "reset_delay", "detach_reset", reset="none"),
+    }
+
+    def __init__(self, beta: float | Tensor, delta_threshold: float | Tensor = 1.0, *,
+                 learn_beta: bool = False, **options: Any) -> None:
+        super().__init__(**options)
+        self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
+                       low=0.0, low_open=True)
         self.add_param("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
 

@@ -6,8 +6,7 @@ from typing import Any, NamedTuple
 
 from torch import Tensor, nn
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
 
 from ._common import check_bool, check_positive_int, kernel_pair
 
@@ -128,13 +127,8 @@ class RLeaky(_Recurrence, Neuron):
             feedback. Default: None.
         kernel_size: odd kernel size k of the conv feedback (even k is an error). Default: None.
         learn_recurrent: learnable feedback weights. Default: True.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(B, F)`` (linear), ``(B, C, H, W)`` (conv) or any shape (element-wise).
@@ -162,27 +156,12 @@ class RLeaky(_Recurrence, Neuron):
         linear_features: int | None = None,
         conv2d_channels: int | None = None,
         kernel_size: int | tuple[int, int] | None = None,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
         learn_recurrent: bool = True,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        Neuron.__init__(
-            self, threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        Neuron.__init__(self, **options)
         self.add_param("beta", beta, check_bool("RLeaky", "learn_beta", learn_beta),
                        low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
@@ -228,14 +207,9 @@ class RSynaptic(_Recurrence, Neuron):
             feedback. Default: None.
         kernel_size: odd kernel size k of the conv feedback (even k is an error). Default: None.
         learn_recurrent: learnable feedback weights. Default: True.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_alpha: learnable :math:`\alpha` (clamped to [0, 1]). Default: False.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(B, F)`` (linear), ``(B, C, H, W)`` (conv) or any shape (element-wise).
@@ -264,28 +238,13 @@ class RSynaptic(_Recurrence, Neuron):
         linear_features: int | None = None,
         conv2d_channels: int | None = None,
         kernel_size: int | tuple[int, int] | None = None,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
+        *,
         learn_alpha: bool = False,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
         learn_recurrent: bool = True,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        Neuron.__init__(
-            self, threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        Neuron.__init__(self, **options)
         self.add_param("alpha", alpha, check_bool("RSynaptic", "learn_alpha", learn_alpha),
                        low=0.0, high=1.0)
         self.add_param("beta", beta, check_bool("RSynaptic", "learn_beta", learn_beta),

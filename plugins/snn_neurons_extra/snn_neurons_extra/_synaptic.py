@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from snncore import Neuron, Surrogate
-from snncore.extend import StateQuantizer
+from snncore import Neuron
+from snncore.extend import not_taken
 
 from ._common import check_bool, check_number
 
@@ -38,20 +38,9 @@ class Synaptic(Neuron):
     Args:
         alpha: synaptic decay :math:`\alpha` in [0, 1], float or per-neuron tensor.
         beta: membrane decay :math:`\beta` in [0, 1], float or per-neuron tensor.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_alpha: learnable :math:`\alpha` (clamped to [0, 1] in the forward). Default: False.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1] in the forward). Default: False.
-        learn_threshold: learnable :math:`\theta`. Default: False.
-        graded_spikes_factor: :math:`g`. Default: 1.0.
-        learn_graded_spikes_factor: learnable :math:`g`. Default: False.
-        state_quant: callable applied to ``syn`` and ``mem`` after each update. Default: None.
-        inhibition: winner-take-all firing per sample. Default: False.
-        stateful: keep the state inside the module. Default: False.
-        detach_reset: no gradient through the reset. Default: True.
-        backend: backend for :meth:`run`; None selects. Default: None.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -73,27 +62,12 @@ class Synaptic(Neuron):
         self,
         alpha: float | Tensor,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
+        *,
         learn_alpha: bool = False,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = type(self).__name__
         self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
                        low=0.0, high=1.0)
@@ -117,6 +91,10 @@ class AlphaState(NamedTuple):
     syn_exc: Tensor
     syn_inh: Tensor
     mem: Tensor
+
+
+#: why Alpha does not take some shared options
+_ALPHA_RESET = "the alpha kernel's reset always acts one step after the spike"
 
 
 class Alpha(Neuron):
@@ -143,19 +121,10 @@ class Alpha(Neuron):
     Args:
         alpha: decay :math:`\alpha` of the excitatory current, in (0, 1], float or per-neuron.
         beta: decay :math:`\beta` of the inhibitory current, in (0, 1), smaller than alpha.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "zero", "subtract" or "none". Default: "zero".
         learn_alpha: learnable :math:`\alpha` (clamped to [0, 1] in the forward). Default: False.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1] in the forward). Default: False.
-        learn_threshold: learnable :math:`\theta`. Default: False.
-        graded_spikes_factor: :math:`g`. Default: 1.0.
-        learn_graded_spikes_factor: learnable :math:`g`. Default: False.
-        state_quant: callable applied to every state after each update. Default: None.
-        inhibition: winner-take-all firing per sample. Default: False.
-        stateful: keep the state inside the module. Default: False.
-        detach_reset: no gradient through the reset. Default: True.
-        backend: backend for :meth:`run`; None selects. Default: None.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; defaults
+            here: ``reset='zero'``; not taken: ``reset_delay`` (see ``fixed_options``).
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -172,30 +141,19 @@ class Alpha(Neuron):
 
     State = AlphaState
 
+    option_defaults = {"reset": "zero"}
+    fixed_options = not_taken(_ALPHA_RESET, "reset_delay")
+
     def __init__(
         self,
         alpha: float | Tensor,
         beta: float | Tensor,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "zero",
+        *,
         learn_alpha: bool = False,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=True,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = type(self).__name__
         self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
                        low=0.0, high=1.0, low_open=True)
@@ -263,13 +221,8 @@ class Lapicque(Neuron):
         R: resistance (> 0), float or per-neuron tensor. Default: None.
         C: capacitance (> 0), float or per-neuron tensor. Default: None.
         time_step: :math:`\Delta t` (> 0). Default: 1.0.
-        threshold: :math:`\theta` (> 0). Default: 1.0.
-        surrogate: surrogate name or object. Default: "atan".
-        reset: "subtract", "zero" or "none". Default: "subtract".
-        reset_delay: reset one step after the spike. Default: True.
         learn_beta: learnable :math:`\beta` (only when ``beta`` is given). Default: False.
-        learn_threshold, graded_spikes_factor, learn_graded_spikes_factor, state_quant,
-        inhibition, stateful, detach_reset, backend: as in :class:`~snncore.Leaky`.
+        **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
 
     Shape:
         - Input: ``(*)`` for one step, ``(T, *)`` for :meth:`run`.
@@ -292,26 +245,11 @@ class Lapicque(Neuron):
         R: float | Tensor | None = None,
         C: float | Tensor | None = None,
         time_step: float = 1.0,
-        threshold: float | Tensor = 1.0,
-        surrogate: str | Surrogate = "atan",
-        reset: str = "subtract",
-        reset_delay: bool = True,
+        *,
         learn_beta: bool = False,
-        learn_threshold: bool = False,
-        graded_spikes_factor: float | Tensor = 1.0,
-        learn_graded_spikes_factor: bool = False,
-        state_quant: StateQuantizer | None = None,
-        inhibition: bool = False,
-        stateful: bool = False,
-        detach_reset: bool = True,
-        backend: str | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            threshold=threshold, surrogate=surrogate, reset=reset, reset_delay=reset_delay,
-            learn_threshold=learn_threshold, graded_spikes_factor=graded_spikes_factor,
-            learn_graded_spikes_factor=learn_graded_spikes_factor, state_quant=state_quant,
-            inhibition=inhibition, stateful=stateful, detach_reset=detach_reset, backend=backend,
-        )
+        super().__init__(**options)
         owner = type(self).__name__
         learn_beta = check_bool(owner, "learn_beta", learn_beta)
         self.time_step = check_number(owner, "time_step", time_step, positive=True)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from .. import _env
-from .._backends import Backend
+from .._backends import Backend, once_differentiable
 from .._kernel import KernelDescription, NotFusable, Program, describe
 from . import _codegen as codegen
 from . import _native as native
@@ -294,12 +294,14 @@ def _rows(g: Tensor | None, M: int) -> tuple[Tensor | None, int]:
 
 
 class _GenericFunction(torch.autograd.Function):
-    """Inputs: description, record mask, x [T, *S], state fields, parameters (raw tensors).
+    """Inputs: description, record mask, parameter dependencies (:func:`_dependencies`),
+    x [T, *S], state fields, parameters (raw tensors).
     Outputs: the output [T, *S], the final state fields, then one [T, *S] tensor per recorded
     field."""
 
     @staticmethod
-    def forward(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...], x: Tensor,
+    def forward(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
+                deps: tuple[frozenset[int], ...], x: Tensor,
                 *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         ns = len(desc.fields)
         states, params = list(rest[:ns]), list(rest[ns:])
@@ -307,7 +309,8 @@ class _GenericFunction(torch.autograd.Function):
         T, shape = x.shape[0], x.shape[1:]
         M = math.prod(shape)
         x = x.detach().contiguous()
-        need_grad = any(ctx.needs_input_grad[2:])
+        need_grad = any(ctx.needs_input_grad[3:])
+        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         out = native.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
         recs = [native.empty_like(x) if r else None for r in rec]
@@ -330,6 +333,7 @@ class _GenericFunction(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError(f"generic fused forward failed with code {rc}")
         ctx.desc, ctx.rec, ctx.shape, ctx.T = desc, rec, shape, T
+        ctx.deps = deps
         ctx.ckpt = ckpt
         ctx.save_for_backward(x if need_grad else None, *params)
         outs = [out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
@@ -337,15 +341,15 @@ class _GenericFunction(torch.autograd.Function):
         return tuple(outs)
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @once_differentiable("generic")
     def backward(ctx: Any, gout: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
         desc: KernelDescription = ctx.desc
         ns = len(desc.fields)
         x, *params = ctx.saved_tensors
         T, shape = ctx.T, ctx.shape
         M = math.prod(shape)
-        need_x = ctx.needs_input_grad[2]
-        learn = tuple(bool(v) for v in ctx.needs_input_grad[3 + ns:])
+        need_x = ctx.needs_input_grad[3]
+        learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
         gfin = list(grads[:ns])
         grec_given = list(grads[ns:])
         grec: list[Tensor | None] = []
@@ -388,14 +392,58 @@ class _GenericFunction(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")
         ctx.ckpt = None
+        # eager autograd's contract: a parameter no used output depends on gets None
+        used = [gout is not None, *(g is not None for g in gfin)]
+        used += [g is not None for g in grec_given]
+        rec_fields = [i for i, r in enumerate(ctx.rec) if r]
+        deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
+        reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
         gparams = []
-        for p, acc in zip(params, accs, strict=True):
-            if acc is None:
+        for j, (p, acc) in enumerate(zip(params, accs, strict=True)):
+            if acc is None or j not in reached:
                 gparams.append(None)
                 continue
             red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
             gparams.append(red.reshape(p.shape).to(p.dtype))
-        return (None, None, gx, *gstate, *gparams)
+        return (None, None, None, gx, *gstate, *gparams)
+
+
+_deps_cache: dict[tuple[Any, ...], tuple[Any, tuple[frozenset[int], ...]]] = {}
+
+
+def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: Any,
+                  params: list[Tensor]) -> tuple[frozenset[int], ...]:
+    """For the output and each final state field, the indices of the learnable parameters that
+    eager autograd connects it to (so that the backward gives None, not zeros, to a parameter
+    no used output depends on). Found once per description, sequence length (up to the number
+    of state fields + 1, after which the dependencies cannot grow) and learnable set, from a
+    short eager run of the neuron's own step."""
+    ns = len(desc.fields)
+    steps = min(x_seq.shape[0], ns + 1)
+    learn = tuple(bool(p.requires_grad) for p in params)
+    key = (id(desc), steps, learn)
+    hit = _deps_cache.get(key)
+    if hit is not None and hit[0] is desc:
+        return hit[1]
+    idx = [i for i, flag in enumerate(learn) if flag]
+    leaves = [params[i] for i in idx]
+    with torch.enable_grad():
+        st = type(state)(*(s.detach() for s in state))
+        outs = []
+        for t in range(steps):
+            o, st = neuron.step(x_seq[t].detach(), st)
+            outs.append(o)
+        targets = [torch.stack(outs), *st]
+        deps = []
+        for tgt in targets:
+            if not leaves or not tgt.requires_grad:
+                deps.append(frozenset())
+                continue
+            gs = torch.autograd.grad(tgt.sum(), leaves, allow_unused=True, retain_graph=True)
+            deps.append(frozenset(i for i, g in zip(idx, gs, strict=True) if g is not None))
+    result = tuple(deps)
+    _deps_cache[key] = (desc, result)
+    return result
 
 
 def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = ()
@@ -411,7 +459,9 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
                              f"{desc.fields}, got {r!r}")
     mask = tuple(f in record for f in desc.fields)
     params = [getattr(neuron, n) for n in desc.params]
-    outs = _GenericFunction.apply(desc, mask, x_seq, *state, *params)
+    deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
+        else ()
+    outs = _GenericFunction.apply(desc, mask, deps, x_seq, *state, *params)
     ns = len(desc.fields)
     out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
     it = iter(recs)

@@ -202,11 +202,13 @@ class Neuron(nn.Module):
             name: attribute name (calling again replaces the parameter).
             value: a Python number (kept exactly, cast per input by :meth:`param`) or a tensor
                 (copied and detached; integer tensors become the default float dtype).
-            learnable: register an ``nn.Parameter`` instead of a buffer.
+            learnable: register an ``nn.Parameter`` instead of a buffer (a bool; anything else
+                raises a TypeError naming ``learn_<name>``).
             low, high: accepted range (``value > low`` with ``low_open=True``); a value outside
                 it raises a ``ValueError`` naming the parameter, as does a non-finite value.
         """
         owner = type(self).__name__
+        check_bool(learnable, f"learn_{name}", owner)
         t = _as_param_tensor(name, value, owner)
         if not torch.isfinite(t).all():
             raise ValueError(f"{owner}: {name} must be finite, got {value!r}")

@@ -9,9 +9,7 @@ import torch
 from torch import Tensor
 
 from snncore import Neuron
-from snncore.extend import not_taken
-
-from ._common import check_bool, check_number
+from snncore.extend import check_number, not_taken
 
 __all__ = [
     "IF",
@@ -120,8 +118,7 @@ class LI(Neuron):
 
     def __init__(self, beta: float | Tensor, learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.add_param("beta", beta, check_bool("LI", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LIState) -> tuple[Tensor, LIState]:
         mem = self.quantize(self.param("beta", x, clamp01=True) * state.mem + x)
@@ -192,11 +189,9 @@ class ALIF(Neuron):
         **options: Any,
     ) -> None:
         super().__init__(**options)
-        self.add_param("beta", beta, check_bool("ALIF", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
-        self.add_param("rho", rho, check_bool("ALIF", "learn_rho", learn_rho), low=0.0, high=1.0)
-        self.add_param("adapt_scale", adapt_scale,
-                       check_bool("ALIF", "learn_adapt_scale", learn_adapt_scale), low=0.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
+        self.add_param("rho", rho, learn_rho, low=0.0, high=1.0)
+        self.add_param("adapt_scale", adapt_scale, learn_adapt_scale, low=0.0)
 
     def step(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
         beta = self.param("beta", x, clamp01=True)
@@ -311,10 +306,9 @@ class Izhikevich(Neuron):
             raise ValueError(f"{owner}: parameter_set must be one of "
                              f"{sorted(IZHIKEVICH_PARAMETER_SETS)}, got {parameter_set!r}")
         self.parameter_set = parameter_set
-        self.time_step = check_number(owner, "time_step", time_step, positive=True)
+        self.time_step = check_number(time_step, "time_step", owner, positive=True)
         learned = _learn_set(owner, learn, ("a", "b", "c", "d"))
-        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
-                                                          learn_threshold))
+        self.add_param("threshold", threshold, learn_threshold)
         defaults = IZHIKEVICH_PARAMETER_SETS[parameter_set]
         for name, value, default in zip("abcd", (a, b, c, d), defaults, strict=True):
             self.add_param(name, default if value is None else value, name in learned)
@@ -428,10 +422,9 @@ class AdEx(Neuron):
     ) -> None:
         super().__init__(**options)
         owner = "AdEx"
-        self.time_step = check_number(owner, "time_step", time_step, positive=True)
+        self.time_step = check_number(time_step, "time_step", owner, positive=True)
         learned = _learn_set(owner, learn, _ADEX_PARAMS)
-        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
-                                                          learn_threshold))
+        self.add_param("threshold", threshold, learn_threshold)
         values: dict[str, Any] = {"C": C, "g_L": g_L, "E_L": E_L, "V_T": V_T, "delta_T": delta_T,
                                   "tau_w": tau_w, "a": a, "b": b, "V_reset": V_reset}
         positive = {"C", "g_L", "delta_T", "tau_w"}

@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 from torch import Tensor, nn
 
 from snncore import Neuron
+from snncore.extend import check_bool, check_int
 
-from ._common import check_bool, check_positive_int, kernel_pair
+from ._common import kernel_pair
 
 __all__ = ["RLeaky", "RLeakyState", "RSynaptic", "RSynapticState"]
 
@@ -30,8 +31,8 @@ class _Recurrence:
         elementwise_kind: str,
     ) -> None:
         owner = type(self).__name__
-        check_bool(owner, "all_to_all", all_to_all)
-        check_bool(owner, "learn_recurrent", learn_recurrent)
+        check_bool(all_to_all, "all_to_all", owner)
+        check_bool(learn_recurrent, "learn_recurrent", owner)
         self.all_to_all = all_to_all
         self.linear_features = linear_features
         self.conv2d_channels = conv2d_channels
@@ -44,10 +45,10 @@ class _Recurrence:
                         f"{owner}: give either linear_features or (conv2d_channels and "
                         "kernel_size), not both"
                     )
-                n = check_positive_int(owner, "linear_features", linear_features)
+                n = check_int(linear_features, "linear_features", owner, low=1)
                 self.recurrent = nn.Linear(n, n)
             elif conv2d_channels is not None and kernel_size is not None:
-                ch = check_positive_int(owner, "conv2d_channels", conv2d_channels)
+                ch = check_int(conv2d_channels, "conv2d_channels", owner, low=1)
                 k = kernel_pair(owner, kernel_size)
                 self.recurrent = nn.Conv2d(ch, ch, k, padding=(k[0] // 2, k[1] // 2))
             else:
@@ -162,8 +163,7 @@ class RLeaky(_Recurrence, Neuron):
         **options: Any,
     ) -> None:
         Neuron.__init__(self, **options)
-        self.add_param("beta", beta, check_bool("RLeaky", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rleaky_elementwise")
 
@@ -245,10 +245,8 @@ class RSynaptic(_Recurrence, Neuron):
         **options: Any,
     ) -> None:
         Neuron.__init__(self, **options)
-        self.add_param("alpha", alpha, check_bool("RSynaptic", "learn_alpha", learn_alpha),
-                       low=0.0, high=1.0)
-        self.add_param("beta", beta, check_bool("RSynaptic", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rsynaptic_elementwise")
 

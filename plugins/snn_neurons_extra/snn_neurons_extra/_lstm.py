@@ -95,13 +95,8 @@ class SLSTM(_LSTMNeuron):
 
     option_defaults = {"reset": "none"}
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 **options: Any) -> None:
         super().__init__(**options)
         self.input_size = check_int(input_size, "input_size", "SLSTM", low=1)
         self.hidden_size = check_int(hidden_size, "hidden_size", "SLSTM", low=1)
@@ -180,16 +175,8 @@ class SConv2dLSTM(_LSTMNeuron):
 
     option_defaults = {"reset": "none"}
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | tuple[int, int],
-        bias: bool = True,
-        max_pool: int = 0,
-        avg_pool: int = 0,
-        **options: Any,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 bias: bool = True, max_pool: int = 0, avg_pool: int = 0, **options: Any) -> None:
         super().__init__(**options)
         owner = "SConv2dLSTM"
         self.in_channels = check_int(in_channels, "in_channels", owner, low=1)

@@ -177,17 +177,9 @@ class ALIF(Neuron):
 
     State = ALIFState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        rho: float | Tensor = 0.95,
-        adapt_scale: float | Tensor = 1.0,
-        *,
-        learn_beta: bool = False,
-        learn_rho: bool = False,
-        learn_adapt_scale: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, rho: float | Tensor = 0.95,
+                 adapt_scale: float | Tensor = 1.0, *, learn_beta: bool = False,
+                 learn_rho: bool = False, learn_adapt_scale: bool = False, **options: Any) -> None:
         super().__init__(**options)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self.add_param("rho", rho, learn_rho, low=0.0, high=1.0)
@@ -286,20 +278,11 @@ class Izhikevich(Neuron):
     option_defaults = {"reset_delay": False}
     fixed_options = not_taken(_OWN_RESET, reset="none")
 
-    def __init__(
-        self,
-        a: float | Tensor | None = None,
-        b: float | Tensor | None = None,
-        c: float | Tensor | None = None,
-        d: float | Tensor | None = None,
-        parameter_set: str = 'regular_spiking',
-        time_step: float = 0.5,
-        threshold: float | Tensor = 30.0,
-        *,
-        learn: Iterable[str] = (),
-        learn_threshold: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, a: float | Tensor | None = None, b: float | Tensor | None = None,
+                 c: float | Tensor | None = None, d: float | Tensor | None = None,
+                 parameter_set: str = 'regular_spiking', time_step: float = 0.5,
+                 threshold: float | Tensor = 30.0, *, learn: Iterable[str] = (),
+                 learn_threshold: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = "Izhikevich"
         if parameter_set not in IZHIKEVICH_PARAMETER_SETS:
@@ -402,24 +385,12 @@ class AdEx(Neuron):
     option_defaults = {"reset_delay": False}
     fixed_options = not_taken(_OWN_RESET, reset="none")
 
-    def __init__(
-        self,
-        C: float | Tensor = 281.0,
-        g_L: float | Tensor = 30.0,
-        E_L: float | Tensor = -70.6,
-        V_T: float | Tensor = -50.4,
-        delta_T: float | Tensor = 2.0,
-        tau_w: float | Tensor = 144.0,
-        a: float | Tensor = 4.0,
-        b: float | Tensor = 80.5,
-        V_reset: float | Tensor = -70.6,
-        time_step: float = 0.1,
-        threshold: float | Tensor = 20.0,
-        *,
-        learn: Iterable[str] = (),
-        learn_threshold: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, C: float | Tensor = 281.0, g_L: float | Tensor = 30.0,
+                 E_L: float | Tensor = -70.6, V_T: float | Tensor = -50.4,
+                 delta_T: float | Tensor = 2.0, tau_w: float | Tensor = 144.0,
+                 a: float | Tensor = 4.0, b: float | Tensor = 80.5, V_reset: float | Tensor = -70.6,
+                 time_step: float = 0.1, threshold: float | Tensor = 20.0, *,
+                 learn: Iterable[str] = (), learn_threshold: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = "AdEx"
         self.time_step = check_number(time_step, "time_step", owner, positive=True)

@@ -115,16 +115,8 @@ class LeakyParallel(_SequenceNeuron):
     fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "state_quant", "inhibition",
                               "detach_reset", reset="none")
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        beta: float | Tensor,
-        bias: bool = True,
-        *,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, input_size: int, hidden_size: int, beta: float | Tensor, bias: bool = True,
+                 *, learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = "LeakyParallel"
         self.input_size = check_int(input_size, "input_size", owner, low=1)
@@ -215,14 +207,8 @@ class StateLeaky(_SequenceNeuron):
     fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "inhibition", "detach_reset",
                               reset="none")
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        *,
-        learn_beta: bool = False,
-        kernel_truncation_steps: int | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, *, learn_beta: bool = False,
+                 kernel_truncation_steps: int | None = None, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
@@ -300,17 +286,9 @@ class LinearLeaky(StateLeaky):
         >>> spk, state = n.run(torch.rand(25, 8, 10))
     """
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        *,
-        learn_beta: bool = False,
-        kernel_truncation_steps: int | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, in_features: int, out_features: int, bias: bool = True,
+                 *, learn_beta: bool = False, kernel_truncation_steps: int | None = None,
+                 **options: Any) -> None:
         super().__init__(beta, learn_beta=learn_beta,
                          kernel_truncation_steps=kernel_truncation_steps, **options)
         owner = "LinearLeaky"

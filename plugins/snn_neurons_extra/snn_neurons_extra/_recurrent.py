@@ -149,19 +149,10 @@ class RLeaky(_Recurrence, Neuron):
 
     State = RLeakyState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        *,
-        learn_beta: bool = False,
-        learn_recurrent: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, V: float | Tensor = 1.0, all_to_all: bool = True,
+                 linear_features: int | None = None, conv2d_channels: int | None = None,
+                 kernel_size: int | tuple[int, int] | None = None, *, learn_beta: bool = False,
+                 learn_recurrent: bool = True, **options: Any) -> None:
         Neuron.__init__(self, **options)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
@@ -198,15 +189,8 @@ class RSynaptic(_Recurrence, Neuron):
     Args:
         alpha: synaptic decay :math:`\alpha` in [0, 1], float or per-neuron tensor.
         beta: membrane decay :math:`\beta` in [0, 1], float or per-neuron tensor.
-        V: element-wise recurrent weight (``all_to_all=False``), float or per-neuron tensor.
-            Default: 1.0.
-        all_to_all: all-to-all feedback through ``nn.Linear`` or ``nn.Conv2d`` (True) or
-            element-wise ``V·S`` (False). Default: True.
-        linear_features: features F of an all-to-all ``nn.Linear(F, F)`` feedback. Default: None.
-        conv2d_channels: channels C of an all-to-all ``nn.Conv2d(C, C, k, padding=k//2)``
-            feedback. Default: None.
-        kernel_size: odd kernel size k of the conv feedback (even k is an error). Default: None.
-        learn_recurrent: learnable feedback weights. Default: True.
+        V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent: the
+            recurrent feedback, as in :class:`RLeaky`.
         learn_alpha: learnable :math:`\alpha` (clamped to [0, 1]). Default: False.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
         **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
@@ -229,21 +213,11 @@ class RSynaptic(_Recurrence, Neuron):
 
     State = RSynapticState
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_recurrent: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, V: float | Tensor = 1.0,
+                 all_to_all: bool = True, linear_features: int | None = None,
+                 conv2d_channels: int | None = None, kernel_size: int | tuple[int,
+                 int] | None = None, *, learn_alpha: bool = False, learn_beta: bool = False,
+                 learn_recurrent: bool = True, **options: Any) -> None:
         Neuron.__init__(self, **options)
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)

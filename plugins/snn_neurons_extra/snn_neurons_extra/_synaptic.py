@@ -56,15 +56,8 @@ class Synaptic(Neuron):
     State = SynapticState
     fused_kind = "synaptic"
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, *, learn_alpha: bool = False,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
@@ -139,15 +132,8 @@ class Alpha(Neuron):
     option_defaults = {"reset": "zero"}
     fixed_options = not_taken(_ALPHA_RESET, "reset_delay")
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, *, learn_alpha: bool = False,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0, low_open=True)
@@ -232,16 +218,9 @@ class Lapicque(Neuron):
 
     State = LapicqueState
 
-    def __init__(
-        self,
-        beta: float | Tensor | None = None,
-        R: float | Tensor | None = None,
-        C: float | Tensor | None = None,
-        time_step: float = 1.0,
-        *,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor | None = None, R: float | Tensor | None = None,
+                 C: float | Tensor | None = None, time_step: float = 1.0, *,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
         learn_beta = check_bool(learn_beta, "learn_beta", owner)

@@ -45,7 +45,8 @@ PLUGINS = {
 }
 
 #: sibling plugins a plugin depends on (installed editable before it, in its own environment)
-PLUGIN_SIBLINGS = {"snn_nir": ("snn_neurons_extra",)}
+PLUGIN_SIBLINGS = {"snn_nir": ("snn_neurons_extra",),
+                   "snn_compat": ("snn_neurons_extra", "snn_viz")}
 NORSE = "norse==1.1.0"  # test-only NIR reference; its torchvision pin serves only its datasets
 #: test-only references a plugin's tests need, installed without their (stale) dependency pins
 PLUGIN_NO_DEPS = {"snn_nir": (NORSE,)}

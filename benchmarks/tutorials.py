@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None,
                     help="torch intra-op threads (default: torch's choice)")
+    ap.add_argument("--tutorials", type=int, nargs="+", default=[5, 6], choices=[5, 6],
+                    help="which tutorials to time (default: 5 6)")
     ap.add_argument("--json", type=Path, default=None, help="also write the raw numbers here")
     args = ap.parse_args(argv)
     batches, repeats, warmup = (2, 2, 1) if args.quick else (10, args.repeats, 2)
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     load1 = _loadavg()
-    results = [measure(t, batches, repeats, warmup, args.seed) for t in (5, 6)]
+    results = [measure(t, batches, repeats, warmup, args.seed) for t in args.tutorials]
     lines = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python "
              f"{platform.python_version()}; load average {load1} at the start, {_loadavg()} at "
              "the end", ""]

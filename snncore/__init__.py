@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
 
-from . import _api, encoders, losses, metrics, surrogates, viz
+from . import _api, data, encoders, losses, metrics, surrogates, viz
 from ._api import (
     backend,
     create,
@@ -107,7 +107,8 @@ __all__ = [
     "viz",
     "spike",
     "heaviside",
-    # encoders, losses, metrics, monitors, training
+    # data, encoders, losses, metrics, monitors, training
+    "data",
     "encoders",
     "losses",
     "metrics",

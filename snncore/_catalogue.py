@@ -33,6 +33,7 @@ PLUGINS = (
                 "synaptic", "alpha", "lapicque", "rleaky", "rsynaptic", "slstm", "sconv2dlstm",
                 "leaky_parallel", "state_leaky", "linear_leaky", "delta_leaky", "if", "li",
                 "alif", "izhikevich", "adex", "batchnorm_tt", "graded_spikes",
+                "associative_leaky",
             ),
         },
         "classes": (
@@ -40,7 +41,7 @@ PLUGINS = (
             "RLeaky", "RLeakyState", "RSynaptic", "RSynapticState", "SLSTM", "SLSTMState",
             "SConv2dLSTM", "SConv2dLSTMState", "LeakyParallel", "StateLeaky", "LinearLeaky",
             "DeltaLeaky", "IF", "LI", "ALIF", "Izhikevich", "AdEx", "BatchNormTT",
-            "GradedSpikes",
+            "GradedSpikes", "AssociativeLeaky",
         ),
     },
     {

@@ -24,6 +24,8 @@ __all__ = [
     "rate_conv",
     "latency",
     "latency_code",
+    "latency_code_linear",
+    "latency_code_log",
     "latency_interpolate",
     "delta",
     "population",
@@ -234,6 +236,37 @@ def latency_code(
             assert steps is not None
             t = (t - fst) * (steps - fst - 1) / torch.max(t - fst) + fst
     return t, below
+
+
+def latency_code_linear(
+    data: Tensor,
+    num_steps: int | None = None,
+    threshold: float = 0.01,
+    tau: float = 1.0,
+    first_spike_time: int = 0,
+    normalize: bool = False,
+) -> Tensor:
+    r"""Spike times of the linear latency code: :math:`t = \min(\tau(1 - x), \tau(1 -
+    \vartheta)) + t_0` (with ``normalize``, :math:`\tau = T - 1 - t_0`). Arguments as
+    :func:`latency_code`; returns the spike times shaped like ``data``."""
+    return latency_code(data, num_steps, threshold, tau, first_spike_time, normalize, True)[0]
+
+
+def latency_code_log(
+    data: Tensor,
+    num_steps: int | None = None,
+    threshold: float = 0.01,
+    tau: float = 1.0,
+    first_spike_time: int = 0,
+    normalize: bool = False,
+    epsilon: float = 1e-7,
+) -> Tensor:
+    r"""Spike times of the logarithmic (RC-circuit) latency code:
+    :math:`t = \tau \ln\frac{d}{d - \vartheta} + t_0`, :math:`d = \max(x, \vartheta +
+    \epsilon)`. Arguments as :func:`latency_code`; returns the spike times shaped like
+    ``data``."""
+    return latency_code(data, num_steps, threshold, tau, first_spike_time, normalize, False,
+                        epsilon)[0]
 
 
 def latency_interpolate(

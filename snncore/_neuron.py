@@ -112,7 +112,7 @@ class Neuron(nn.Module):
       :math:`1-R_t`) and ``"none"``; with ``reset_delay=False`` the reset is applied in the step
       that fires.
 
-    Args:
+    Keyword Args:
         threshold: :math:`\theta`, a float or per-neuron tensor (> 0). Default: 1.0.
         surrogate: a registered surrogate name or a :class:`~snncore.Surrogate`. Default: "atan".
         reset: ``"subtract"``, ``"zero"`` or ``"none"``. Default: "subtract".

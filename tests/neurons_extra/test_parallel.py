@@ -219,3 +219,34 @@ def test_stateful_runs_continue_where_they_stopped(make):
     torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-5, rtol=0)
     snn.reset(n)
     assert n.state is None
+
+
+def test_leaky_parallel_dense_recurrence_run_matches_steps_and_reference():
+    from neurons_extra_checks import assert_run_matches_steps
+
+    n = LeakyParallel(3, 4, beta=torch.tensor([0.2, 0.4, 0.6, 0.8]), weight_hh_enable=True,
+                      learn_beta=True, threshold=0.5)
+    torch.testing.assert_close(n.weight_hh[:, 0], torch.tensor([0.2, 0.4, 0.6, 0.8]))
+    with torch.no_grad():
+        n.weight_hh.add_(torch.randn(4, 4) * 0.1)
+    x = torch.rand(10, 2, 3)
+    assert_run_matches_steps(n, x, atol=1e-5)
+    mem = torch.zeros(2, 4)
+    w_hh, lin = n.weight_hh.detach(), n.linear
+    for t in range(10):
+        mem = torch.relu(mem @ w_hh.T + lin(x[t]).detach())
+    torch.testing.assert_close(n.run(x)[1].mem.detach(), mem, atol=1e-5, rtol=1e-5)
+    spk, _ = n.run(x)
+    spk.sum().backward()
+    assert n.weight_hh.grad is not None and n.weight_hh.grad.abs().sum() > 0
+
+
+def test_leaky_parallel_dropout():
+    n = LeakyParallel(3, 4, beta=0.9, dropout=0.5)
+    x = torch.rand(6, 2, 3)
+    n.eval()
+    ref = n.run(x)[1].mem
+    n.train()
+    assert not torch.equal(n.run(x)[1].mem, ref)
+    with pytest.raises(ValueError, match="dropout"):
+        LeakyParallel(3, 4, beta=0.9, dropout=1.0)

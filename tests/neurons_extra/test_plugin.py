@@ -13,8 +13,8 @@ import snncore as snn
 
 PROVIDED = {
     "synaptic", "alpha", "lapicque", "rleaky", "rsynaptic", "slstm", "sconv2dlstm",
-    "leaky_parallel", "state_leaky", "linear_leaky", "delta_leaky", "if", "li", "alif",
-    "izhikevich", "adex", "batchnorm_tt", "graded_spikes",
+    "leaky_parallel", "state_leaky", "linear_leaky", "delta_leaky", "associative_leaky", "if",
+    "li", "alif", "izhikevich", "adex", "batchnorm_tt", "graded_spikes",
 }
 
 

@@ -6,6 +6,7 @@ import random
 
 import nir
 import numpy as np
+import pytest
 import torch
 from nir_reference import simulate
 
@@ -144,3 +145,21 @@ def test_self_loop_and_gradients_flow_through_a_cycle():
                                states["n"]["I"][-1], atol=1e-12)
     y.sum().backward()
     assert xt.grad is not None and torch.isfinite(xt.grad).all() and xt.grad.abs().sum() > 0
+
+
+def test_several_inputs_and_outputs_are_dicts():
+    nodes = {"a": nir.Input(input_type=np.array([1])), "b": nir.Input(input_type=np.array([1])),
+             "n": lif(), "s": nir.Scale(scale=np.array([2.0])),
+             "spikes": nir.Output(output_type=np.array([1])),
+             "scaled": nir.Output(output_type=np.array([1]))}
+    edges = [("a", "n"), ("b", "n"), ("n", "spikes"), ("b", "s"), ("s", "scaled")]
+    m = snn_nir.import_from_nir(nir.NIRGraph(nodes=nodes, edges=edges, type_check=False), dt=DT)
+    xa = torch.tensor([[[0.3]], [[0.0]]])
+    xb = torch.tensor([[[0.3]], [[0.1]]])
+    with torch.no_grad():
+        y, _ = m.run({"a": xa, "b": xb})
+    assert set(y) == {"spikes", "scaled"}
+    assert y["spikes"][:, 0, 0].tolist() == [1.0, 0.0]  # 0.3 + 0.3 > 0.5: edges are summed
+    assert torch.allclose(y["scaled"], 2 * xb)
+    with pytest.raises(TypeError, match="2 Input nodes"):
+        m.run(xa)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
+from ._associative import AssociativeLeaky, AssociativeLeakyState
 from ._layers import BatchNormTT, GradedSpikes
 from ._lstm import SLSTM, SConv2dLSTM, SConv2dLSTMState, SLSTMState
 from ._models import (
@@ -59,6 +60,8 @@ __all__ = [
     "LinearLeaky",
     "DeltaLeaky",
     "DeltaLeakyState",
+    "AssociativeLeaky",
+    "AssociativeLeakyState",
     "IF",
     "IFState",
     "LI",

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron
-from snncore.extend import check_bool, check_int, not_taken
+from snncore.extend import check_bool, check_int, check_number, not_taken
 
 __all__ = [
     "LeakyParallel",
@@ -87,12 +87,20 @@ class LeakyParallel(_SequenceNeuron):
     ReLU-RNN kernel and a diagonal recurrent matrix :math:`\mathrm{diag}(\beta)`; a single call
     ``n(x, state)`` computes one step of the same equation. There is no reset.
 
+    With ``weight_hh_enable=True`` the recurrence is a dense matrix :math:`W_{hh}` instead,
+    :math:`U_t = \mathrm{ReLU}(W_{hh} U_{t-1} + W X_t + b)` (attribute ``weight_hh``, every entry
+    of row ``i`` initialised to :math:`\beta_i`; learnable with ``learn_beta=True``). ``dropout``
+    zeroes input features with probability ``p`` in training (a new draw every step).
+
     Args:
         input_size: input features.
         hidden_size: neurons.
         beta: decay in [0, 1], float or tensor of ``hidden_size``.
         bias: bias of the projection. Default: True.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
+        dropout: input dropout probability in [0, 1) (training only). Default: 0.0.
+        weight_hh_enable: a dense recurrent matrix instead of :math:`\mathrm{diag}(\beta)`.
+            Default: False.
         **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`; not
             taken: ``reset``, ``reset_delay``, ``state_quant``, ``inhibition``, ``detach_reset``
             (see ``fixed_options``).
@@ -115,8 +123,18 @@ class LeakyParallel(_SequenceNeuron):
     fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "state_quant", "inhibition",
                               "detach_reset", reset="none")
 
-    def __init__(self, input_size: int, hidden_size: int, beta: float | Tensor, bias: bool = True,
-                 *, learn_beta: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        beta: float | Tensor,
+        bias: bool = True,
+        *,
+        learn_beta: bool = False,
+        dropout: float = 0.0,
+        weight_hh_enable: bool = False,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         owner = "LeakyParallel"
         self.input_size = check_int(input_size, "input_size", owner, low=1)
@@ -127,6 +145,24 @@ class LeakyParallel(_SequenceNeuron):
                              f"({hidden_size},), got shape {tuple(beta.shape)}")
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(bias, "bias", owner))
+        self.dropout = check_number(dropout, "dropout", owner)
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
+        #: the dense recurrence ``nn.Linear(hidden_size, hidden_size, bias=False)`` with
+        #: ``weight_hh_enable=True``, else None
+        self.recurrent: nn.Linear | None = None
+        if check_bool(weight_hh_enable, "weight_hh_enable", owner):
+            rows = torch.as_tensor(beta, dtype=torch.get_default_dtype()).reshape(-1)
+            self.recurrent = nn.Linear(hidden_size, hidden_size, bias=False)
+            with torch.no_grad():
+                self.recurrent.weight.copy_(rows.expand(hidden_size).unsqueeze(1)
+                                            .expand(hidden_size, hidden_size))
+            self.recurrent.weight.requires_grad_(bool(learn_beta))
+
+    @property
+    def weight_hh(self) -> Tensor | None:
+        """The dense recurrent matrix ``(hidden_size, hidden_size)``, or None (``diag(β)``)."""
+        return None if self.recurrent is None else self.recurrent.weight
 
     def state_shapes(self, x: Tensor) -> tuple[torch.Size, ...]:
         return (torch.Size((*x.shape[:-1], self.hidden_size)),)
@@ -141,18 +177,26 @@ class LeakyParallel(_SequenceNeuron):
         self.check_params_broadcast(x.new_empty(self.state_shapes(x)[0]))
         return self.init_state(x) if state is None else self.check_state(state, x)
 
+    def _drop(self, x: Tensor) -> Tensor:
+        return F.dropout(x, self.dropout, self.training) if self.dropout else x
+
     def step(self, x: Tensor, state: LeakyParallelState) -> tuple[Tensor, LeakyParallelState]:
-        beta = self.param("beta", x, clamp01=True)
-        mem = torch.relu(beta * state.mem + self.linear(x))
+        drive = self.linear(self._drop(x))
+        if self.weight_hh is not None:
+            mem = torch.relu(state.mem @ self.weight_hh.to(x.dtype).T + drive)
+        else:
+            mem = torch.relu(self.param("beta", x, clamp01=True) * state.mem + drive)
         return self.fire(mem, self.param("threshold", x)), LeakyParallelState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         unbatched = x_seq.dim() == 2
         xs = x_seq.unsqueeze(1) if unbatched else x_seq
         h0 = (state.mem.unsqueeze(0) if unbatched else state.mem).unsqueeze(0)
+        xs = self._drop(xs)
         beta = self.param("beta", xs, clamp01=True).expand(self.hidden_size)
         w = self.linear.weight.to(xs.dtype)
-        params = [w, torch.diag(beta)]
+        w_hh = self.weight_hh.to(xs.dtype) if self.weight_hh is not None else torch.diag(beta)
+        params = [w, w_hh]
         if self.linear.bias is not None:
             params += [self.linear.bias.to(xs.dtype), torch.zeros_like(beta)]
         mem, _ = torch.rnn_relu(xs, h0, params, self.linear.bias is not None, 1, 0.0,

@@ -10,7 +10,7 @@ __all__ = ["snncore_register_neurons", "NEURONS"]
 
 
 def _neurons() -> dict[str, Any]:
-    from . import _layers, _lstm, _models, _parallel, _recurrent, _synaptic
+    from . import _associative, _layers, _lstm, _models, _parallel, _recurrent, _synaptic
 
     return {
         "synaptic": _synaptic.Synaptic,
@@ -24,6 +24,7 @@ def _neurons() -> dict[str, Any]:
         "state_leaky": _parallel.StateLeaky,
         "linear_leaky": _parallel.LinearLeaky,
         "delta_leaky": _parallel.DeltaLeaky,
+        "associative_leaky": _associative.AssociativeLeaky,
         "if": _models.IF,
         "li": _models.LI,
         "alif": _models.ALIF,

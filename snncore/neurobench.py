@@ -6,12 +6,14 @@ around an snncore network reports activation sparsity, membrane updates and neur
 0. :class:`SnncoreModel` wraps the network so that those metrics see every snncore neuron while
 the network runs as it normally does: whole sequences at once on the fused backends.
 
-For every neuron, each ``run(x_seq)`` call, ``trace(x_seq)`` call and single-step call is
-recorded: the spikes it emitted (what activation sparsity counts) and its membrane before and
-after every step (what membrane updates and neuron operations count). The spikes are the ones
-the backend produced. ``run`` returns only the final state, so the per-step membranes of a
-``run`` call are recomputed by the neuron's ``trace`` (eager steps, no autograd) from the same
-input and initial state; a warning is raised if its spikes differ from the backend's.
+For every neuron, each ``run(x_seq)``, ``record(x_seq, ...)`` and ``trace(x_seq)`` call and
+each single-step call is recorded: the spikes it emitted (what activation sparsity counts) and
+its membrane before and after every step (what membrane updates and neuron operations count).
+The spikes are the ones the backend produced. ``run`` returns only the final state, so the
+per-step membranes of a ``run`` call are recorded by a second, gradient-free pass of the neuron
+over the same input and initial state: ``neuron.record(x_seq, ("mem",))`` on the same backend
+(inside the fused loops on ``fused``) where the neuron has ``record``, else ``neuron.trace``
+(eager steps). A warning is raised if that pass's spikes differ from the run's.
 
 Data layout is explicit: NeuroBench's convention is batch-first ``[B, T, ...]`` (and its
 metrics count samples along dimension 0 of the data the loader yields), snncore's is time-first
@@ -151,8 +153,9 @@ class NeuronRecorder:
         self._handles = [neuron.register_forward_pre_hook(self._pre_step, with_kwargs=True),
                          neuron.register_forward_hook(self._post_step, with_kwargs=True)]
         self._shadowed: dict[str, Any] = {}
-        for method in ("run", "trace"):
-            self._shadow(method)
+        for method in ("run", "trace", "record"):
+            if hasattr(type(neuron), method):
+                self._shadow(method)
 
     # -- single steps ---------------------------------------------------------------------------
     def _pre_step(self, module: Neuron, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -184,43 +187,60 @@ class NeuronRecorder:
         neuron = self.neuron
         previous = neuron.__dict__.get(method)
         bound = getattr(neuron, method)
-        unbound = getattr(type(neuron), method)
 
-        def wrapper(x_seq: Tensor, state: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if state is None and neuron.stateful:
-                state = neuron.state
-            out = bound(x_seq, state, *args, **kwargs)
-            self._record_sequence(method, unbound, x_seq, state, out)
-            return out
+        if method == "record":
+            def wrapper(x_seq: Tensor, fields: Any, state: Any = None, **kwargs: Any) -> Any:
+                if state is None and neuron.stateful:
+                    state = neuron.state
+                out = bound(x_seq, fields, state, **kwargs)
+                mems = out[2].get("mem")
+                self._record_sequence(x_seq, state, out[0], mems, kwargs.get("backend"))
+                return out
+        else:
+            def wrapper(x_seq: Tensor, state: Any = None, *args: Any, **kwargs: Any) -> Any:
+                if state is None and neuron.stateful:
+                    state = neuron.state
+                out = bound(x_seq, state, *args, **kwargs)
+                spk = out[0] if isinstance(out, tuple) else out
+                mems = out[1].mem if method == "trace" else None
+                self._record_sequence(x_seq, state, spk, mems, kwargs.get("backend"))
+                return out
 
-        wrapper._snncore_recorder = self  # type: ignore[attr-defined]
         self._shadowed[method] = (previous, wrapper)
         neuron.__dict__[method] = wrapper
 
-    def _record_sequence(self, method: str, unbound: Callable[..., Any], x_seq: Tensor,
-                         state: Any, out: Any) -> None:
+    def _replay(self, x_seq: Tensor, state: Any, backend: str | None) -> tuple[Tensor, Tensor]:
+        """``(spikes, membranes [T, ...])`` of a run whose per-step states were not returned:
+        recorded on the same backend where the neuron has ``record``, else by ``trace``."""
+        cls = type(self.neuron)
+        with torch.no_grad():
+            if hasattr(cls, "record"):
+                spk, _final, rec = cls.record(self.neuron, x_seq, ("mem",), state,
+                                              backend=backend)
+                return spk, rec["mem"]
+            spk, states = cls.trace(self.neuron, x_seq, state)
+            return spk, states.mem
+
+    def _record_sequence(self, x_seq: Tensor, state: Any, spk: Tensor, mems: Tensor | None,
+                         backend: str | None) -> None:
         neuron = self.neuron
-        spk = out[0] if isinstance(out, tuple) else out
         spk = spk.detach()
+        x_seq = x_seq.detach()
         self.activation_inputs.append((x_seq,))
         self.activation_outputs.append(spk)
         if "mem" not in neuron.State._fields:
             return
-        if method == "trace":
-            mems = out[1].mem.detach()
-        else:
-            with torch.no_grad():
-                replay_spk, states = type(neuron).trace(neuron, x_seq.detach(), state)
+        if mems is None:
+            replay_spk, mems = self._replay(x_seq, state, backend)
             mismatched = int((replay_spk != spk).sum())
             if mismatched:
                 warnings.warn(
-                    f"NeuronRecorder: {type(neuron).__name__} {self.name!r}: the eager replay "
-                    f"that recovers the membranes differs from the backend's spikes in "
-                    f"{mismatched} of {spk.numel()} places; membrane updates and neuron "
-                    "operations are counted from the replay", RuntimeWarning, stacklevel=3)
-            mems = states.mem.detach()
-        start = _mem(neuron.prepare(x_seq[0].detach(), state))
-        post = list(mems.unbind(0))
+                    f"NeuronRecorder: {type(neuron).__name__} {self.name!r}: the replay that "
+                    f"recovers the membranes differs from the run's spikes in {mismatched} of "
+                    f"{spk.numel()} places; membrane updates and neuron operations are counted "
+                    "from the replay", RuntimeWarning, stacklevel=4)
+        start = _mem(neuron.prepare(x_seq[0], state))
+        post = list(mems.detach().unbind(0))
         self.pre_fire_mem_potential += [start, *post[:-1]]
         self.post_fire_mem_potential += post
 

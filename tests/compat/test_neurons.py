@@ -458,3 +458,47 @@ def test_leaky_parallel_dropout_is_applied_and_documented():
     b.train()
     torch.manual_seed(0)
     assert not torch.equal(b.run(xs)[1].mem, b.eval().run(xs)[1].mem)
+
+
+def test_setting_reset_mechanism_is_checked_and_takes_effect():
+    # (snnTorch updates the attribute but keeps the update rule chosen at construction)
+    a, b = st.Leaky(beta=0.9, reset_mechanism="zero"), sc.Leaky(beta=0.9)
+    b.reset_mechanism = "zero"
+    assert int(b.reset_mechanism_val) == 1
+    close(drive(a, _x(scale=1.5), "init_leaky"), drive(b, _x(scale=1.5), "init_leaky"))
+    with pytest.raises(ValueError, match="reset_mechanism must be one of"):
+        b.reset_mechanism = "zeros"
+
+
+def test_spiking_neuron_helpers_match_snntorch():
+    a = st.SpikingNeuron(threshold=0.5, graded_spikes_factor=2.0)
+    b = sc.SpikingNeuron(threshold=0.5, graded_spikes_factor=2.0)
+    mem = torch.randn(4, 6, generator=torch.Generator().manual_seed(3))
+    close(a.fire(mem), b.fire(mem))
+    close(a.mem_reset(mem), b.mem_reset(mem))
+    close(a.fire_inhibition(4, mem), b.fire_inhibition(4, mem))
+    t = torch.ones(3, requires_grad=True) * 2
+    sc.SpikingNeuron.detach(t)
+    assert not t.requires_grad
+    z = torch.ones(3)
+    sc.SpikingNeuron.zeros(z)   # zeroes in place (snnTorch's leaves the tensor unchanged)
+    assert torch.equal(z, torch.zeros(3))
+    assert b in sc.SpikingNeuron.instances
+    sc.SpikingNeuron.init()
+    assert len(sc.SpikingNeuron.instances) == 0
+    lif = sc.LIF(beta=0.8, learn_beta=True)
+    assert isinstance(lif.beta, torch.nn.Parameter) and float(lif.beta) == pytest.approx(0.8)
+    assert isinstance(sc.Leaky(beta=0.9), (sc.LIF, sc.SpikingNeuron, snncore.Leaky))
+
+
+def test_uncalled_surrogate_factory_is_a_clear_error():
+    with pytest.raises(TypeError, match=r"call it: spike_grad=surrogate.fast_sigmoid\(\)"):
+        sc.Leaky(beta=0.9, spike_grad=sc.surrogate.fast_sigmoid)
+    with pytest.raises(TypeError, match="spike_grad must be None"):
+        sc.Leaky(beta=0.9, spike_grad=3)
+
+
+def test_apply_of_a_surrogate_class_runs_fused():
+    lif = sc.Leaky(beta=0.9, spike_grad=sc.surrogate.FastSigmoid.apply)
+    assert isinstance(lif.surrogate, snncore.surrogates.FastSigmoid)
+    assert lif.surrogate.slope == 25

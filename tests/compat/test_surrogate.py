@@ -119,3 +119,12 @@ def test_every_snntorch_surrogate_name_exists():
              and getattr(getattr(ss, n), "__module__", "") == "snntorch.surrogate"]
     assert names and all(hasattr(cs, n) for n in names), [n for n in names if not hasattr(cs, n)]
     assert math.isclose(cs.atan().alpha, 2.0)
+
+
+@pytest.mark.parametrize("cls,factory,args", [
+    ("Triangular", "triangular", (0.5,)), ("SpikeRateEscape", "spike_rate_escape", (2, 3)),
+    ("LeakySpikeOperator", "LSO", (0.2,)), ("Sigmoid", "sigmoid", (5,)),
+])
+def test_apply_classes_of_the_differing_surrogates_are_their_factories(cls, factory, args):
+    got = quiet(lambda: _fwd_bwd(lambda x: getattr(cs, cls).apply(x, *args)))
+    close(got, quiet(lambda: _fwd_bwd(getattr(cs, factory)(*args))))

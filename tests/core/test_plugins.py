@@ -20,7 +20,7 @@ from plugin_fakes import FakeEntryPoint  # noqa: E402
 
 #: the built-in areas, each a plugin of its own
 BUILTINS = ["snncore.neurons", "snncore.surrogates", "snncore.encoders", "snncore.eager",
-            "snncore.fused", "snncore.triton"]
+            "snncore.fused", "snncore.generic", "snncore.triton"]
 
 
 def _plugin(neuron_name: str, factory: Any = snn.Leaky, fail_in_hook: bool = False) -> Any:

@@ -190,6 +190,25 @@ def test_recorder_sees_single_steps_and_trace_and_restores_the_neuron():
     assert torch.equal(torch.stack(rec.pre_fire_mem_potential[13:]), states.mem[:-1])
     assert len(rec.activation_outputs) == 2 + 6
     rec.close()
-    assert "run" not in lif.__dict__ and "trace" not in lif.__dict__
+    assert not {"run", "trace", "record"} & set(lif.__dict__)
     lif.run(x)
     assert len(rec.post_fire_mem_potential) == 18
+
+
+@pytest.mark.skipif(not hasattr(snn.Neuron, "record"), reason="needs Neuron.record")
+def test_membranes_of_a_run_come_from_record_on_the_same_backend(monkeypatch):
+    ours, _ = networks()
+    fused = type(snn.backend("fused"))
+    recorded, traced = [], []
+    record = fused.record
+
+    def spy(self, *args, **kwargs):
+        recorded.append(1)
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(fused, "record", spy)
+    monkeypatch.setattr(snn.Leaky, "trace", lambda *a, **k: traced.append(1))
+    res = run_benchmark(SnncoreModel(ours, layout="batch_first"), digits_loader(32), [],
+                        [MembraneUpdates])
+    assert res["MembraneUpdates"] > 0
+    assert len(recorded) == 2 and not traced  # one per neuron layer, no eager replay

@@ -32,6 +32,8 @@ NEURON_CASES: dict[str, tuple[dict[str, Any], tuple[int, ...], float, float]] = 
     "li": ({"beta": 0.9, "learn_beta": True}, (B, N), 1.5, 0.0),
     "alif": ({"beta": 0.9, "learn_beta": True}, (B, N), 1.5, 0.0),
     "izhikevich": ({}, (B, N), 20.0, 0.0),
+    "associative_leaky": ({"in_dim": N, "d_value": 3, "d_key": 2, "threshold": 0.05},
+                          (B, N), 3.0, 0.0),
     "adex": ({}, (B, N), 30000.0, 0.0),
 }
 #: registry entries that are layers used next to neurons, not spiking neurons

@@ -157,12 +157,12 @@ def _clean_network():
             continue  # needs images; checked on its own below
         neuron, _ = make_neuron(name)
         if len(shape) == 2:
-            need = kwargs.get("input_size", kwargs.get("in_features", kwargs.get(
-                "linear_features", shape[1])))
+            need = next((kwargs[k] for k in ("input_size", "in_features", "linear_features",
+                                              "in_dim") if k in kwargs), shape[1])
             layers.append(nn.Linear(width, need))
             width = need
         layers.append(neuron)
-        width = kwargs.get("hidden_size", kwargs.get("out_features", width))
+        width = getattr(neuron, "out_features", None) or getattr(neuron, "hidden_size", width)
     if "graded_spikes" in {e.name for e in snn.registries()["neuron"].entries()}:
         layers.append(snn.create("graded_spikes", size=width, constant_factor=1.0))
     return snn.Sequential(*layers), names

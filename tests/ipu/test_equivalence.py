@@ -67,7 +67,7 @@ def test_traceable_path_matches_default(neuron_name, surrogate_name):
             torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
     # the case is meaningful: it spikes, and the input gets a gradient through the surrogate
     if neuron_name != "li":
-        assert spk_ref.sum() > 0
+        assert spk_ref.abs().sum() > 0
     assert g_ref[0] is not None
     # and the neuron is left as it was
     assert not isinstance(neuron.surrogate, snn_ipu.TraceableSurrogate)

@@ -94,6 +94,16 @@ def to_surrogate(spike_grad: Any, surrogate_disable: bool = False,
         return _s.ATan(2.0)
     if isinstance(spike_grad, snncore.Surrogate):
         return spike_grad
+    if getattr(spike_grad, "__module__", None) == _s_compat.__name__ and \
+            getattr(spike_grad, "__name__", "") in _s_compat.__all__ and \
+            not isinstance(spike_grad, type):
+        raise TypeError(
+            f"{owner}: spike_grad={spike_grad.__name__} is the surrogate factory; call it: "
+            f"spike_grad=surrogate.{spike_grad.__name__}()"
+        )
+    bound = getattr(spike_grad, "__self__", None)
+    if isinstance(bound, type) and issubclass(bound, _s_compat._Apply):
+        return bound.factory()  # e.g. surrogate.FastSigmoid.apply: its default parameters
     if callable(spike_grad):
         return _CallableSpike(spike_grad)
     raise TypeError(
@@ -159,6 +169,21 @@ class SpikingNeuron(snncore.Neuron):
         SpikingNeuron.instances.add(self)
 
     # -- snnTorch attributes --------------------------------------------------------------------
+    @property
+    def reset_mechanism(self) -> str:
+        """``"subtract"``, ``"zero"`` or ``"none"``; setting it also updates the
+        ``reset_mechanism_val`` buffer (0, 1, 2) as in snnTorch."""
+        return self.__dict__.get("_compat_reset", "subtract")
+
+    @reset_mechanism.setter
+    def reset_mechanism(self, value: str) -> None:
+        if not isinstance(value, str) or value not in _RESET_DICT:
+            raise ValueError(f"{type(self).__name__}: reset_mechanism must be one of "
+                             f"{tuple(_RESET_DICT)}, got {value!r}")
+        self.__dict__["_compat_reset"] = value
+        if "reset_mechanism_val" in self._buffers:
+            self.reset_mechanism_val = torch.as_tensor(_RESET_DICT[value])
+
     @property
     def init_hidden(self) -> bool:
         """snnTorch's name for :attr:`stateful`."""

@@ -163,6 +163,18 @@ def _setup(lib: Any) -> None:
         ctypes.c_float]
 
 
+def find_compiler() -> tuple[str | None, str]:
+    """The C++ compiler for native loops, or None and why not (``SNNCORE_FUSED_NATIVE=0``, or
+    no compiler on the path; ``CXX`` picks one)."""
+    if not _env.flag(_env.FUSED_NATIVE, True):
+        return None, "disabled by SNNCORE_FUSED_NATIVE"
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
+        or shutil.which("clang++")
+    if not cxx:
+        return None, "no C++ compiler found (set CXX or install g++)"
+    return cxx, ""
+
+
 def native_library() -> Any:
     """The loaded kernel library, building it on first use; None if unavailable (reason in
     :func:`native_status` and in the debug log)."""
@@ -174,14 +186,9 @@ def native_library() -> Any:
             return _lib
         if _status != "not built yet":
             return None
-        if not _env.flag(_env.FUSED_NATIVE, True):
-            _status = "disabled by SNNCORE_FUSED_NATIVE"
-            log.debug("fused: native loops %s; using the PyTorch loop", _status)
-            return None
-        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
-            or shutil.which("clang++")
-        if not cxx:
-            _status = "no C++ compiler found (set CXX or install g++)"
+        cxx, why = find_compiler()
+        if cxx is None:
+            _status = why
             log.debug("fused: native loops unavailable: %s; using the PyTorch loop", _status)
             return None
         errors: list[str] = []

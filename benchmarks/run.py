@@ -43,6 +43,7 @@ from torch.utils._pytree import tree_flatten
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import snncore as snn  # noqa: E402
 
@@ -296,6 +297,129 @@ def gpu_section(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
             f"{check(speed >= 10)} |"]
 
 
+def _timed(cont: dict[str, tuple[Callable, list[Tensor]]], repeats: int, warmup: int,
+           memory: bool = True) -> dict[str, dict[str, Any]]:
+    res = measure_times(cont, repeats, warmup)
+    if memory:
+        for name, (fn, params) in cont.items():
+            res[name].update(measure_memory(fn, params))
+    return res
+
+
+def _rows(res: dict[str, dict[str, Any]], ref: str) -> list[list[str]]:
+    return [[name, ms(r["fwd"]), ms(r["bwd"]), ms(r["total"]),
+             f"{paired_ratio(r, res[ref]):.2f}x", mib(r.get("peak", float("nan")))]
+            for name, r in res.items()]
+
+
+_HEAD = ["", "forward", "backward", "total", "vs ref", "peak MiB"]
+
+
+def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int, quick: bool,
+                  skip: set[str], T: int, M: int) -> list[str]:
+    """Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages."""
+    import workloads as wl
+
+    targets: list[str] = []
+    md.append(f"Peers installed for this run: {wl.peer_versions()}.\n")
+    if "families" not in skip:
+        md.append(f"## 5. Every shipped neuron family, alone on [T={T}, {M}] fp32, forward + "
+                  "backward (loss = sum of outputs)\n")
+        rows = []
+        for name, (make, scale) in wl.family_neurons().items():
+            cont = wl.family_contenders(make, scale, T, M)
+            res = _timed(cont, repeats, warmup, memory=False)
+            d, e = res["snncore (default)"], res["snncore (eager)"]
+            chosen = _chosen(make)
+            sp = paired_ratio(e, d)
+            raw.setdefault("families", {})[name] = {"default": d, "eager": e, "backend": chosen}
+            rows.append([name, chosen, ms(d["total"]), ms(e["total"]), f"{sp:.2f}x"])
+            targets.append(f"| {name}: fused >= 3x faster than eager (LIF-alone shape) | "
+                           f"{sp:.2f}x ({chosen}) | {check(sp >= 3 and chosen != 'eager')} |")
+            print(f"family {name:24s} {chosen:8s} default {ms(d['total']):>8} eager "
+                  f"{ms(e['total']):>8} ms  {sp:.2f}x")
+        md.append(table(["neuron", "backend", "default ms", "eager ms", "eager / default"],
+                        rows) + "\n")
+    if "record" not in skip:
+        md.append("## 6. Recording states on the fused path (`Neuron.record`) vs `trace()`\n")
+        md.append("The demo's network (64-256-10, readout membrane recorded, loss on the "
+                  "membrane), B=256, T=25; and a leaky integrator readout alone on "
+                  f"[T={T}, {M}] with an MSE loss on every membrane.\n")
+        for label, cont in (("demo readout", wl.record_contenders()),
+                            ("membrane loss, LIF alone", wl.long_record_contenders(T, M))):
+            res = _timed(cont, repeats, warmup)
+            raw.setdefault("record", {})[label] = res
+            md.append(f"### {label}\n")
+            md.append(table(_HEAD, _rows(res, "record (fused)")) + "\n")
+            sp = paired_ratio(res["trace (eager)"], res["record (fused)"])
+            targets.append(f"| record, {label}: >= 2x faster than trace() | {sp:.2f}x | "
+                           f"{check(sp >= 2)} |")
+            print(f"record {label}: {sp:.2f}x")
+    if "dense" not in skip:
+        md.append(f"## 7. Linear + neuron against the dense-gradient GEMM floor, B=16, T={T}\n")
+        md.append("The floor is the `Linear` alone over all T·B rows with a dense (materialised) "
+                  "upstream gradient, which is what a network's backward feeds it.\n")
+        for kind, N, limit in (("leaky", 512, 1.05), ("leaky", 2048, 1.10),
+                               ("synaptic", 512, 1.15)):
+            if quick and N > 512:
+                continue
+            cont = wl.linear_dense_contenders(T, 16, N, kind)
+            res = _timed(cont, repeats, warmup)
+            raw.setdefault("dense", {})[f"{kind}-{N}"] = res
+            fl = "GEMM only, dense gradient (floor)"
+            md.append(f"### {kind}, N = {N}\n")
+            md.append(table(_HEAD, _rows(res, fl)) + "\n")
+            r = paired_ratio(res[f"snncore Linear+{kind}"], res[fl])
+            targets.append(f"| Linear+{kind} N={N}: within {limit}x of the dense floor | "
+                           f"{r:.2f}x | {check(r <= limit)} |")
+            print(f"dense {kind} N={N}: {r:.2f}x of the floor")
+    if "recurrent" not in skip:
+        Tr = 30 if quick else 100
+        md.append(f"## 8. Recurrent all-to-all: Linear(256) + RLeaky(linear_features=256), "
+                  f"B=32, T={Tr}\n")
+        res = _timed(wl.recurrent_contenders(T=Tr), repeats, warmup)
+        raw["recurrent"] = res
+        md.append(table(_HEAD, _rows(res, "snncore RLeaky")) + "\n")
+        for name, r in res.items():
+            print(f"recurrent {name:32s} total {ms(r['total']):>8} ms peak {mib(r['peak'])}")
+    if "conv" not in skip:
+        Tc = 10 if quick else 25
+        md.append(f"## 9. Conv network (snnTorch tutorial 6 shape), [T={Tc}, B=64, 1, 28, 28]\n")
+        md.append("Conv2d(1,12,5)-MaxPool-LIF-Conv2d(12,64,5)-MaxPool-LIF-Linear(1024,10)-LIF; "
+                  "the floors are the same network with the neurons replaced by identity.\n")
+        res = _timed(wl.conv_contenders(T=Tc), repeats, warmup)
+        raw["conv"] = res
+        md.append(table(_HEAD, _rows(res, "snncore Sequential")) + "\n")
+        ours = res["snncore Sequential"]
+        floors = [k for k in res if k.startswith("floor")]
+        best = min(floors, key=lambda k: res[k]["total"])
+        r = paired_ratio(ours, res[best])
+        targets.append(f"| conv: within 1.10x of the best conv-only floor ({best}) | {r:.2f}x | "
+                       f"{check(r <= 1.10)} |")
+        peers = [k for k in res if not k.startswith(("floor", "snncore"))]
+        for k in peers:
+            sp = paired_ratio(res[k], ours)
+            targets.append(f"| conv: faster than {k} | {sp:.2f}x | {check(sp > 1)} |")
+        for name, rr in res.items():
+            print(f"conv {name:28s} total {ms(rr['total']):>8} ms peak {mib(rr['peak'])}")
+    if "hugepages" not in skip:
+        N = 512 if quick else 2048
+        pause = 0.5 if quick else 3.0
+        md.append(f"## 10. Transparent huge pages: Linear+LIF N={N} training step\n")
+        hp = wl.hugepage_measure(N=N, T=T, repeats=3 if quick else 5, pause=pause)
+        raw["hugepages"] = hp
+        md.append(table(["", "median step ms"], [[k, ms(v)] for k, v in hp.items()]) + "\n")
+        for k, v in hp.items():
+            print(f"hugepages {k:32s} {ms(v)} ms")
+    return targets
+
+
+def _chosen(make: Callable) -> str:
+    from snncore._backends import select_backend
+
+    return select_backend(make(), torch.rand(4, 8)).name
+
+
 # -- report ---------------------------------------------------------------------------------
 def ms(s: float) -> str:
     return f"{s * 1e3:.1f}"
@@ -334,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=None,
                     help="comma-separated N for section 1 (default 512,2048; quick: 512)")
     ap.add_argument("--skip", default="",
-                    help="comma-separated sections to skip: linear,lif,memory")
+                    help="comma-separated sections to skip: linear,lif,memory,families,"
+                         "record,dense,recurrent,conv,hugepages")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -461,8 +586,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Triton on a GPU
     targets_gpu = gpu_section(md, raw, repeats, warmup, quick=args.quick)
+    # 5.-10. the other workloads
+    targets_more = more_sections(md, raw, repeats, warmup, args.quick, skip, T, M)
     targets = "\n".join(["| target | measured | |", "|---|---|---|", *targets_lin, *targets_lif,
-                         *targets_gpu])
+                         *targets_more, *targets_gpu])
     load_end = _load()
     print("\n" + targets)
     if args.json:

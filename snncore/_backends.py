@@ -83,6 +83,19 @@ class Backend:
         """Spikes ``[T, ...]`` and the final state; ``state`` has been checked already."""
         raise NotImplementedError  # pragma: no cover - abstract
 
+    def record(self, neuron: Neuron, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+               ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        """Like :meth:`run`, plus ``{field: [T, ...]}`` for the state fields in ``fields``
+        (their values after each step). The default steps through :meth:`Neuron.step`."""
+        spikes = []
+        kept: dict[str, list[Tensor]] = {f: [] for f in fields}
+        for x in x_seq.unbind(0):
+            spk, state = neuron.step(x, state)
+            spikes.append(spk)
+            for f in fields:
+                kept[f].append(getattr(state, f))
+        return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
+
 
 @contextlib.contextmanager
 def use_backend(name: str | None) -> Iterator[None]:

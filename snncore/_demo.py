@@ -44,8 +44,8 @@ class DigitsSNN(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Returns ``(hidden spikes [T, B, H], readout membrane [T, B, 10])``."""
         spk, _ = self.lif1.run(self.fc1(x))
-        _, states = self.readout.trace(self.fc2(spk))
-        return spk, states.mem
+        _, _, rec = self.readout.record(self.fc2(spk), "mem")  # fused, membrane kept per step
+        return spk, rec["mem"]
 
 
 def load_digits_split(seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:

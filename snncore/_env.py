@@ -8,6 +8,8 @@
                                           ``snncore.triton``) never loaded
 ``SNNCORE_BACKEND=name``                  default backend of :meth:`Neuron.run`
 ``SNNCORE_FUSED_NATIVE=0``                fused backend without its native loops
+``SNNCORE_FUSED_CODEGEN=0``               generic fused loops interpret each neuron's programs
+                                          instead of compiling them
 ``SNNCORE_CACHE_DIR=path``                build cache of the native loops
 ``SNNCORE_HUGEPAGES=0``                   no transparent-huge-page advice for large buffers
 ========================================  ======================================================
@@ -27,6 +29,7 @@ __all__ = [
     "BLOCK_PLUGINS",
     "BACKEND",
     "FUSED_NATIVE",
+    "FUSED_CODEGEN",
     "CACHE_DIR",
     "HUGEPAGES",
     "ALL",
@@ -40,10 +43,12 @@ PLUGINS = "SNNCORE_PLUGINS"
 BLOCK_PLUGINS = "SNNCORE_BLOCK_PLUGINS"
 BACKEND = "SNNCORE_BACKEND"
 FUSED_NATIVE = "SNNCORE_FUSED_NATIVE"
+FUSED_CODEGEN = "SNNCORE_FUSED_CODEGEN"
 CACHE_DIR = "SNNCORE_CACHE_DIR"
 HUGEPAGES = "SNNCORE_HUGEPAGES"
 #: every switch snncore reads
-ALL = (DISABLE_AUTOLOAD, PLUGINS, BLOCK_PLUGINS, BACKEND, FUSED_NATIVE, CACHE_DIR, HUGEPAGES)
+ALL = (DISABLE_AUTOLOAD, PLUGINS, BLOCK_PLUGINS, BACKEND, FUSED_NATIVE, FUSED_CODEGEN,
+       CACHE_DIR, HUGEPAGES)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

@@ -415,6 +415,43 @@ class Neuron(nn.Module):
             return spk
         return spk, new_state
 
+    def record(self, x_seq: Tensor, fields: str | tuple[str, ...] | list[str], state: Any = None,
+               *, backend: str | None = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        """Run over ``x_seq`` ``[T, ...]`` and also return the listed state fields at every step.
+
+        Returns ``(spikes [T, ...], final state, {field: [T, ...]})`` where ``recorded[f][t]`` is
+        field ``f`` after step ``t`` (as in :meth:`trace`). On the ``fused`` backend this runs in
+        the fused loops, costing memory only for the fields asked for; gradients flow through
+        the recorded states (e.g. a loss on the membrane). Does not touch the stored state of a
+        stateful neuron.
+
+        Example::
+
+            >>> spk, state, rec = lif.record(x, ("mem",))
+            >>> loss = ((rec["mem"] - target) ** 2).mean()
+        """
+        from ._backends import select_backend
+
+        if isinstance(fields, str):
+            fields = (fields,)
+        if not isinstance(fields, (tuple, list)) or not all(isinstance(f, str) for f in fields):
+            raise TypeError(f"{type(self).__name__}.record: fields must be a state field name or "
+                            f"a tuple of them {self.State._fields}, got {fields!r}")
+        unknown = [f for f in fields if f not in self.State._fields]
+        if unknown:
+            raise ValueError(f"{type(self).__name__}.record: unknown state field(s) {unknown}; "
+                             f"this neuron's state fields are {self.State._fields}")
+        fields = tuple(dict.fromkeys(fields))
+        self.check_input(x_seq, "x_seq")
+        if x_seq.dim() < 1 or x_seq.shape[0] < 1:
+            raise ValueError(
+                f"{type(self).__name__}.record: x_seq must be time-first [T, ...] with T >= 1, "
+                f"got shape {tuple(x_seq.shape)}"
+            )
+        state = self.prepare(x_seq[0], state)
+        impl = select_backend(self, x_seq, backend)
+        return impl.record(self, x_seq, state, fields)
+
     def trace(self, x_seq: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Run eagerly and return ``(spikes [T, ...], states)`` with every state field stacked
         over time (``states.mem[t]`` is the membrane after step ``t``). Does not touch the

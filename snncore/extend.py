@@ -23,6 +23,11 @@ Neurons
     :meth:`~Neuron.check_state`, :meth:`~Neuron.check_params_broadcast`), :class:`Leaky` (the
     reference neuron), :data:`RESET_RULES`, :data:`StateQuantizer` (the type of the
     ``state_quant`` option), :func:`as_surrogate`, :func:`neurons_of`.
+Kernel description
+    :func:`describe` (what the fused loops see of a neuron: its state fields, its parameters
+    and its step recorded as elementwise programs), :class:`KernelDescription`,
+    :class:`NotFusable` (why a neuron runs eager); the class attribute ``fusable = "reason"``
+    opts a neuron out.
 Surrogates
     :class:`Surrogate` (subclass it: ``name``, ``derivative(x)``, ``params()``), :func:`heaviside`,
     :func:`spike`.
@@ -31,7 +36,8 @@ Encoders
     argument checks below give its errors the same form as snncore's.
 Backends
     :class:`Backend` (subclass it: ``name``, ``priority``, ``available()``, ``supports()``,
-    ``run()``), :class:`EagerBackend`, :func:`select_backend`, :func:`get_backend`,
+    ``run()``, optionally ``record()``), :class:`EagerBackend`, :func:`select_backend`,
+    :func:`get_backend`,
     :func:`use_backend`, :func:`backend_availability`.
 Plugins and registries
     :data:`hookimpl`, :data:`hookspec`, the typed registry views the hooks receive
@@ -69,6 +75,7 @@ from ._hookspecs import (
     hookimpl,
     hookspec,
 )
+from ._kernel import KernelDescription, NotFusable, describe
 from ._leaky import Leaky, LeakyState
 from ._neuron import (
     NEURON_OPTIONS,
@@ -104,6 +111,10 @@ __all__ = [
     "StateQuantizer",
     "as_surrogate",
     "neurons_of",
+    # kernel description
+    "describe",
+    "KernelDescription",
+    "NotFusable",
     # surrogates
     "Surrogate",
     "heaviside",

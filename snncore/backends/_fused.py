@@ -34,6 +34,7 @@ from torch import Tensor
 
 from .._backends import Backend
 from .._surrogate import heaviside
+from . import _generic as generic
 from . import _native as native
 
 __all__ = ["FusedBackend", "FUSED_KINDS", "fused_run"]
@@ -422,7 +423,9 @@ class FusedBackend(Backend):
     Supports neurons whose ``fused_kind`` is one of :data:`FUSED_KINDS`, with any reset rule,
     ``reset_delay``, scalar or per-neuron (learnable) parameters and any deterministic surrogate.
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
-    stochastic surrogates and other neuron kinds.
+    stochastic surrogates and other neuron kinds (every other describable neuron runs on the
+    ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic
+    loops.
     """
 
     name = "fused"
@@ -450,3 +453,9 @@ class FusedBackend(Backend):
 
     def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         return fused_run(neuron, x_seq, state)
+
+    def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+               ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        if generic.generic_supports(neuron, x_seq)[0]:
+            return generic.generic_run(neuron, x_seq, state, fields)
+        return super().record(neuron, x_seq, state, fields)

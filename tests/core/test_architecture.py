@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "snncore._registry": 1, "snncore._hookspecs": 1,
     # 2 maths and contracts
     "snncore._surrogate": 2, "snncore.surrogates": 2, "snncore._backends": 2,
+    "snncore._kernel": 2,
     # 3 modules
     "snncore._neuron": 3, "snncore._leaky": 3, "snncore._sequential": 3, "snncore._encoders": 3,
     "snncore.encoders": 3, "snncore._losses": 3, "snncore.losses": 3, "snncore._metrics": 3,
@@ -32,11 +33,12 @@ LAYERS: dict[str, int] = {
     # 4 backend implementations
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
     "snncore.backends._native": 4, "snncore.backends._triton": 4,
-    "snncore.backends._triton_kernels": 4,
+    "snncore.backends._triton_kernels": 4, "snncore.backends._generic": 4,
+    "snncore.backends._codegen": 4,
     # 5 built-ins, one hook module per area
     "snncore._builtins": 5, "snncore._builtins.neurons": 5, "snncore._builtins.surrogates": 5,
     "snncore._builtins.encoders": 5, "snncore._builtins.eager": 5, "snncore._builtins.fused": 5,
-    "snncore._builtins.triton": 5,
+    "snncore._builtins.triton": 5, "snncore._builtins.generic": 5,
     # 6 plugin loading
     "snncore._plugins": 6,
     # 7 facade

@@ -207,14 +207,14 @@ def test_an_unparsable_flag_is_warned_about(fake_eps, monkeypatch):
 
 # -- built-ins: one plugin per area, each blockable ------------------------------------------------
 
-@pytest.mark.parametrize("backend", ["eager", "fused", "triton"])
+@pytest.mark.parametrize("backend", ["eager", "fused", "generic", "triton"])
 def test_each_builtin_backend_can_be_blocked_alone(fake_eps, monkeypatch, backend):
     monkeypatch.setenv("SNNCORE_BLOCK_PLUGINS", f"snncore.{backend}")
     pm = PluginManager()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a built-in area name is a known name
         names = pm.registries["backend"].names()
-    assert set(names) == {"eager", "fused", "triton"} - {backend}
+    assert set(names) == {"eager", "fused", "generic", "triton"} - {backend}
     assert pm.skipped == {f"snncore.{backend}": "blocked by SNNCORE_BLOCK_PLUGINS"}
     assert "leaky" in pm.registries["neuron"].names()
 

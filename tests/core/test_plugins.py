@@ -18,7 +18,7 @@ from snncore._plugins import PluginManager, PluginWarning
 
 #: the built-in areas, each a plugin of its own
 BUILTINS = ["snncore.neurons", "snncore.surrogates", "snncore.encoders", "snncore.eager",
-            "snncore.fused", "snncore.triton"]
+            "snncore.fused", "snncore.generic", "snncore.triton"]
 
 
 class FakeEntryPoint:

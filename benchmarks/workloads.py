@@ -1,0 +1,385 @@
+"""Workloads of the benchmark beyond Linear+LIF: neuron families, recording, Synaptic,
+recurrent all-to-all, the tutorial-6 conv network, dense-gradient floors and huge pages.
+
+Every workload builds a dict ``name -> (forward, params)``; ``forward()`` returns
+``(output, loss)`` where ``loss.backward()`` runs the backward. Peers (snnTorch, Norse,
+SpikingJelly, Sinabs) are included when they import.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+import snncore as snn
+
+BETA, THR = 0.95, 1.0
+Contenders = dict[str, tuple[Callable[[], tuple[Tensor, Any]], list[Tensor]]]
+
+
+def optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except Exception:  # a peer that does not import here is simply left out
+        return None
+
+
+snntorch = optional("snntorch")
+norse = optional("norse.torch")
+sj_neuron = optional("spikingjelly.activation_based.neuron")
+sj_layer = optional("spikingjelly.activation_based.layer")
+sj_surrogate = optional("spikingjelly.activation_based.surrogate")
+sj_functional = optional("spikingjelly.activation_based.functional")
+sinabs_layers = optional("sinabs.layers")
+
+
+def peer_versions() -> str:
+    out = []
+    for dist in ("snntorch", "norse", "spikingjelly", "sinabs"):
+        try:
+            from importlib.metadata import version
+
+            out.append(f"{dist} {version(dist)}")
+        except Exception:
+            out.append(f"{dist} not installed")
+    return ", ".join(out)
+
+
+class DenseLoss:
+    """``out.backward(grad)`` with a dense (materialised, non-expanded) upstream gradient."""
+
+    def __init__(self, out: Tensor, grad: Tensor) -> None:
+        self.out, self.grad = out, grad
+
+    def backward(self) -> None:
+        self.out.backward(self.grad)
+
+
+# -- neuron families on the LIF-alone shape ---
+def family_neurons() -> dict[str, tuple[Callable[[], nn.Module], float]]:
+    """Shipped neuron families: name -> (factory, input scale)."""
+    fams: dict[str, tuple[Callable[[], nn.Module], float]] = {
+        "leaky": (lambda: snn.Leaky(beta=BETA), 0.6)}
+    sx = optional("snn_neurons_extra")
+    if sx is None:
+        return fams
+    fams.update({
+        "synaptic": (lambda: sx.Synaptic(alpha=0.9, beta=0.9), 0.4),
+        "alpha": (lambda: sx.Alpha(alpha=0.9, beta=0.8), 0.6),
+        "lapicque": (lambda: sx.Lapicque(beta=BETA), 0.6),
+        "if": (lambda: sx.IF(), 0.4),
+        "li": (lambda: sx.LI(beta=BETA), 0.6),
+        "alif": (lambda: sx.ALIF(beta=BETA), 0.6),
+        "izhikevich": (lambda: sx.Izhikevich(), 12.0),
+        "adex": (lambda: sx.AdEx(), 1500.0),
+        "rleaky (element-wise)": (lambda: sx.RLeaky(beta=BETA, all_to_all=False), 0.6),
+    })
+    return fams
+
+
+def family_contenders(make: Callable[[], nn.Module], scale: float, T: int, M: int
+                      ) -> Contenders:
+    torch.manual_seed(3)
+    x = (torch.rand(T, M) * scale).requires_grad_(True)
+    neuron = make()
+    params = [x, *neuron.parameters()]
+
+    def default() -> tuple[Tensor, Tensor]:
+        out, _ = neuron.run(x)
+        return out, out.sum()
+
+    def eager() -> tuple[Tensor, Tensor]:
+        out, _ = neuron.run(x, backend="eager")
+        return out, out.sum()
+
+    return {"snncore (default)": (default, params), "snncore (eager)": (eager, params)}
+
+
+# -- recording: the demo's readout and a membrane-loss step ---
+def record_contenders(T: int = 25, B: int = 256) -> Contenders:
+    torch.manual_seed(4)
+    x = torch.rand(T, B, 64)
+    fc1, fc2 = nn.Linear(64, 256), nn.Linear(256, 10)
+    lif = snn.Leaky(beta=0.9)
+    readout = snn.Leaky(beta=0.9, reset="none")
+    target = torch.rand(T, B, 10)
+    params = [*fc1.parameters(), *fc2.parameters()]
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        spk, _ = lif.run(fc1(x))
+        _, _, rec = readout.record(fc2(spk), "mem")
+        mem = rec["mem"]
+        return mem, ((mem - target) ** 2).mean()
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        spk, _ = lif.run(fc1(x))
+        _, states = readout.trace(fc2(spk))
+        mem = states.mem
+        return mem, ((mem - target) ** 2).mean()
+
+    return {"record (fused)": (with_record, params), "trace (eager)": (with_trace, params)}
+
+
+def long_record_contenders(T: int, M: int) -> Contenders:
+    torch.manual_seed(5)
+    x = (torch.rand(T, M) * 0.6).requires_grad_(True)
+    lif = snn.Leaky(beta=BETA, reset="none")
+    target = torch.rand(T, M)
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        _, _, rec = lif.record(x, "mem")
+        return rec["mem"], ((rec["mem"] - target) ** 2).mean()
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        _, st = lif.trace(x)
+        return st.mem, ((st.mem - target) ** 2).mean()
+
+    return {"record (fused)": (with_record, [x]), "trace (eager)": (with_trace, [x])}
+
+
+# -- Linear + neuron against a dense-gradient GEMM floor ---
+def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
+    torch.manual_seed(0)
+    x = torch.rand(T, B, N)
+    fc = nn.Linear(N, N)
+    with torch.no_grad():
+        fc.weight.mul_(2.0)
+    params = list(fc.parameters())
+    if kind == "synaptic":
+        sx = optional("snn_neurons_extra")
+        neuron = sx.Synaptic(alpha=0.9, beta=BETA)
+    else:
+        neuron = snn.Leaky(beta=BETA)
+    net = snn.Sequential(fc, neuron)
+    g = torch.rand(T * B, N)
+
+    def ours() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x)
+        return spk, spk.sum()
+
+    def floor() -> tuple[Tensor, DenseLoss]:
+        y = fc(x.reshape(T * B, N))
+        return y, DenseLoss(y, g)
+
+    out: Contenders = {f"snncore Linear+{kind}": (ours, params),
+                       "GEMM only, dense gradient (floor)": (floor, params)}
+    if snntorch is not None:
+        from snntorch import surrogate as sg
+
+        if kind == "synaptic":
+            cell = snntorch.Synaptic(alpha=0.9, beta=BETA, spike_grad=sg.atan())
+        else:
+            cell = snntorch.Leaky(beta=BETA, spike_grad=sg.atan())
+
+        def snt() -> tuple[Tensor, Tensor]:
+            st = cell.init_synaptic() if kind == "synaptic" else (cell.init_leaky(),)
+            rec = []
+            for step in range(T):
+                spk, *st = cell(fc(x[step]), *st)
+                rec.append(spk)
+            spk = torch.stack(rec)
+            return spk, spk.sum()
+
+        out["snnTorch (tutorial loop)"] = (snt, params)
+    if norse is not None and kind == "synaptic":
+        lif = norse.LIF()
+
+        def nor() -> tuple[Tensor, Tensor]:
+            spk, _ = lif(fc(x))
+            return spk, spk.sum()
+
+        out["Norse LIF (current-based)"] = (nor, params)
+    return out
+
+
+# -- recurrent all-to-all RLeaky ---
+def recurrent_contenders(T: int = 100, B: int = 32, N: int = 256) -> Contenders:
+    sx = optional("snn_neurons_extra")
+    torch.manual_seed(6)
+    x = torch.rand(T, B, N)
+    fc = nn.Linear(N, N)
+    rl = sx.RLeaky(beta=BETA, linear_features=N)
+    params = [*fc.parameters(), *rl.parameters()]
+    net = snn.Sequential(fc, rl)
+
+    def ours() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x)
+        return spk, spk.sum()
+
+    out: Contenders = {"snncore RLeaky": (ours, params)}
+    if snntorch is not None:
+        from snntorch import surrogate as sg
+
+        srl = snntorch.RLeaky(beta=BETA, linear_features=N, spike_grad=sg.atan())
+        with torch.no_grad():
+            srl.recurrent.weight.copy_(rl.recurrent.weight)
+            srl.recurrent.bias.copy_(rl.recurrent.bias)
+        sparams = [*fc.parameters(), *srl.parameters()]
+
+        def snt() -> tuple[Tensor, Tensor]:
+            spk, mem = srl.init_rleaky()
+            rec = []
+            for step in range(T):
+                spk, mem = srl(fc(x[step]), spk, mem)
+                rec.append(spk)
+            s = torch.stack(rec)
+            return s, s.sum()
+
+        out["snnTorch RLeaky (tutorial loop)"] = (snt, sparams)
+    if norse is not None:
+        cell = norse.LIFRecurrentCell(N, N)
+        nparams = [*fc.parameters(), *cell.parameters()]
+
+        def nor() -> tuple[Tensor, Tensor]:
+            cur = fc(x)
+            st = None
+            rec = []
+            for step in range(T):
+                z, st = cell(cur[step], st)
+                rec.append(z)
+            s = torch.stack(rec)
+            return s, s.sum()
+
+        out["Norse LIFRecurrentCell"] = (nor, nparams)
+    return out
+
+
+# -- the snnTorch tutorial-6 conv network ---
+class _Identity(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+def conv_layers(seed: int = 7) -> tuple[nn.Module, nn.Module, nn.Module]:
+    torch.manual_seed(seed)
+    return nn.Conv2d(1, 12, 5), nn.Conv2d(12, 64, 5), nn.Linear(64 * 4 * 4, 10)
+
+
+def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
+    c1, c2, fc = conv_layers()
+    params = [*c1.parameters(), *c2.parameters(), *fc.parameters()]
+    x = (torch.rand(T, B, 1, 28, 28) > 0.7).float()
+    pool = nn.MaxPool2d(2)
+
+    def lif() -> nn.Module:
+        return snn.Leaky(beta=0.5)
+
+    net = snn.Sequential(c1, pool, lif(), c2, pool, lif(), nn.Flatten(), fc, lif())
+
+    def ours() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x)
+        return spk, spk.sum()
+
+    out: Contenders = {"snncore Sequential": (ours, params)}
+
+    # the conv-only floor: neurons replaced by identity, three arrangements
+    def stages(z: Tensor) -> Tensor:
+        z = pool(c1(z))
+        z = pool(c2(z))
+        return fc(z.flatten(1))
+
+    def floor_step() -> tuple[Tensor, Tensor]:
+        y = torch.stack([stages(x[t]) for t in range(T)])
+        return y, y.sum()
+
+    def floor_folded() -> tuple[Tensor, Tensor]:
+        y = stages(x.reshape(T * B, 1, 28, 28)).reshape(T, B, 10)
+        return y, y.sum()
+
+    def floor_chunked(k: int = 5) -> tuple[Tensor, Tensor]:
+        parts = [stages(x[t:t + k].reshape(-1, 1, 28, 28)).reshape(-1, B, 10)
+                 for t in range(0, T, k)]
+        y = torch.cat(parts)
+        return y, y.sum()
+
+    out["floor: per step"] = (floor_step, params)
+    out["floor: 5-step chunks"] = (floor_chunked, params)
+    out["floor: folded"] = (floor_folded, params)
+    if snntorch is not None:
+        from snntorch import surrogate as sg
+
+        l1, l2, l3 = (snntorch.Leaky(beta=0.5, spike_grad=sg.atan()) for _ in range(3))
+
+        def snt() -> tuple[Tensor, Tensor]:
+            m1, m2, m3 = l1.init_leaky(), l2.init_leaky(), l3.init_leaky()
+            rec = []
+            for t in range(T):
+                s1, m1 = l1(pool(c1(x[t])), m1)
+                s2, m2 = l2(pool(c2(s1)), m2)
+                s3, m3 = l3(fc(s2.flatten(1)), m3)
+                rec.append(s3)
+            s = torch.stack(rec)
+            return s, s.sum()
+
+        out["snnTorch (tutorial loop)"] = (snt, params)
+    if norse is not None:
+        n1, n2, n3 = norse.LIFBoxCell(), norse.LIFBoxCell(), norse.LIFBoxCell()
+
+        def nor() -> tuple[Tensor, Tensor]:
+            s1 = s2 = s3 = None
+            rec = []
+            for t in range(T):
+                z, s1 = n1(pool(c1(x[t])), s1)
+                z, s2 = n2(pool(c2(z)), s2)
+                z, s3 = n3(fc(z.flatten(1)), s3)
+                rec.append(z)
+            s = torch.stack(rec)
+            return s, s.sum()
+
+        out["Norse (LIFBoxCell loop)"] = (nor, params)
+    if sj_neuron is not None and sj_layer is not None:
+        def sjl() -> nn.Module:
+            return sj_neuron.LIFNode(tau=2.0, step_mode="m", surrogate_function=sj_surrogate.ATan(),
+                                     detach_reset=True)
+
+        sj = nn.Sequential(sj_layer.SeqToANNContainer(c1, pool), sjl(),
+                           sj_layer.SeqToANNContainer(c2, pool), sjl(),
+                           sj_layer.SeqToANNContainer(nn.Flatten(), fc), sjl())
+
+        def sjr() -> tuple[Tensor, Tensor]:
+            sj_functional.reset_net(sj)
+            s = sj(x)
+            return s, s.sum()
+
+        out["SpikingJelly (multi-step)"] = (sjr, params)
+    return out
+
+
+# -- huge pages ------------------------------------------------------------------------------------
+def hugepage_measure(N: int = 2048, T: int = 500, B: int = 16, repeats: int = 5,
+                     pause: float = 3.0) -> dict[str, float]:
+    """Median seconds of the fused forward of Linear+LIF at ``N`` with and without the
+    huge-page advice, back to back and with ``pause`` seconds of idling between steps."""
+    from snncore.backends import _native as _fused_native
+
+    torch.manual_seed(8)
+    x = torch.rand(T, B, N)
+    fc = nn.Linear(N, N)
+    net = snn.Sequential(fc, snn.Leaky(beta=BETA))
+    res: dict[str, float] = {}
+    saved = _fused_native._madvise
+    try:
+        for advice in (True, False):
+            _fused_native._madvise = None if advice else False
+            if advice:
+                _fused_native.empty_like(x)  # resolves the advice function (or False)
+            for mode, wait in (("back-to-back", 0.0), (f"{pause:g} s pauses", pause)):
+                ts = []
+                for _ in range(repeats + 1):
+                    if wait:
+                        time.sleep(wait)
+                    t0 = time.perf_counter()
+                    spk, _ = net(x)
+                    spk.sum().backward()
+                    ts.append(time.perf_counter() - t0)
+                    del spk
+                ts = sorted(ts[1:])
+                res[f"{'THP advice' if advice else 'no advice'}, {mode}"] = ts[len(ts) // 2]
+    finally:
+        _fused_native._madvise = saved
+    return res

@@ -1,0 +1,463 @@
+"""Generic fused loops: any neuron that :func:`snncore._kernel.describe` can describe.
+
+One custom autograd function per layer over all time steps. The forward runs the neuron's
+recorded step program in native code (``_kernel_vm.cpp``, built on first use) over tiles of
+neurons with the time loop inside, writing the outputs, the requested per-step state fields
+(``record``), the final state, and (when a gradient is needed) the state every
+:data:`BLOCK` steps. The backward recomputes each block's states from those checkpoints and the
+kept input, then runs the recorded vector-Jacobian program in reverse, accumulating parameter
+gradients per neuron in float64. Nothing of size ``T`` is kept besides the input itself.
+
+Environment: the same as the hand-written fused loops (``SNNCORE_FUSED_NATIVE=0`` disables
+native code, ``SNNCORE_CACHE_DIR``, ``CXX``); ``SNNCORE_FUSED_CODEGEN=0`` runs every neuron's
+programs in the interpreter instead of compiling them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .. import _env
+from .._backends import Backend
+from .._kernel import KernelDescription, NotFusable, Program, describe
+from . import _codegen as codegen
+from . import _native as native
+
+__all__ = ["GenericBackend", "generic_library", "generic_status", "generic_supports",
+           "generic_run", "BLOCK"]
+
+log = logging.getLogger("snncore.backends.fused")
+
+#: steps between state checkpoints (the backward recomputes one block at a time)
+BLOCK = 32
+_SRC = native.SOURCE_DIR / "kernel_vm.cpp"
+_HDR = native.SOURCE_DIR / "kernel_vm.h"
+_lock = threading.Lock()
+_lib: Any = None
+_status = "not built yet"
+_flags: list[str] = []
+_cxx = ""
+#: compiled kernels by source hash (a ctypes function, or None when the build failed)
+_kernels: dict[str, Any] = {}
+
+_p = ctypes.c_void_p
+_i32, _i64 = ctypes.c_int32, ctypes.c_int64
+
+
+class _Fwd(ctypes.Structure):
+    _fields_ = [("code", _p), ("ncode", _i64), ("pre", _p), ("npre", _i64), ("nregs", _i32),
+                ("consts", _p), ("nconst", _i32),
+                ("T", _i64), ("M", _i64), ("nthreads", _i32), ("x", _p), ("rx", _i32),
+                ("ns", _i32), ("rs_in", _p), ("rs_out", _p), ("state", _p), ("np", _i32),
+                ("rp", _p), ("params", _p), ("pstride", _p), ("rout", _i32), ("out", _p),
+                ("rec", _p), ("K", _i64), ("ckpt", _p)]
+
+
+class _Bwd(ctypes.Structure):
+    _fields_ = [("fcode", _p), ("nfcode", _i64), ("fpre", _p), ("nfpre", _i64),
+                ("fnregs", _i32), ("fconsts", _p),
+                ("nfconst", _i32), ("frx", _i32), ("frs_in", _p), ("frs_out", _p), ("frp", _p),
+                ("bcode", _p), ("nbcode", _i64), ("bpre", _p), ("nbpre", _i64),
+                ("bnregs", _i32), ("bconsts", _p),
+                ("nbconst", _i32), ("brx", _i32), ("brs_in", _p), ("brp", _p), ("brgout", _i32),
+                ("brgs_out", _p), ("brgx", _i32), ("brgs_in", _p), ("brgp", _p), ("T", _i64),
+                ("M", _i64), ("K", _i64), ("nthreads", _i32), ("ns", _i32), ("np", _i32),
+                ("x", _p), ("ckpt", _p), ("params", _p), ("pstride", _p), ("gout", _p),
+                ("gout_ts", _i64), ("grec", _p), ("grec_ts", _p), ("gstate", _p), ("gx", _p),
+                ("gp", _p)]
+
+
+def _compile(cxx: str, out: Path, flags: list[str], source: Path = _SRC) -> str | None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="snncore-build-") as tmp:
+        so = Path(tmp) / "vm.so"
+        proc = subprocess.run([cxx, *flags, f"-I{_SRC.parent}", "-shared", str(source), "-o",
+                               str(so)], capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            return (proc.stderr or proc.stdout).strip()[-2000:]
+        staged = out.with_name(f"{out.name}.{os.getpid()}.tmp")
+        shutil.copyfile(so, staged)
+        os.replace(staged, out)
+    return None
+
+
+def generic_library() -> Any:
+    """The loaded interpreter library (built on first use), or None (see :func:`generic_status`)."""
+    global _lib, _status
+    if _lib is not None:
+        return _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        if _status != "not built yet":
+            return None
+        if not _env.flag(_env.FUSED_NATIVE, True):
+            _status = "disabled by SNNCORE_FUSED_NATIVE"
+            return None
+        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
+            or shutil.which("clang++")
+        if not cxx:
+            _status = "no C++ compiler found (set CXX or install g++)"
+            return None
+        source = _SRC.read_text(encoding="utf-8") + _HDR.read_text(encoding="utf-8")
+        errors: list[str] = []
+        for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
+            flags = native._BASE_FLAGS + extra
+            key = hashlib.sha256("\0".join([source, cxx, *flags, native._cpu_tag()]).encode()
+                                 ).hexdigest()[:20]
+            path = native._cache_dir() / f"vm_{key}.so"
+            try:
+                if not path.exists():
+                    log.info("fused: building the generic loops into %s (once)", path)
+                    err = _compile(cxx, path, flags)
+                    if err is not None:
+                        errors.append(err)
+                        continue
+                lib = ctypes.CDLL(str(path))
+                if lib.snncore_vm_abi_version() != 3:
+                    errors.append(f"{path}: unexpected ABI version")
+                    continue
+            except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            for fn in (lib.snncore_vm_fwd, lib.snncore_vm_bwd):
+                fn.restype = ctypes.c_int
+                fn.argtypes = [ctypes.c_void_p]
+            _lib = lib
+            _status = f"native ({path})"
+            global _flags, _cxx
+            _flags, _cxx = flags, cxx
+            return _lib
+        _status = "build failed: " + " | ".join(errors)[-1500:]
+        log.debug("fused: generic loops unavailable (%s)", _status)
+        return None
+
+
+def _codegen_enabled() -> bool:
+    return _env.flag(_env.FUSED_CODEGEN, True)
+
+
+def _kernel(source: str, symbol: str) -> Any:
+    """The compiled function ``symbol`` of ``source`` (built once, cached on disk), or None."""
+    key = hashlib.sha256("\0".join([source, _HDR.read_text(encoding="utf-8"), _cxx, *_flags,
+                                     native._cpu_tag()]).encode()).hexdigest()[:24]
+    if key in _kernels:
+        return _kernels[key]
+    with _lock:
+        if key in _kernels:
+            return _kernels[key]
+        fn = None
+        path = native._cache_dir() / f"gen_{key}.so"
+        try:
+            if not path.exists():
+                with tempfile.TemporaryDirectory(prefix="snncore-gen-") as tmp:
+                    src = Path(tmp) / "kernel.cpp"
+                    src.write_text(source, encoding="utf-8")
+                    log.info("fused: compiling a neuron's step into %s (once)", path)
+                    err = _compile(_cxx, path, _flags, src)
+                if err is not None:
+                    log.warning("fused: compiling a neuron's step failed, using the "
+                                "interpreter: %s", err[-300:])
+            if path.exists():
+                lib = ctypes.CDLL(str(path))
+                fn = getattr(lib, symbol)
+                fn.restype = ctypes.c_int
+                fn.argtypes = [ctypes.c_void_p]
+        except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+            log.warning("fused: loading a compiled step failed, using the interpreter: %s", exc)
+            fn = None
+        _kernels[key] = fn
+        return fn
+
+
+def _fwd_fn(desc: KernelDescription) -> Any:
+    lib = generic_library()
+    if _codegen_enabled():
+        fn = _kernel(codegen.forward_source(desc.forward, len(desc.fields), len(desc.params)),
+                     "snncore_gen_fwd")
+        if fn is not None:
+            return fn
+    return lib.snncore_vm_fwd
+
+
+def _bwd_fn(desc: KernelDescription, b: Program) -> Any:
+    lib = generic_library()
+    if _codegen_enabled():
+        fn = _kernel(codegen.backward_source(desc.forward, b, len(desc.fields),
+                                             len(desc.params)), "snncore_gen_bwd")
+        if fn is not None:
+            return fn
+    return lib.snncore_vm_bwd
+
+
+def generic_status() -> str:
+    generic_library()
+    return _status
+
+
+def generic_supports(neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
+    """Whether the generic loops can run ``neuron`` on ``x_seq`` (and why not)."""
+    if x_seq.device.type != "cpu" or x_seq.dtype != torch.float32:
+        return False, (f"the generic fused loops run float32 on CPU (got {x_seq.dtype} on "
+                       f"{x_seq.device.type})")
+    if not getattr(neuron.surrogate, "deterministic", False):
+        return False, f"surrogate {neuron.surrogate!r} is not deterministic"
+    try:
+        describe(neuron)
+    except NotFusable as exc:
+        return False, str(exc)
+    if generic_library() is None:
+        return False, f"native generic loops unavailable: {_status}"
+    return True, ""
+
+
+# -- argument packing ------------------------------------------------------------------------------
+def _ints(values: Any) -> Any:
+    vals = list(values)
+    return (ctypes.c_int32 * max(len(vals), 1))(*vals)
+
+
+def _ptrs(tensors: Any) -> Any:
+    vals = [0 if t is None else t.data_ptr() for t in tensors]
+    return (ctypes.c_void_p * max(len(vals), 1))(*vals)
+
+
+def _i64s(values: Any) -> Any:
+    vals = list(values)
+    return (ctypes.c_int64 * max(len(vals), 1))(*vals)
+
+
+class _Packed:
+    """A program's arrays as ctypes objects (kept alive while a call runs)."""
+
+    def __init__(self, prog: Program) -> None:
+        self.code = (ctypes.c_int32 * max(len(prog.code), 1))(*prog.code)
+        self.pre = (ctypes.c_int32 * max(len(prog.pre), 1))(*prog.pre)
+        self.npre = len(prog.pre) // 5
+        self.consts = (ctypes.c_float * max(len(prog.consts), 1))(*prog.consts)
+        self.n = len(prog)
+        self.nregs = prog.nregs
+        self.nconst = len(prog.consts)
+
+
+_packed: dict[int, tuple[Program, _Packed]] = {}
+
+
+def _pack(prog: Program) -> _Packed:
+    hit = _packed.get(id(prog))
+    if hit is None or hit[0] is not prog:
+        hit = (prog, _Packed(prog))
+        _packed[id(prog)] = hit
+    return hit[1]
+
+
+def _nthreads(work: int) -> int:
+    if not native._use_openmp or work < native.SERIAL_WORK:
+        return 1
+    return native.threads()
+
+
+def _param_rows(params: list[Tensor], shape: torch.Size) -> tuple[list[Tensor], list[int]]:
+    rows, strides = [], []
+    for p in params:
+        v = p.detach().to(torch.float32)
+        if v.numel() == 1:
+            rows.append(v.reshape(1).contiguous())
+            strides.append(0)
+        else:
+            rows.append(v.expand(shape).contiguous())
+            strides.append(1)
+    return rows, strides
+
+
+def _rows(g: Tensor | None, M: int) -> tuple[Tensor | None, int]:
+    if g is None:
+        return None, 0
+    if g.dtype != torch.float32:
+        g = g.float()
+    if g.dim() >= 1 and g.stride(0) == 0:
+        return g[0].contiguous(), 0
+    return g.contiguous(), M
+
+
+class _GenericFunction(torch.autograd.Function):
+    """Inputs: description, record mask, x [T, *S], state fields, parameters (raw tensors).
+    Outputs: the output [T, *S], the final state fields, then one [T, *S] tensor per recorded
+    field."""
+
+    @staticmethod
+    def forward(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...], x: Tensor,
+                *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ns = len(desc.fields)
+        states, params = list(rest[:ns]), list(rest[ns:])
+
+        T, shape = x.shape[0], x.shape[1:]
+        M = math.prod(shape)
+        x = x.detach().contiguous()
+        need_grad = any(ctx.needs_input_grad[2:])
+        out = native.empty_like(x)
+        fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
+        recs = [native.empty_like(x) if r else None for r in rec]
+        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if need_grad else None
+        prow, pstr = _param_rows(params, shape)
+        f = desc.forward
+        pk = _pack(f)
+        rx, rs_in, rp = f.inputs[0], f.inputs[1:1 + ns], f.inputs[1 + ns:]
+        arrays = dict(rs_in=_ints(rs_in), rs_out=_ints(f.outputs[1:]), state=_ptrs(fin),
+                      rp=_ints(rp), params=_ptrs(prow), pstride=_i64s(pstr), rec=_ptrs(recs))
+        ad = {k: ctypes.addressof(v) for k, v in arrays.items()}
+        a = _Fwd(code=ctypes.addressof(pk.code), ncode=pk.n, pre=ctypes.addressof(pk.pre),
+                 npre=pk.npre, nregs=pk.nregs,
+                 consts=ctypes.addressof(pk.consts), nconst=pk.nconst, T=T, M=M,
+                 nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(params),
+                 rout=f.outputs[0], out=out.data_ptr(), K=BLOCK,
+                 ckpt=0 if ckpt is None else ckpt.data_ptr(), **ad)
+        rc = _fwd_fn(desc)(ctypes.byref(a))
+        del arrays
+        if rc != 0:
+            raise RuntimeError(f"generic fused forward failed with code {rc}")
+        ctx.desc, ctx.rec, ctx.shape, ctx.T = desc, rec, shape, T
+        ctx.ckpt = ckpt
+        ctx.save_for_backward(x if need_grad else None, *params)
+        outs = [out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
+                *(r for r in recs if r is not None)]
+        return tuple(outs)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, gout: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
+        desc: KernelDescription = ctx.desc
+        ns = len(desc.fields)
+        x, *params = ctx.saved_tensors
+        T, shape = ctx.T, ctx.shape
+        M = math.prod(shape)
+        need_x = ctx.needs_input_grad[2]
+        learn = tuple(bool(v) for v in ctx.needs_input_grad[3 + ns:])
+        gfin = list(grads[:ns])
+        grec_given = list(grads[ns:])
+        grec: list[Tensor | None] = []
+        it = iter(grec_given)
+        for r in ctx.rec:
+            grec.append(next(it) if r else None)
+
+        f, b = desc.forward, desc.backward(need_x, learn)
+        fpk, bpk = _pack(f), _pack(b)
+        gstate = [torch.zeros(shape, dtype=torch.float32) if g is None
+                  else g.to(torch.float32).contiguous().clone() for g in gfin]
+        gx = native.empty_like(x) if need_x else None
+        accs = [torch.zeros(shape, dtype=torch.float64) if lr else None for lr in learn]
+        prow, pstr = _param_rows(params, shape)
+        g0, gts = _rows(gout, M)
+        grow = [_rows(g, M) for g in grec]
+        bi = b.inputs
+        brx, brs_in, brp = bi[0], bi[1:1 + ns], bi[1 + ns:1 + ns + len(params)]
+        brgout, brgs_out = bi[1 + ns + len(params)], bi[2 + ns + len(params):]
+        bo = b.outputs
+        brgx, brgs_in, brgp = bo[0], bo[1:1 + ns], bo[1 + ns:]
+        arrays = dict(
+            frs_in=_ints(f.inputs[1:1 + ns]), frs_out=_ints(f.outputs[1:]),
+            frp=_ints(f.inputs[1 + ns:]), brs_in=_ints(brs_in), brp=_ints(brp),
+            brgs_out=_ints(brgs_out), brgs_in=_ints(brgs_in), brgp=_ints(brgp),
+            params=_ptrs(prow), pstride=_i64s(pstr), grec=_ptrs([g for g, _ in grow]),
+            grec_ts=_i64s([s for _, s in grow]), gstate=_ptrs(gstate), gp=_ptrs(accs))
+        ad = {k: ctypes.addressof(v) for k, v in arrays.items()}
+        a = _Bwd(fcode=ctypes.addressof(fpk.code), nfcode=fpk.n, fpre=ctypes.addressof(fpk.pre),
+                 nfpre=fpk.npre, fnregs=fpk.nregs, fconsts=ctypes.addressof(fpk.consts),
+                 nfconst=fpk.nconst, frx=f.inputs[0], bcode=ctypes.addressof(bpk.code),
+                 nbcode=bpk.n, bpre=ctypes.addressof(bpk.pre), nbpre=bpk.npre,
+                 bnregs=bpk.nregs, bconsts=ctypes.addressof(bpk.consts), nbconst=bpk.nconst,
+                 brx=brx, brgout=brgout, brgx=brgx, T=T, M=M, K=BLOCK,
+                 nthreads=_nthreads(T * M), ns=ns, np=len(params), x=x.data_ptr(),
+                 ckpt=ctx.ckpt.data_ptr(), gout=0 if g0 is None else g0.data_ptr(),
+                 gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), **ad)
+        rc = _bwd_fn(desc, b)(ctypes.byref(a))
+        del arrays
+        if rc != 0:
+            raise RuntimeError(f"generic fused backward failed with code {rc}")
+        ctx.ckpt = None
+        gparams = []
+        for p, acc in zip(params, accs, strict=True):
+            if acc is None:
+                gparams.append(None)
+                continue
+            red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
+            gparams.append(red.reshape(p.shape).to(p.dtype))
+        return (None, None, gx, *gstate, *gparams)
+
+
+def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = ()
+                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """Run ``neuron`` over ``x_seq`` in the generic fused loops.
+
+    Returns ``(output [T, ...], final state, {field: [T, ...] per recorded field})``.
+    """
+    desc = describe(neuron)
+    for r in record:
+        if r not in desc.fields:
+            raise ValueError(f"{type(neuron).__name__}: record names state fields "
+                             f"{desc.fields}, got {r!r}")
+    mask = tuple(f in record for f in desc.fields)
+    params = [getattr(neuron, n) for n in desc.params]
+    outs = _GenericFunction.apply(desc, mask, x_seq, *state, *params)
+    ns = len(desc.fields)
+    out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
+    it = iter(recs)
+    recorded = {f: next(it) for f, m in zip(desc.fields, mask, strict=True) if m}
+    return out, neuron.State(*fin), recorded
+
+
+#: the hand-written kinds of the ``fused`` backend (kept in step with snncore._fused)
+_HAND_KINDS = tuple(native.KIND_IDS)
+
+
+class GenericBackend(Backend):
+    """The generic fused loops: one pass over T per layer for any neuron whose step can be
+    described as elementwise programs (:func:`snncore.extend.describe`), float32 on CPU.
+
+    ``"auto"`` prefers the hand-written ``fused`` loops for the kinds they cover; a neuron of such
+    a kind with an option those loops do not take runs ``eager`` (as before), every other
+    describable neuron runs here. Pass ``backend="generic"`` to use these loops for any neuron.
+    """
+
+    name = "generic"
+    priority = 5
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        if generic_library() is None:
+            return False, f"native generic loops unavailable: {_status}"
+        return True, ""
+
+    def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
+        if torch.compiler.is_compiling():
+            return False, "inside torch.compile the step functions are traced instead"
+        kind = getattr(neuron, "fused_kind", None)
+        if kind in _HAND_KINDS:
+            from .._backends import get_backend
+
+            ok, why = get_backend("fused").supports(neuron, x_seq)
+            if not ok:
+                return False, (f"a neuron of the hand-written kind {kind!r} with an option the "
+                               f"'fused' loops do not take ({why}) runs eager")
+        return generic_supports(neuron, x_seq)
+
+    def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        out, fin, _ = generic_run(neuron, x_seq, state)
+        return out, fin
+
+    def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+               ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        return generic_run(neuron, x_seq, state, fields)

@@ -90,11 +90,13 @@ def run_bench(quick: bool = True, threads: int | None = None, out: TextIO | None
         ``ratios[name]`` is how many times longer ``name`` took than snncore's default backend.
     """
     from ._backends import select_backend
+    from ._demo import _prepare_fused
 
     out = out or sys.stdout
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool)
                                 or threads < 1):
         raise ValueError(f"run_bench: threads must be an int >= 1 or None, got {threads!r}")
+    _prepare_fused(out)  # a first fused call on this machine builds native code: said, not timed
     sizes = SIZES["quick" if quick else "full"]
     T, B, N = sizes["T"], sizes["B"], sizes["N"]
     before = torch.get_num_threads()

@@ -163,6 +163,18 @@ def _setup(lib: Any) -> None:
         ctypes.c_float]
 
 
+def find_compiler() -> tuple[str | None, str]:
+    """The C++ compiler for native loops, or None and why not (``SNNCORE_FUSED_NATIVE=0``, or
+    no compiler on the path; ``CXX`` picks one)."""
+    if not _env.flag(_env.FUSED_NATIVE, True):
+        return None, "disabled by SNNCORE_FUSED_NATIVE"
+    cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
+        or shutil.which("clang++")
+    if not cxx:
+        return None, "no C++ compiler found (set CXX or install g++)"
+    return cxx, ""
+
+
 def native_library() -> Any:
     """The loaded kernel library, building it on first use; None if unavailable (reason in
     :func:`native_status` and in the debug log)."""
@@ -174,14 +186,9 @@ def native_library() -> Any:
             return _lib
         if _status != "not built yet":
             return None
-        if not _env.flag(_env.FUSED_NATIVE, True):
-            _status = "disabled by SNNCORE_FUSED_NATIVE"
-            log.debug("fused: native loops %s; using the PyTorch loop", _status)
-            return None
-        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
-            or shutil.which("clang++")
-        if not cxx:
-            _status = "no C++ compiler found (set CXX or install g++)"
+        cxx, why = find_compiler()
+        if cxx is None:
+            _status = why
             log.debug("fused: native loops unavailable: %s; using the PyTorch loop", _status)
             return None
         errors: list[str] = []
@@ -318,9 +325,10 @@ def _thp_madvise_mode() -> bool:
 
 
 def empty_like(x: Tensor) -> Tensor:
-    """``torch.empty_like(x)`` (contiguous); on Linux CPU, large buffers are advised to use
-    transparent huge pages before first touch, which makes faulting fresh memory several times
-    cheaper. Set ``SNNCORE_HUGEPAGES=0`` to turn this off."""
+    """``torch.empty_like(x)`` (contiguous). With ``SNNCORE_HUGEPAGES=1`` (off by default, see
+    docs/benchmarks.md), large buffers on Linux CPU are advised to use transparent huge pages
+    before first touch: cheaper faults back to back, but on VMs that return freed huge pages to
+    the host, steps after a pause pay for re-fetching them."""
     global _madvise
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     nbytes = out.untyped_storage().nbytes()
@@ -328,7 +336,8 @@ def empty_like(x: Tensor) -> Tensor:
         return out
     if _madvise is None:
         _madvise = False
-        if _env.flag(_env.HUGEPAGES, True) and platform.system() == "Linux" and _thp_madvise_mode():
+        if _env.flag(_env.HUGEPAGES, False) and platform.system() == "Linux" \
+                and _thp_madvise_mode():
             try:
                 libc = ctypes.CDLL(None, use_errno=True)
                 fn = libc.madvise

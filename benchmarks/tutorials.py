@@ -89,8 +89,8 @@ def one_sequential(native: ModuleType, net: Any) -> Callable[[Any], Any]:
 
     def forward5(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         cur2, _ = whole(x.expand(net.num_steps, *x.shape))
-        spk, states = net.lif2.trace(cur2)
-        return spk, states.mem
+        spk, _, rec = net.lif2.record(cur2, "mem")
+        return spk, rec["mem"]
 
     return forward5
 

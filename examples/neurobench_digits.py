@@ -3,7 +3,7 @@
 The network is the one ``snncore demo`` trains (64-256-10, a leaky hidden layer and a
 non-spiking leaky readout), trained briefly here. NeuroBench's data loader yields static images
 batch-first; a preprocessor rate-codes them into time-first spike trains, so the model is wrapped
-with ``layout="time_first"``. The hidden layer runs on the fused backend over the whole sequence.
+with ``layout="time_first"``. Both layers run on the fused backend over the whole sequence.
 
 Needs: pip install "snncore[demo]" && pip install --no-deps neurobench==2.3.0 && pip install
 snntorch tqdm
@@ -43,8 +43,8 @@ class DigitsSNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         spk, _ = self.lif1.run(self.fc1(x))
-        _, states = self.readout.trace(self.fc2(spk))
-        return spk, states.mem
+        _, _, rec = self.readout.record(self.fc2(spk), "mem")  # fused, membrane per step
+        return spk, rec["mem"]
 
 
 def main() -> None:

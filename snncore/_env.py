@@ -11,7 +11,8 @@
 ``SNNCORE_FUSED_CODEGEN=0``               generic fused loops interpret each neuron's programs
                                           instead of compiling them
 ``SNNCORE_CACHE_DIR=path``                build cache of the native loops
-``SNNCORE_HUGEPAGES=0``                   no transparent-huge-page advice for large buffers
+``SNNCORE_HUGEPAGES=1``                   advise transparent huge pages for large
+                                          fused-loop buffers (off by default)
 ========================================  ======================================================
 
 Flags accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); anything else is warned about

@@ -7,7 +7,6 @@ from typing import Any, NamedTuple
 from torch import Tensor
 
 from ._neuron import Neuron
-from ._validate import check_bool
 
 __all__ = ["Leaky", "LeakyState"]
 
@@ -62,8 +61,7 @@ class Leaky(Neuron):
 
     def __init__(self, beta: float | Tensor, *, learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.add_param("beta", beta, check_bool(learn_beta, "learn_beta", "Leaky"),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LeakyState) -> tuple[Tensor, LeakyState]:
         beta = self.param("beta", x, clamp01=True)

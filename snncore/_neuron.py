@@ -266,11 +266,13 @@ class Neuron(nn.Module):
             name: attribute name (calling again replaces the parameter).
             value: a Python number (kept exactly, cast per input by :meth:`param`) or a tensor
                 (copied and detached; integer tensors become the default float dtype).
-            learnable: register an ``nn.Parameter`` instead of a buffer.
+            learnable: register an ``nn.Parameter`` instead of a buffer (a bool; anything else
+                raises a TypeError naming ``learn_<name>``).
             low, high: accepted range (``value > low`` with ``low_open=True``); a value outside
                 it raises a ``ValueError`` naming the parameter, as does a non-finite value.
         """
         owner = type(self).__name__
+        check_bool(learnable, f"learn_{name}", owner)
         t = _as_param_tensor(name, value, owner, learnable)
         spec: _Range = (low, high, low_open)
         _check_range(owner, name, t, spec, value)
@@ -651,26 +653,22 @@ def neurons_of(module: nn.Module) -> Iterator[Neuron]:
             yield m
 
 
+def _call_on_state_holders(module: nn.Module, method: str, where: str) -> nn.Module:
+    """Call ``method`` on every neuron in ``module``'s tree and on every state-holding container
+    there (such as :class:`snncore.Sequential`)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{where}: module must be a torch.nn.Module, got {type(module).__name__}")
+    for m in module.modules():
+        if isinstance(m, Neuron) or getattr(m, "_snncore_state_holder", False):
+            getattr(m, method)()
+    return module
+
+
 def reset(module: nn.Module) -> nn.Module:
     """Clear the stored state of every neuron in ``module``'s tree (and only there)."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"reset: module must be a torch.nn.Module, got {type(module).__name__}")
-    for n in neurons_of(module):
-        n.reset_state()
-    for m in module.modules():  # state-holding containers such as snncore.Sequential
-        if getattr(m, "_snncore_state_holder", False):
-            m.reset_state()
-    return module
+    return _call_on_state_holders(module, "reset_state", "reset")
 
 
 def detach(module: nn.Module) -> nn.Module:
     """Detach the stored state of every neuron in ``module``'s tree from the autograd graph."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"detach: module must be a torch.nn.Module, got {type(module).__name__}")
-    for n in neurons_of(module):
-        n.detach_state()
-    for m in module.modules():
-        if getattr(m, "_snncore_state_holder", False):
-            m.detach_state()
-    return module
-
+    return _call_on_state_holders(module, "detach_state", "detach")

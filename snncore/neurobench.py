@@ -11,9 +11,9 @@ each single-step call is recorded: the spikes it emitted (what activation sparsi
 its membrane before and after every step (what membrane updates and neuron operations count).
 The spikes are the ones the backend produced. ``run`` returns only the final state, so the
 per-step membranes of a ``run`` call are recorded by a second, gradient-free pass of the neuron
-over the same input and initial state: ``neuron.record(x_seq, ("mem",))`` on the same backend
-(inside the fused loops on ``fused``) where the neuron has ``record``, else ``neuron.trace``
-(eager steps). A warning is raised if that pass's spikes differ from the run's.
+over the same input and initial state, ``neuron.record(x_seq, ("mem",))`` on the same backend
+(inside the fused loops on ``fused``). A warning is raised if that pass's spikes differ from the
+run's.
 
 Data layout is explicit: NeuroBench's convention is batch-first ``[B, T, ...]`` (and its
 metrics count samples along dimension 0 of the data the loader yields), snncore's is time-first

@@ -9,7 +9,8 @@ surrogate gradient of the spike. The prediction is the output neuron with the mo
 Written for snncore: the image is the same at every step, so the first Linear layer is computed
 once and its output broadcast over time (``expand``, no copy); ``snn.Sequential`` runs the
 hidden Leaky layer over the whole sequence as one fused loop and the second Linear once over
-all ``T·B`` rows; ``trace`` returns the output layer's membrane at every step for the loss.
+all ``T·B`` rows; ``record`` returns the output layer's membrane at every step for the loss
+(on the fused path, with gradients through the recorded membrane).
 
 Run: ``python examples/tutorials/tutorial_5_training.py [--quick] [--epochs N]``
 """
@@ -43,8 +44,8 @@ class Net(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         cur1 = self.fc1(x)                                          # once: the input is static
         cur2, _ = self.hidden(cur1.expand(self.num_steps, *cur1.shape))
-        spk2, states = self.lif2.trace(cur2)                        # membrane at every step
-        return spk2, states.mem
+        spk2, _, rec = self.lif2.record(cur2, "mem")                # membrane at every step
+        return spk2, rec["mem"]
 
 
 def build(seed: int = 0) -> tuple[Net, torch.optim.Optimizer]:

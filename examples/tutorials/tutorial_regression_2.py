@@ -8,7 +8,7 @@ recurrent (``snn_neurons_extra.RLeaky``): each layer feeds its own spikes back t
 learnable all-to-all linear layer, ``U_t = β U_{t-1} + X_t + V(S_{t-1}) - S_{t-1} θ``. The
 tutorial's alternative loss regresses the output membrane instead: above threshold for the
 correct class (1.05), below it for the others (0.2), ``mse_membrane_loss``; the output layer's
-membrane at every step comes from ``trace``.
+membrane at every step comes from ``record``.
 
 Run: ``python examples/tutorials/tutorial_regression_2.py [--quick] [--epochs N]``
 """
@@ -41,8 +41,8 @@ class Net(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         cur, _ = self.hidden(x.expand(NUM_STEPS, *x.shape))
-        spk, states = self.out.trace(cur)
-        return spk, states.mem
+        spk, _, rec = self.out.record(cur, "mem")
+        return spk, rec["mem"]
 
 
 def train(loss_name: str, epochs: int, seed: int) -> float:

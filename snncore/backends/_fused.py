@@ -37,7 +37,7 @@ from .._surrogate import heaviside
 from . import _generic as generic
 from . import _native as native
 
-__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run"]
+__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "kind_supported"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -434,6 +434,21 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
 
 
+def kind_supported(neuron: Any) -> tuple[bool, str]:
+    """Whether ``neuron`` declares a kernel kind and options that the fused loops implement
+    (shared by the ``fused`` and ``triton`` backends)."""
+    kind = getattr(neuron, "fused_kind", None)
+    if kind not in FUSED_KINDS:
+        return False, f"fused_kind {kind!r} is not one of {FUSED_KINDS}"
+    if getattr(neuron, "state_quant", None) is not None:
+        return False, "state_quant is not supported"
+    if getattr(neuron, "inhibition", False):
+        return False, "inhibition is not supported"
+    if not getattr(neuron, "detach_reset", True):
+        return False, "detach_reset=False is not supported"
+    return True, ""
+
+
 class FusedBackend(Backend):
     """One custom autograd function per neuron layer over all T steps (native loop on CPU).
 
@@ -454,15 +469,9 @@ class FusedBackend(Backend):
         return "native loops: " + native.native_status(build=False)
 
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
-        kind = getattr(neuron, "fused_kind", None)
-        if kind not in FUSED_KINDS:
-            return False, f"fused_kind {kind!r} is not one of {FUSED_KINDS}"
-        if getattr(neuron, "state_quant", None) is not None:
-            return False, "state_quant is not supported"
-        if getattr(neuron, "inhibition", False):
-            return False, "inhibition is not supported"
-        if not getattr(neuron, "detach_reset", True):
-            return False, "detach_reset=False is not supported"
+        ok, why = kind_supported(neuron)
+        if not ok:
+            return ok, why
         if not getattr(neuron.surrogate, "deterministic", False):
             return False, f"surrogate {neuron.surrogate!r} is not deterministic"
         if neuron.reset_mechanism not in native.RESET_IDS:

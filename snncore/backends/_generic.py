@@ -104,13 +104,9 @@ def generic_library() -> Any:
             return _lib
         if _status != "not built yet":
             return None
-        if not _env.flag(_env.FUSED_NATIVE, True):
-            _status = "disabled by SNNCORE_FUSED_NATIVE"
-            return None
-        cxx = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") \
-            or shutil.which("clang++")
-        if not cxx:
-            _status = "no C++ compiler found (set CXX or install g++)"
+        cxx, why = native.find_compiler()
+        if cxx is None:
+            _status = why
             return None
         source = _SRC.read_text(encoding="utf-8") + _HDR.read_text(encoding="utf-8")
         errors: list[str] = []

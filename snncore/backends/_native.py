@@ -235,6 +235,14 @@ def _unavailable(status: str) -> None:
         NativeBuildWarning, stacklevel=4)
 
 
+def find_compiler() -> tuple[str | None, str]:
+    """The C++ compiler for native loops, or None and why not (``SNNCORE_FUSED_NATIVE=0``, a
+    ``CXX`` that is not an executable, or no compiler on the path)."""
+    if not _env.flag(_env.FUSED_NATIVE, True):
+        return None, "disabled by SNNCORE_FUSED_NATIVE"
+    return _find_compiler()
+
+
 def native_library() -> Any:
     """The loaded kernel library, building it on first use; None if unavailable.
 
@@ -421,9 +429,10 @@ def _thp_madvise_mode() -> bool:
 
 
 def empty_like(x: Tensor) -> Tensor:
-    """``torch.empty_like(x)`` (contiguous); on Linux CPU, large buffers are advised to use
-    transparent huge pages before first touch, which makes faulting fresh memory several times
-    cheaper. Set ``SNNCORE_HUGEPAGES=0`` to turn this off."""
+    """``torch.empty_like(x)`` (contiguous). With ``SNNCORE_HUGEPAGES=1`` (off by default, see
+    docs/benchmarks.md), large buffers on Linux CPU are advised to use transparent huge pages
+    before first touch: cheaper faults back to back, but on VMs that return freed huge pages to
+    the host, steps after a pause pay for re-fetching them."""
     global _madvise
     out = torch.empty_like(x, memory_format=torch.contiguous_format)
     nbytes = out.untyped_storage().nbytes()
@@ -431,7 +440,8 @@ def empty_like(x: Tensor) -> Tensor:
         return out
     if _madvise is None:
         _madvise = False
-        if _env.flag(_env.HUGEPAGES, True) and platform.system() == "Linux" and _thp_madvise_mode():
+        if _env.flag(_env.HUGEPAGES, False) and platform.system() == "Linux" \
+                and _thp_madvise_mode():
             try:
                 libc = ctypes.CDLL(None, use_errno=True)
                 fn = libc.madvise

@@ -26,7 +26,14 @@ from torch import Tensor
 
 from .._backends import Backend, once_differentiable
 from . import _native as native
-from ._fused import _REC_KINDS, _SYN_KINDS, FUSED_KINDS, _params_of, _state_fields, unused_as_none
+from ._fused import (
+    _REC_KINDS,
+    _SYN_KINDS,
+    _params_of,
+    _state_fields,
+    kind_supported,
+    unused_as_none,
+)
 
 __all__ = ["TritonBackend", "triton_run"]
 
@@ -167,15 +174,9 @@ def triton_run(neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
 
 
 def _check(neuron: Any, x_seq: Tensor, require_cuda: bool) -> tuple[bool, str]:
-    kind = getattr(neuron, "fused_kind", None)
-    if kind not in FUSED_KINDS:
-        return False, f"fused_kind {kind!r} is not one of {FUSED_KINDS}"
-    if getattr(neuron, "state_quant", None) is not None:
-        return False, "state_quant is not supported"
-    if getattr(neuron, "inhibition", False):
-        return False, "inhibition is not supported"
-    if not getattr(neuron, "detach_reset", True):
-        return False, "detach_reset=False is not supported"
+    ok, why = kind_supported(neuron)
+    if not ok:
+        return ok, why
     surrogate = neuron.surrogate
     if type(surrogate).__module__ != "snncore._surrogate" or \
             type(surrogate).__name__ not in native.SURROGATE_IDS:

@@ -9,7 +9,6 @@ import os
 import runpy
 import subprocess
 import sys
-import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,9 @@ import snncore as snn
 from snncore import extend
 from snncore._plugins import BUILTIN_NAMES, PluginManager
 
+sys.path.insert(0, str(Path(__file__).parent))
+from plugin_fakes import FakeEntryPoint  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,29 +31,6 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess:
     full.update(env)
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full,
                           timeout=120)
-
-
-class _EP:
-    """A stand-in for an installed entry point."""
-
-    def __init__(self, name: str, obj: Any, dist: str = "fake-dist") -> None:
-        self.name, self.value, self.group = name, f"{name}_module", "snncore"
-        self.dist = types.SimpleNamespace(name=dist, version="1.0")
-        self._obj = obj
-
-    def load(self) -> Any:
-        return self._obj
-
-
-@pytest.fixture
-def fake_eps(monkeypatch):
-    from snncore import _plugins
-
-    eps: list[_EP] = []
-    monkeypatch.setattr(_plugins.md, "entry_points", lambda group: list(eps))
-    for var in (_plugins.ENV_ALLOW, _plugins.ENV_BLOCK, _plugins.ENV_DISABLE_AUTOLOAD):
-        monkeypatch.delenv(var, raising=False)
-    return eps
 
 
 @pytest.fixture
@@ -181,7 +160,7 @@ def test_a_misspelled_hook_of_an_installed_plugin_is_reported(fake_eps):
         def snncore_register_backend(self, registry):
             pass
 
-    fake_eps.append(_EP("typo", Typo()))
+    fake_eps.append(FakeEntryPoint("typo", Typo()))
     pm = PluginManager()
     with pytest.warns(extend.PluginWarning, match="snncore_register_backend"):
         pm.load()
@@ -190,7 +169,7 @@ def test_a_misspelled_hook_of_an_installed_plugin_is_reported(fake_eps):
 
 @pytest.mark.parametrize("var", ["SNNCORE_PLUGINS", "SNNCORE_BLOCK_PLUGINS"])
 def test_unknown_names_in_the_plugin_switches_are_warned_about(fake_eps, monkeypatch, var):
-    fake_eps.append(_EP("good", object(), dist="snn-good"))
+    fake_eps.append(FakeEntryPoint("good", object(), dist="snn-good"))
     monkeypatch.setenv(var, "good,snncore.tritn")
     pm = PluginManager()
     with pytest.warns(extend.PluginWarning,

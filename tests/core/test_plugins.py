@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 from typing import Any
 
 import pytest
@@ -16,26 +15,12 @@ import snncore as snn
 from snncore import _plugins
 from snncore._plugins import PluginManager, PluginWarning
 
+sys.path.insert(0, os.path.dirname(__file__))
+from plugin_fakes import FakeEntryPoint  # noqa: E402
+
 #: the built-in areas, each a plugin of its own
 BUILTINS = ["snncore.neurons", "snncore.surrogates", "snncore.encoders", "snncore.eager",
             "snncore.fused", "snncore.generic", "snncore.triton"]
-
-
-class FakeEntryPoint:
-    """Stands in for an installed distribution's entry point."""
-
-    def __init__(self, name: str, obj: Any = None, error: Exception | None = None,
-                 dist: str = "fake-dist", version: str = "1.2.3") -> None:
-        self.name = name
-        self.value = f"{name}_module"
-        self.group = "snncore"
-        self.dist = types.SimpleNamespace(name=dist, version=version)
-        self._obj, self._error = obj, error
-
-    def load(self) -> Any:
-        if self._error is not None:
-            raise self._error
-        return self._obj
 
 
 def _plugin(neuron_name: str, factory: Any = snn.Leaky, fail_in_hook: bool = False) -> Any:
@@ -47,15 +32,6 @@ def _plugin(neuron_name: str, factory: Any = snn.Leaky, fail_in_hook: bool = Fal
                 raise RuntimeError("hook exploded")
 
     return P()
-
-
-@pytest.fixture
-def fake_eps(monkeypatch):
-    eps: list[FakeEntryPoint] = []
-    monkeypatch.setattr(_plugins.md, "entry_points", lambda group: list(eps))
-    for var in (_plugins.ENV_ALLOW, _plugins.ENV_BLOCK, _plugins.ENV_DISABLE_AUTOLOAD):
-        monkeypatch.delenv(var, raising=False)
-    return eps
 
 
 def test_loading_is_lazy_and_idempotent(fake_eps):

@@ -147,6 +147,8 @@ def test_benchmark_programs_start_alike(tutorial: int):
     x, _, y, _ = bench.load_digits(0, flat=(tutorial == 5))
     progs = bench.contenders(tutorial, seed=0)
     assert {"snnTorch 1.0.0", "snncore native", "snncore, one Sequential"} <= set(progs)
+    if importlib.util.find_spec("snn_compat") is not None:     # the program, imports switched
+        assert "snn_compat" in progs
     torch.manual_seed(0)
     losses = {name: step(x[:32], y[:32]) for name, step in progs.items()}
     ref = losses["snnTorch 1.0.0"]

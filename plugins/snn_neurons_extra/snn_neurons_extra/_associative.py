@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from snncore import Neuron
-from snncore.extend import not_taken
+from snncore.extend import check_bool, check_int, not_taken
 
-from ._common import call_in_dtype, check_bool, check_positive_int
+from ._common import call_in_dtype
 
 __all__ = ["AssociativeLeaky", "AssociativeLeakyState"]
 
@@ -74,13 +74,13 @@ class AssociativeLeaky(Neuron):
                  **options: Any) -> None:
         super().__init__(**options)
         owner = "AssociativeLeaky"
-        self.in_dim = check_positive_int(owner, "in_dim", in_dim)
-        self.d_value = check_positive_int(owner, "d_value", d_value)
-        self.d_key = check_positive_int(owner, "d_key", d_key)
+        self.in_dim = check_int(in_dim, "in_dim", owner, low=1)
+        self.d_value = check_int(d_value, "d_value", owner, low=1)
+        self.d_key = check_int(d_key, "d_key", owner, low=1)
         inferred = d_value * d_key
         if num_spiking_neurons is None:
             num_spiking_neurons = inferred
-        elif check_positive_int(owner, "num_spiking_neurons", num_spiking_neurons) != inferred:
+        elif check_int(num_spiking_neurons, "num_spiking_neurons", owner, low=1) != inferred:
             raise ValueError(f"{owner}: num_spiking_neurons={num_spiking_neurons} must equal "
                              f"d_value * d_key = {inferred}")
         self.num_spiking_neurons = num_spiking_neurons
@@ -88,7 +88,7 @@ class AssociativeLeaky(Neuron):
             if getattr(self, name).dim() != 0:
                 raise ValueError(f"{owner}: {name} must be a scalar (one value for the whole "
                                  "memory)")
-        self.use_q_projection = check_bool(owner, "use_q_projection", use_q_projection)
+        self.use_q_projection = check_bool(use_q_projection, "use_q_projection", owner)
         self.to_v = nn.Linear(in_dim, d_value)
         self.to_k = nn.Linear(in_dim, d_key)
         self.to_alpha = nn.Linear(in_dim, d_key)

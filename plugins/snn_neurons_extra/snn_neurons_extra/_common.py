@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["check_bool", "check_positive_int", "check_number", "kernel_pair", "call_in_dtype"]
+__all__ = ["kernel_pair", "call_in_dtype"]
 
 
 def call_in_dtype(module: nn.Module, dtype: torch.dtype, *args: Any) -> Any:
@@ -24,32 +23,6 @@ def call_in_dtype(module: nn.Module, dtype: torch.dtype, *args: Any) -> Any:
                for name, t in itertools.chain(module.named_parameters(),
                                               module.named_buffers())}
     return torch.func.functional_call(module, tensors, args)
-
-
-def check_bool(owner: str, name: str, value: Any) -> bool:
-    """``value`` if it is a bool, else a TypeError naming ``name``."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be a bool, got {value!r}")
-    return value
-
-
-def check_positive_int(owner: str, name: str, value: Any) -> int:
-    """``value`` if it is an int >= 1, else a TypeError/ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{owner}: {name} must be an int >= 1, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{owner}: {name} must be an int >= 1, got {value}")
-    return value
-
-
-def check_number(owner: str, name: str, value: Any, *, positive: bool = False) -> float:
-    """``value`` as a finite float (``> 0`` if ``positive``), else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
-    if not math.isfinite(value) or (positive and value <= 0):
-        need = "a finite number > 0" if positive else "a finite number"
-        raise ValueError(f"{owner}: {name} must be {need}, got {value!r}")
-    return float(value)
 
 
 def kernel_pair(owner: str, kernel_size: Any) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ._common import check_bool, check_number, check_positive_int
+from snncore.extend import check_bool, check_int, check_number
 
 __all__ = ["BatchNormTT", "GradedSpikes"]
 
@@ -56,15 +56,15 @@ class BatchNormTT(nn.Module):
     ) -> None:
         super().__init__()
         owner = "BatchNormTT"
-        self.num_features = check_positive_int(owner, "num_features", num_features)
-        self.time_steps = check_positive_int(owner, "time_steps", time_steps)
+        self.num_features = check_int(num_features, "num_features", owner, low=1)
+        self.time_steps = check_int(time_steps, "time_steps", owner, low=1)
         if dims not in _BN:
             raise ValueError(f"{owner}: dims must be 1, 2 or 3, got {dims!r}")
         self.dims = dims
-        check_number(owner, "eps", eps, positive=True)
-        check_number(owner, "momentum", momentum)
-        check_bool(owner, "affine", affine)
-        if check_bool(owner, "bias", bias) and not affine:
+        check_number(eps, "eps", owner, positive=True)
+        check_number(momentum, "momentum", owner)
+        check_bool(affine, "affine", owner)
+        if check_bool(bias, "bias", owner) and not affine:
             raise ValueError(f"{owner}: bias=True needs affine=True")
         self.norms = nn.ModuleList(
             _BN[dims](num_features, eps=eps, momentum=momentum, affine=affine)
@@ -136,15 +136,15 @@ class GradedSpikes(nn.Module):
 
     def __init__(self, size: int, constant_factor: float | None = None, dim: int = -1) -> None:
         super().__init__()
-        self.size = check_positive_int("GradedSpikes", "size", size)
+        self.size = check_int(size, "size", "GradedSpikes", low=1)
         if isinstance(dim, bool) or not isinstance(dim, int):
             raise TypeError(f"GradedSpikes: dim must be an int, got {dim!r}")
         self.dim = dim
         if constant_factor is None:
             init = torch.rand(size) + 0.5
         else:
-            init = torch.full((size,), check_number("GradedSpikes", "constant_factor",
-                                                    constant_factor))
+            factor = check_number(constant_factor, "constant_factor", "GradedSpikes")
+            init = torch.full((size,), factor)
         self.weights = nn.Parameter(init)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -9,8 +9,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron
+from snncore.extend import check_bool, check_int
 
-from ._common import call_in_dtype, check_bool, check_positive_int, kernel_pair
+from ._common import call_in_dtype, kernel_pair
 
 __all__ = ["SLSTM", "SLSTMState", "SConv2dLSTM", "SConv2dLSTMState"]
 
@@ -94,18 +95,13 @@ class SLSTM(_LSTMNeuron):
 
     option_defaults = {"reset": "none"}
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 **options: Any) -> None:
         super().__init__(**options)
-        self.input_size = check_positive_int("SLSTM", "input_size", input_size)
-        self.hidden_size = check_positive_int("SLSTM", "hidden_size", hidden_size)
+        self.input_size = check_int(input_size, "input_size", "SLSTM", low=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", "SLSTM", low=1)
         self.lstm_cell = nn.LSTMCell(input_size, hidden_size,
-                                     bias=check_bool("SLSTM", "bias", bias))
+                                     bias=check_bool(bias, "bias", "SLSTM"))
 
     def _hidden_shape(self, x: Tensor) -> torch.Size:
         return torch.Size((*x.shape[:-1], self.hidden_size))
@@ -179,20 +175,12 @@ class SConv2dLSTM(_LSTMNeuron):
 
     option_defaults = {"reset": "none"}
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int | tuple[int, int],
-        bias: bool = True,
-        max_pool: int = 0,
-        avg_pool: int = 0,
-        **options: Any,
-    ) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 bias: bool = True, max_pool: int = 0, avg_pool: int = 0, **options: Any) -> None:
         super().__init__(**options)
         owner = "SConv2dLSTM"
-        self.in_channels = check_positive_int(owner, "in_channels", in_channels)
-        self.out_channels = check_positive_int(owner, "out_channels", out_channels)
+        self.in_channels = check_int(in_channels, "in_channels", owner, low=1)
+        self.out_channels = check_int(out_channels, "out_channels", owner, low=1)
         k = kernel_pair(owner, kernel_size)
         for name, val in (("max_pool", max_pool), ("avg_pool", avg_pool)):
             if isinstance(val, bool) or not isinstance(val, int) or val < 0:
@@ -204,7 +192,7 @@ class SConv2dLSTM(_LSTMNeuron):
         self.avg_pool = avg_pool
         self.kernel_size = k
         self.conv = nn.Conv2d(in_channels + out_channels, 4 * out_channels, k,
-                              padding=(k[0] // 2, k[1] // 2), bias=check_bool(owner, "bias", bias))
+                              padding=(k[0] // 2, k[1] // 2), bias=check_bool(bias, "bias", owner))
 
     def _hidden_shape(self, x: Tensor) -> torch.Size:
         return torch.Size((*x.shape[:-3], self.out_channels, *x.shape[-2:]))

@@ -9,9 +9,7 @@ import torch
 from torch import Tensor
 
 from snncore import Neuron
-from snncore.extend import not_taken
-
-from ._common import check_bool, check_number
+from snncore.extend import check_number, not_taken
 
 __all__ = [
     "IF",
@@ -120,8 +118,7 @@ class LI(Neuron):
 
     def __init__(self, beta: float | Tensor, learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.add_param("beta", beta, check_bool("LI", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: LIState) -> tuple[Tensor, LIState]:
         mem = self.quantize(self.param("beta", x, clamp01=True) * state.mem + x)
@@ -180,23 +177,13 @@ class ALIF(Neuron):
 
     State = ALIFState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        rho: float | Tensor = 0.95,
-        adapt_scale: float | Tensor = 1.0,
-        *,
-        learn_beta: bool = False,
-        learn_rho: bool = False,
-        learn_adapt_scale: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, rho: float | Tensor = 0.95,
+                 adapt_scale: float | Tensor = 1.0, *, learn_beta: bool = False,
+                 learn_rho: bool = False, learn_adapt_scale: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.add_param("beta", beta, check_bool("ALIF", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
-        self.add_param("rho", rho, check_bool("ALIF", "learn_rho", learn_rho), low=0.0, high=1.0)
-        self.add_param("adapt_scale", adapt_scale,
-                       check_bool("ALIF", "learn_adapt_scale", learn_adapt_scale), low=0.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
+        self.add_param("rho", rho, learn_rho, low=0.0, high=1.0)
+        self.add_param("adapt_scale", adapt_scale, learn_adapt_scale, low=0.0)
 
     def step(self, x: Tensor, state: ALIFState) -> tuple[Tensor, ALIFState]:
         beta = self.param("beta", x, clamp01=True)
@@ -291,30 +278,20 @@ class Izhikevich(Neuron):
     option_defaults = {"reset_delay": False}
     fixed_options = not_taken(_OWN_RESET, reset="none")
 
-    def __init__(
-        self,
-        a: float | Tensor | None = None,
-        b: float | Tensor | None = None,
-        c: float | Tensor | None = None,
-        d: float | Tensor | None = None,
-        parameter_set: str = 'regular_spiking',
-        time_step: float = 0.5,
-        threshold: float | Tensor = 30.0,
-        *,
-        learn: Iterable[str] = (),
-        learn_threshold: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, a: float | Tensor | None = None, b: float | Tensor | None = None,
+                 c: float | Tensor | None = None, d: float | Tensor | None = None,
+                 parameter_set: str = 'regular_spiking', time_step: float = 0.5,
+                 threshold: float | Tensor = 30.0, *, learn: Iterable[str] = (),
+                 learn_threshold: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = "Izhikevich"
         if parameter_set not in IZHIKEVICH_PARAMETER_SETS:
             raise ValueError(f"{owner}: parameter_set must be one of "
                              f"{sorted(IZHIKEVICH_PARAMETER_SETS)}, got {parameter_set!r}")
         self.parameter_set = parameter_set
-        self.time_step = check_number(owner, "time_step", time_step, positive=True)
+        self.time_step = check_number(time_step, "time_step", owner, positive=True)
         learned = _learn_set(owner, learn, ("a", "b", "c", "d"))
-        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
-                                                          learn_threshold))
+        self.add_param("threshold", threshold, learn_threshold)
         defaults = IZHIKEVICH_PARAMETER_SETS[parameter_set]
         for name, value, default in zip("abcd", (a, b, c, d), defaults, strict=True):
             self.add_param(name, default if value is None else value, name in learned)
@@ -408,30 +385,17 @@ class AdEx(Neuron):
     option_defaults = {"reset_delay": False}
     fixed_options = not_taken(_OWN_RESET, reset="none")
 
-    def __init__(
-        self,
-        C: float | Tensor = 281.0,
-        g_L: float | Tensor = 30.0,
-        E_L: float | Tensor = -70.6,
-        V_T: float | Tensor = -50.4,
-        delta_T: float | Tensor = 2.0,
-        tau_w: float | Tensor = 144.0,
-        a: float | Tensor = 4.0,
-        b: float | Tensor = 80.5,
-        V_reset: float | Tensor = -70.6,
-        time_step: float = 0.1,
-        threshold: float | Tensor = 20.0,
-        *,
-        learn: Iterable[str] = (),
-        learn_threshold: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, C: float | Tensor = 281.0, g_L: float | Tensor = 30.0,
+                 E_L: float | Tensor = -70.6, V_T: float | Tensor = -50.4,
+                 delta_T: float | Tensor = 2.0, tau_w: float | Tensor = 144.0,
+                 a: float | Tensor = 4.0, b: float | Tensor = 80.5, V_reset: float | Tensor = -70.6,
+                 time_step: float = 0.1, threshold: float | Tensor = 20.0, *,
+                 learn: Iterable[str] = (), learn_threshold: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = "AdEx"
-        self.time_step = check_number(owner, "time_step", time_step, positive=True)
+        self.time_step = check_number(time_step, "time_step", owner, positive=True)
         learned = _learn_set(owner, learn, _ADEX_PARAMS)
-        self.add_param("threshold", threshold, check_bool(owner, "learn_threshold",
-                                                          learn_threshold))
+        self.add_param("threshold", threshold, learn_threshold)
         values: dict[str, Any] = {"C": C, "g_L": g_L, "E_L": E_L, "V_T": V_T, "delta_T": delta_T,
                                   "tau_w": tau_w, "a": a, "b": b, "V_reset": V_reset}
         positive = {"C", "g_L", "delta_T", "tau_w"}

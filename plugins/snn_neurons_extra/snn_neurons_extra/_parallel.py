@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron
-from snncore.extend import not_taken
+from snncore.extend import check_bool, check_int, check_number, not_taken
 
-from ._common import call_in_dtype, check_bool, check_number, check_positive_int
+from ._common import call_in_dtype
 
 __all__ = [
     "LeakyParallel",
@@ -139,22 +139,21 @@ class LeakyParallel(_SequenceNeuron):
     ) -> None:
         super().__init__(**options)
         owner = "LeakyParallel"
-        self.input_size = check_positive_int(owner, "input_size", input_size)
-        self.hidden_size = check_positive_int(owner, "hidden_size", hidden_size)
+        self.input_size = check_int(input_size, "input_size", owner, low=1)
+        self.hidden_size = check_int(hidden_size, "hidden_size", owner, low=1)
         if isinstance(beta, Tensor) and beta.dim() > 0 and beta.shape != (hidden_size,) \
                 and beta.numel() != 1:
             raise ValueError(f"{owner}: beta must be a float or a tensor of shape "
                              f"({hidden_size},), got shape {tuple(beta.shape)}")
-        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
-        self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(owner, "bias", bias))
-        self.dropout = check_number(owner, "dropout", dropout)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
+        self.linear = nn.Linear(input_size, hidden_size, bias=check_bool(bias, "bias", owner))
+        self.dropout = check_number(dropout, "dropout", owner)
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"{owner}: dropout must be in [0, 1), got {dropout!r}")
         #: the dense recurrence ``nn.Linear(hidden_size, hidden_size, bias=False)`` with
         #: ``weight_hh_enable=True``, else None
         self.recurrent: nn.Linear | None = None
-        if check_bool(owner, "weight_hh_enable", weight_hh_enable):
+        if check_bool(weight_hh_enable, "weight_hh_enable", owner):
             rows = torch.as_tensor(beta, dtype=torch.get_default_dtype()).reshape(-1)
             self.recurrent = nn.Linear(hidden_size, hidden_size, bias=False)
             with torch.no_grad():
@@ -254,20 +253,13 @@ class StateLeaky(_SequenceNeuron):
     fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "inhibition", "detach_reset",
                               reset="none")
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        *,
-        learn_beta: bool = False,
-        kernel_truncation_steps: int | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, *, learn_beta: bool = False,
+                 kernel_truncation_steps: int | None = None, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
-        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         if kernel_truncation_steps is not None:
-            check_positive_int(owner, "kernel_truncation_steps", kernel_truncation_steps)
+            check_int(kernel_truncation_steps, "kernel_truncation_steps", owner, low=1)
         self.kernel_truncation_steps = kernel_truncation_steps
 
     def _drive(self, x: Tensor) -> Tensor:
@@ -340,23 +332,15 @@ class LinearLeaky(StateLeaky):
         >>> spk, state = n.run(torch.rand(25, 8, 10))
     """
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        *,
-        learn_beta: bool = False,
-        kernel_truncation_steps: int | None = None,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, in_features: int, out_features: int, bias: bool = True,
+                 *, learn_beta: bool = False, kernel_truncation_steps: int | None = None,
+                 **options: Any) -> None:
         super().__init__(beta, learn_beta=learn_beta,
                          kernel_truncation_steps=kernel_truncation_steps, **options)
         owner = "LinearLeaky"
-        self.in_features = check_positive_int(owner, "in_features", in_features)
-        self.out_features = check_positive_int(owner, "out_features", out_features)
-        self.linear = nn.Linear(in_features, out_features, bias=check_bool(owner, "bias", bias))
+        self.in_features = check_int(in_features, "in_features", owner, low=1)
+        self.out_features = check_int(out_features, "out_features", owner, low=1)
+        self.linear = nn.Linear(in_features, out_features, bias=check_bool(bias, "bias", owner))
 
     def _drive(self, x: Tensor) -> Tensor:
         return F.linear(x, self.linear.weight.to(x.dtype),
@@ -430,8 +414,7 @@ class DeltaLeaky(Neuron):
         super().__init__(**options)
         self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
                        low=0.0, low_open=True)
-        self.add_param("beta", beta, check_bool("DeltaLeaky", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     @property
     def delta_threshold(self) -> Tensor:

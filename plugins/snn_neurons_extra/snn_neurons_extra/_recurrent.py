@@ -7,8 +7,9 @@ from typing import Any, NamedTuple
 from torch import Tensor, nn
 
 from snncore import Neuron
+from snncore.extend import check_bool, check_int
 
-from ._common import call_in_dtype, check_bool, check_positive_int, kernel_pair
+from ._common import call_in_dtype, kernel_pair
 
 __all__ = ["RLeaky", "RLeakyState", "RSynaptic", "RSynapticState"]
 
@@ -30,8 +31,8 @@ class _Recurrence:
         elementwise_kind: str,
     ) -> None:
         owner = type(self).__name__
-        check_bool(owner, "all_to_all", all_to_all)
-        check_bool(owner, "learn_recurrent", learn_recurrent)
+        check_bool(all_to_all, "all_to_all", owner)
+        check_bool(learn_recurrent, "learn_recurrent", owner)
         self.all_to_all = all_to_all
         self.linear_features = linear_features
         self.conv2d_channels = conv2d_channels
@@ -44,10 +45,10 @@ class _Recurrence:
                         f"{owner}: give either linear_features or (conv2d_channels and "
                         "kernel_size), not both"
                     )
-                n = check_positive_int(owner, "linear_features", linear_features)
+                n = check_int(linear_features, "linear_features", owner, low=1)
                 self.recurrent = nn.Linear(n, n)
             elif conv2d_channels is not None and kernel_size is not None:
-                ch = check_positive_int(owner, "conv2d_channels", conv2d_channels)
+                ch = check_int(conv2d_channels, "conv2d_channels", owner, low=1)
                 k = kernel_pair(owner, kernel_size)
                 self.recurrent = nn.Conv2d(ch, ch, k, padding=(k[0] // 2, k[1] // 2))
             else:
@@ -148,22 +149,12 @@ class RLeaky(_Recurrence, Neuron):
 
     State = RLeakyState
 
-    def __init__(
-        self,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        *,
-        learn_beta: bool = False,
-        learn_recurrent: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor, V: float | Tensor = 1.0, all_to_all: bool = True,
+                 linear_features: int | None = None, conv2d_channels: int | None = None,
+                 kernel_size: int | tuple[int, int] | None = None, *, learn_beta: bool = False,
+                 learn_recurrent: bool = True, **options: Any) -> None:
         Neuron.__init__(self, **options)
-        self.add_param("beta", beta, check_bool("RLeaky", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rleaky_elementwise")
 
@@ -198,15 +189,8 @@ class RSynaptic(_Recurrence, Neuron):
     Args:
         alpha: synaptic decay :math:`\alpha` in [0, 1], float or per-neuron tensor.
         beta: membrane decay :math:`\beta` in [0, 1], float or per-neuron tensor.
-        V: element-wise recurrent weight (``all_to_all=False``), float or per-neuron tensor.
-            Default: 1.0.
-        all_to_all: all-to-all feedback through ``nn.Linear`` or ``nn.Conv2d`` (True) or
-            element-wise ``V·S`` (False). Default: True.
-        linear_features: features F of an all-to-all ``nn.Linear(F, F)`` feedback. Default: None.
-        conv2d_channels: channels C of an all-to-all ``nn.Conv2d(C, C, k, padding=k//2)``
-            feedback. Default: None.
-        kernel_size: odd kernel size k of the conv feedback (even k is an error). Default: None.
-        learn_recurrent: learnable feedback weights. Default: True.
+        V, all_to_all, linear_features, conv2d_channels, kernel_size, learn_recurrent: the
+            recurrent feedback, as in :class:`RLeaky`.
         learn_alpha: learnable :math:`\alpha` (clamped to [0, 1]). Default: False.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1]). Default: False.
         **options: the shared neuron options (keyword-only), see :class:`~snncore.Neuron`.
@@ -229,26 +213,14 @@ class RSynaptic(_Recurrence, Neuron):
 
     State = RSynapticState
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        V: float | Tensor = 1.0,
-        all_to_all: bool = True,
-        linear_features: int | None = None,
-        conv2d_channels: int | None = None,
-        kernel_size: int | tuple[int, int] | None = None,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        learn_recurrent: bool = True,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, V: float | Tensor = 1.0,
+                 all_to_all: bool = True, linear_features: int | None = None,
+                 conv2d_channels: int | None = None, kernel_size: int | tuple[int,
+                 int] | None = None, *, learn_alpha: bool = False, learn_beta: bool = False,
+                 learn_recurrent: bool = True, **options: Any) -> None:
         Neuron.__init__(self, **options)
-        self.add_param("alpha", alpha, check_bool("RSynaptic", "learn_alpha", learn_alpha),
-                       low=0.0, high=1.0)
-        self.add_param("beta", beta, check_bool("RSynaptic", "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
                               learn_recurrent, "rsynaptic_elementwise")
 

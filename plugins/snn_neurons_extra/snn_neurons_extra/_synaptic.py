@@ -8,9 +8,7 @@ import torch
 from torch import Tensor
 
 from snncore import Neuron
-from snncore.extend import not_taken
-
-from ._common import check_bool, check_number
+from snncore.extend import check_bool, check_number, not_taken
 
 __all__ = ["Synaptic", "SynapticState", "Alpha", "AlphaState", "Lapicque", "LapicqueState"]
 
@@ -58,21 +56,11 @@ class Synaptic(Neuron):
     State = SynapticState
     fused_kind = "synaptic"
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, *, learn_alpha: bool = False,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        owner = type(self).__name__
-        self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
-                       low=0.0, high=1.0)
-        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
-                       low=0.0, high=1.0)
+        self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     def step(self, x: Tensor, state: SynapticState) -> tuple[Tensor, SynapticState]:
         alpha = self.param("alpha", x, clamp01=True)
@@ -144,21 +132,12 @@ class Alpha(Neuron):
     option_defaults = {"reset": "zero"}
     fixed_options = not_taken(_ALPHA_RESET, "reset_delay")
 
-    def __init__(
-        self,
-        alpha: float | Tensor,
-        beta: float | Tensor,
-        *,
-        learn_alpha: bool = False,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, alpha: float | Tensor, beta: float | Tensor, *, learn_alpha: bool = False,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
-        self.add_param("alpha", alpha, check_bool(owner, "learn_alpha", learn_alpha),
-                       low=0.0, high=1.0, low_open=True)
-        self.add_param("beta", beta, check_bool(owner, "learn_beta", learn_beta),
-                       low=0.0, high=1.0, low_open=True)
+        self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0, low_open=True)
+        self.add_param("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
         if bool((self.beta >= 1).any()):
             raise ValueError(f"{owner}: beta must be < 1 (c = ln α / (ln β − ln α) + 1), "
                              f"got {beta!r}")
@@ -239,20 +218,13 @@ class Lapicque(Neuron):
 
     State = LapicqueState
 
-    def __init__(
-        self,
-        beta: float | Tensor | None = None,
-        R: float | Tensor | None = None,
-        C: float | Tensor | None = None,
-        time_step: float = 1.0,
-        *,
-        learn_beta: bool = False,
-        **options: Any,
-    ) -> None:
+    def __init__(self, beta: float | Tensor | None = None, R: float | Tensor | None = None,
+                 C: float | Tensor | None = None, time_step: float = 1.0, *,
+                 learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
         owner = type(self).__name__
-        learn_beta = check_bool(owner, "learn_beta", learn_beta)
-        self.time_step = check_number(owner, "time_step", time_step, positive=True)
+        learn_beta = check_bool(learn_beta, "learn_beta", owner)
+        self.time_step = check_number(time_step, "time_step", owner, positive=True)
         given = {k for k, v in (("beta", beta), ("R", R), ("C", C)) if v is not None}
         if given == {"beta", "R", "C"}:
             raise ValueError(

@@ -1,0 +1,3 @@
+"""Fixtures of the core tests."""
+
+from plugin_fakes import fake_eps  # noqa: F401  (the fake entry points of the plugin tests)

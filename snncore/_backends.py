@@ -36,6 +36,7 @@ from torch import Tensor
 from . import _env
 from ._errors import BackendError, BackendFallbackWarning, BackendUnavailableError, PluginWarning
 from ._registry import active
+from ._validate import value_checks_enabled
 
 
 class Neuron(Protocol):
@@ -171,9 +172,11 @@ def func_transforms_active() -> bool:
 
 
 def tracing() -> bool:
-    """Whether ``torch.compile`` or a ``torch.func`` transform is tracing the current code
-    (data-dependent checks such as ``bool(tensor)`` must be skipped then)."""
-    return torch.compiler.is_compiling() or func_transforms_active()
+    """Whether ``torch.compile``, ``torch.jit`` or a ``torch.func`` transform is tracing the
+    current code, or value checks are switched off (:func:`~snncore.extend.value_checks_disabled`):
+    data-dependent checks such as ``bool(tensor)`` must be skipped then."""
+    return (torch.compiler.is_compiling() or func_transforms_active()
+            or not value_checks_enabled())
 
 
 #: (backend, neuron type, reason) of every fallback warned about in this process

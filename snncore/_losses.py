@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._validate import check_int, check_number
+from ._validate import check_int, check_number, value_checks_enabled
 
 __all__ = [
     "REDUCTIONS",
@@ -76,7 +76,9 @@ def check_labels(targets: Any, batch: int, num_classes: int, fn: str) -> Tensor:
             f"{fn}: targets must have shape [B] = ({batch},) to match the record's batch, got "
             f"{tuple(targets.shape)}"
         )
-    if bool((targets < 0).any()) or bool((targets >= num_classes).any()):
+    if value_checks_enabled() and (
+        bool((targets < 0).any()) or bool((targets >= num_classes).any())
+    ):
         raise ValueError(
             f"{fn}: targets must be class indices in [0, {num_classes - 1}] for {num_classes} "
             f"classes, got values in [{int(targets.min())}, {int(targets.max())}]"

@@ -7,8 +7,10 @@ accepted. They are re-exported by :mod:`snncore.extend`.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -22,7 +24,36 @@ __all__ = [
     "check_number",
     "check_choice",
     "check_unit",
+    "value_checks_enabled",
+    "value_checks_disabled",
 ]
+
+_value_checks: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "snncore_value_checks", default=True
+)
+
+
+def value_checks_enabled() -> bool:
+    """Whether checks that read tensor values on the host (``bool(tensor)``: ranges of learned
+    parameters, label and data ranges) run. False inside :func:`value_checks_disabled` and while
+    ``torch.jit`` traces."""
+    return _value_checks.get() and not torch.jit.is_tracing()
+
+
+@contextlib.contextmanager
+def value_checks_disabled() -> Iterator[None]:
+    """Skip the checks that read tensor values on the host within this block.
+
+    For tracers that cannot return to Python in the middle of a graph (poptorch for Graphcore
+    IPUs, ``torch.jit.trace``): a host read there either fails or is frozen at trace time.
+    Shape, dtype and type checks still run. Values are then not validated: check the data on
+    the CPU first (e.g. with one eager batch).
+    """
+    token = _value_checks.set(False)
+    try:
+        yield
+    finally:
+        _value_checks.reset(token)
 
 
 def check_tensor(x: Any, name: str, fn: str) -> Tensor:
@@ -78,8 +109,8 @@ def check_choice(value: Any, name: str, fn: str, choices: Iterable[str]) -> str:
 
 
 def check_unit(x: Tensor, name: str, fn: str) -> None:
-    """``x`` must lie in [0, 1] (no NaN)."""
-    if x.numel() == 0:
+    """``x`` must lie in [0, 1] (no NaN); skipped when :func:`value_checks_enabled` is False."""
+    if x.numel() == 0 or not value_checks_enabled():
         return
     lo, hi = x.min(), x.max()
     if bool(torch.isnan(x).any()) or bool(lo < 0) or bool(hi > 1):

@@ -46,7 +46,9 @@ Plugins and registries
     :func:`optional_plugins` (the catalogue of snncore's optional plugins).
 Argument checks
     :func:`check_tensor`, :func:`as_float`, :func:`check_bool`, :func:`check_int`,
-    :func:`check_number`, :func:`check_choice`, :func:`check_unit`.
+    :func:`check_number`, :func:`check_choice`, :func:`check_unit`;
+    :func:`value_checks_disabled` / :func:`value_checks_enabled`: skip the checks that read
+    tensor values on the host (for tracers such as poptorch or ``torch.jit.trace``).
 Errors
     :class:`SnncoreError`, :class:`UnknownNameError`, :class:`DuplicateNameError`,
     :class:`AmbiguousNameError`, :class:`BackendUnavailableError`, :class:`PluginWarning`.
@@ -97,6 +99,8 @@ from ._validate import (
     check_number,
     check_tensor,
     check_unit,
+    value_checks_disabled,
+    value_checks_enabled,
 )
 from .backends._eager import EagerBackend
 
@@ -148,6 +152,8 @@ __all__ = [
     "check_number",
     "check_choice",
     "check_unit",
+    "value_checks_disabled",
+    "value_checks_enabled",
     # errors
     "SnncoreError",
     "UnknownNameError",

@@ -109,7 +109,8 @@ def ipu_safe(model: nn.Module) -> Iterator[nn.Module]:
             if isinstance(module, snncore.Sequential):
                 saved.append((module, "backend", module.backend))
                 module.backend = "eager"
-        with extend.use_backend("eager"):
+        # host reads (learned-range and label checks) cannot run inside an IPU program
+        with extend.use_backend("eager"), extend.value_checks_disabled():
             yield model
     finally:
         for module, attr, value in reversed(saved):

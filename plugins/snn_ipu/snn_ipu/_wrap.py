@@ -7,6 +7,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from snncore import extend
+
 from ._optim import translate_optimizer
 from ._path import batch_first, ipu_safe, time_first
 from ._poptorch import load_poptorch
@@ -44,7 +46,8 @@ class _TrainingProgram(nn.Module):
             target = time_first(target)
         with ipu_safe(self.model):
             y = _output_tensor(self.model(x), "training_model")
-        loss = self.loss_fn(y, target)
+        with extend.value_checks_disabled():  # the loss runs inside the IPU program too
+            loss = self.loss_fn(y, target)
         if not isinstance(loss, Tensor) or loss.dim() != 0:
             raise ValueError(
                 "training_model: loss_fn(output, target) must return a 0-d tensor (a reduced "

@@ -163,6 +163,9 @@ def main() -> None:
             if args.check:
                 check_gradients(name, build, data, rank, world, device, args.batch)
             train(name, build, data, rank, world, device, args.steps, args.batch)
+        # every rank reaches this point before any tears the group down: a rank that exits
+        # while another's gloo connections are still open can abort the other at exit
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 

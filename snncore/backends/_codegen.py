@@ -17,9 +17,9 @@ __all__ = ["forward_source", "backward_source"]
 
 _EXPR = {
     "COPY": "{a}", "ADD": "{a} + {b}", "SUB": "{a} - {b}", "MUL": "{a} * {b}",
-    "DIV": "{a} / {b}", "NEG": "-{a}", "EXP": "std::exp({a})", "LOG": "std::log({a})",
+    "DIV": "{a} / {b}", "NEG": "-{a}", "EXP": "snn_expf({a})", "LOG": "std::log({a})",
     "SQRT": "std::sqrt({a})", "RECIP": "1.0f / {a}", "ABS": "std::fabs({a})",
-    "SIGMOID": "1.0f / (1.0f + std::exp(-{a}))", "TANH": "std::tanh({a})",
+    "SIGMOID": "1.0f / (1.0f + snn_expf(-{a}))", "TANH": "std::tanh({a})",
     "ERF": "std::erf({a})", "ATAN": "std::atan({a})", "SIN": "std::sin({a})",
     "COS": "std::cos({a})", "FLOOR": "std::floor({a})", "CEIL": "std::ceil({a})",
     "ROUND": "std::nearbyint({a})", "TRUNC": "std::trunc({a})",

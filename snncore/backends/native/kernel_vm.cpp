@@ -7,9 +7,10 @@
 //
 // Every operation rounds exactly as PyTorch's CPU kernel does for add, sub, mul, div, neg,
 // comparisons, min/max, where, sqrt and reciprocal (the build disables floating-point
-// contraction), so a program made of those reproduces the eager step bit for bit. Transcendental
-// functions (exp, log, tanh, ...) use the C library and may differ from PyTorch's vectorised
-// versions in the last bit.
+// contraction), so a program made of those reproduces the eager step bit for bit. exp (and
+// sigmoid) use snn_expf (kernel_vm.h, vectorisable); the other transcendental functions (log,
+// tanh, ...) use the C library; both may differ from PyTorch's vectorised versions in the last
+// bit.
 
 #include <cmath>
 #include <cstdint>
@@ -47,12 +48,12 @@ void run(const int32_t* code, int64_t n, float* const* P, int64_t w) {
             case MUL: LOOP2(u * v)
             case DIV: LOOP2(u / v)
             case NEG: LOOP1(-u)
-            case EXP: LOOP1(std::exp(u))
+            case EXP: LOOP1(snn_expf(u))
             case LOG: LOOP1(std::log(u))
             case SQRT: LOOP1(std::sqrt(u))
             case RECIP: LOOP1(1.0f / u)
             case ABS: LOOP1(std::fabs(u))
-            case SIGMOID: LOOP1(1.0f / (1.0f + std::exp(-u)))
+            case SIGMOID: LOOP1(1.0f / (1.0f + snn_expf(-u)))
             case TANH: LOOP1(std::tanh(u))
             case ERF: LOOP1(std::erf(u))
             case ATAN: LOOP1(std::atan(u))

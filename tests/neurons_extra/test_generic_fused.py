@@ -11,6 +11,7 @@ import torch
 import snn_neurons_extra as sx
 import snncore as snn
 from snncore._backends import get_backend, select_backend
+from snncore.extend import describe
 
 T, B, N = 37, 2, 19  # N*B not a multiple of the kernel tile; T not a multiple of the block
 RESETS = ("subtract", "zero", "none")
@@ -48,6 +49,9 @@ def _family_cases():
         ]
     cases += [
         ("li", lambda: sx.LI(beta=0.9, learn_beta=True), 1.0),
+        # a fixed decay: the linear step's backward reads no state (no checkpoints, no recompute)
+        ("li_fixed", lambda: sx.LI(beta=0.9), 1.0),
+        ("li_fixed_per_neuron", lambda: sx.LI(beta=torch.linspace(0.5, 0.95, N)), 1.0),
         ("leaky_per_neuron", lambda: snn.Leaky(beta=torch.linspace(0.5, 0.95, N),
                                                threshold=torch.linspace(0.8, 1.2, N),
                                                learn_beta=True, learn_threshold=True), 1.0),
@@ -192,3 +196,24 @@ def test_float64_runs_eager_with_reason():
     ok, reason = get_backend("generic").supports(sx.ALIF(beta=0.9),
                                                      torch.rand(T, B, N, dtype=torch.float64))
     assert not ok and "float32 on CPU" in reason
+
+
+@pytest.mark.parametrize("make, reads", [
+    (lambda: sx.LI(beta=0.9), (False, False)),
+    (lambda: sx.LI(beta=0.9, learn_beta=True), (False, True)),
+    (lambda: sx.AdEx(), (True, True)),
+    (lambda: snn.Leaky(beta=0.9, reset="none"), (True, True)),
+])
+def test_backward_recomputes_only_when_its_program_reads_the_state(make, reads):
+    neuron = make()
+    desc = describe(neuron)
+    learn = tuple(getattr(neuron, p).requires_grad for p in desc.params)
+    assert desc.backward_reads(True, learn) == reads
+    # a backward that reads neither the input nor a state keeps nothing of size T
+    x = torch.rand(T, B, N, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out, _ = neuron.run(x * 1.0, backend="generic")
+    big = [t for t in saved if t.numel() >= T * B * N]
+    assert bool(big) == any(reads), [tuple(t.shape) for t in big]
+    out.sum().backward()

@@ -210,9 +210,12 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
             for (int32_t k = 0; k < ns; ++k) load(B.P[A->brgs_out[k]], A->gstate[k] + a, 1, w);
             for (int64_t blk = nblk - 1; blk >= 0; --blk) {
                 const int64_t t0 = blk * K, t1 = (t0 + K < T) ? t0 + K : T;
-                const float* c = A->ckpt + blk * ns * M;
-                for (int32_t k = 0; k < ns; ++k) load(F.P[A->frs_in[k]], c + k * M + a, 1, w);
-                for (int64_t t = t0; t < t1; ++t) {
+                // without checkpoints the gradient program reads no state: no recomputation
+                const float* c = A->ckpt ? A->ckpt + blk * ns * M : nullptr;
+                if (c)
+                    for (int32_t k = 0; k < ns; ++k)
+                        load(F.P[A->frs_in[k]], c + k * M + a, 1, w);
+                for (int64_t t = t0; t < t1 && c; ++t) {
                     float* sb = sbuf.data() + (t - t0) * ns * TILE;
                     for (int32_t k = 0; k < ns; ++k)
                         std::memcpy(sb + k * TILE, F.P[A->frs_in[k]], 4 * w);
@@ -223,8 +226,9 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
                 }
                 for (int64_t t = t1 - 1; t >= t0; --t) {
                     float* sb = sbuf.data() + (t - t0) * ns * TILE;
-                    for (int32_t k = 0; k < ns; ++k) B.P[A->brs_in[k]] = sb + k * TILE;
-                    B.P[A->brx] = const_cast<float*>(A->x) + t * M + a;
+                    for (int32_t k = 0; k < ns; ++k)
+                        B.P[A->brs_in[k]] = c ? sb + k * TILE : zero.data();
+                    B.P[A->brx] = A->x ? const_cast<float*>(A->x) + t * M + a : zero.data();
                     B.P[A->brgout] = A->gout ? const_cast<float*>(A->gout) + t * A->gout_ts + a
                                              : zero.data();
                     for (int32_t k = 0; k < ns; ++k) {

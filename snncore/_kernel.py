@@ -231,7 +231,8 @@ _UNARY = {aten.neg.default: "NEG", aten.exp.default: "EXP", aten.log.default: "L
           aten.sigmoid.default: "SIGMOID", aten.tanh.default: "TANH", aten.erf.default: "ERF",
           aten.atan.default: "ATAN", aten.sin.default: "SIN", aten.cos.default: "COS",
           aten.floor.default: "FLOOR", aten.ceil.default: "CEIL", aten.round.default: "ROUND",
-          aten.trunc.default: "TRUNC", aten.sign.default: "SIGN", aten.relu.default: "RELU",
+          aten.trunc.default: "TRUNC", aten.sign.default: "SIGN", aten.sgn.default: "SIGN",
+          aten.relu.default: "RELU",
           aten.logical_not.default: "NOT", aten.bitwise_not.default: "NOT",
           aten.expm1.default: "EXPM1", aten.log1p.default: "LOG1P", aten.rsqrt.default: "RSQRT"}
 _BINARY = {"add": "ADD", "sub": "SUB", "mul": "MUL", "div": "DIV", "minimum": "MIN",

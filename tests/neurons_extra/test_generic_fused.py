@@ -64,6 +64,14 @@ def _family_cases():
                                                             learn_beta=True), 1.0),
         ("alif_quant", lambda: sx.ALIF(beta=0.9, state_quant=lambda t: torch.round(t * 64) / 64),
          1.0),
+        ("delta_leaky", lambda: sx.DeltaLeaky(beta=0.9, delta_threshold=0.3, learn_beta=True,
+                                              learn_threshold=True, graded_spikes_factor=1.5,
+                                              learn_graded_spikes_factor=True), 1.0),
+        ("delta_leaky_per_neuron", lambda: sx.DeltaLeaky(
+            beta=torch.linspace(0.5, 0.95, N), delta_threshold=torch.linspace(0.2, 0.4, N),
+            surrogate="sigmoid"), 1.0),
+        ("delta_leaky_quant", lambda: sx.DeltaLeaky(
+            beta=0.8, delta_threshold=0.25, state_quant=lambda t: torch.round(t * 32) / 32), 1.0),
     ]
     return cases
 

@@ -64,6 +64,12 @@ def _family_cases():
                                                             learn_beta=True), 1.0),
         ("alif_quant", lambda: sx.ALIF(beta=0.9, state_quant=lambda t: torch.round(t * 64) / 64),
          1.0),
+        ("state_leaky", lambda: sx.StateLeaky(beta=0.9, learn_beta=True, learn_threshold=True,
+                                              graded_spikes_factor=1.5,
+                                              learn_graded_spikes_factor=True), 1.0),
+        ("state_leaky_per_neuron", lambda: sx.StateLeaky(
+            beta=torch.linspace(0.5, 0.95, N), surrogate="fast_sigmoid",
+            state_quant=lambda t: torch.round(t * 64) / 64), 1.0),
         ("delta_leaky", lambda: sx.DeltaLeaky(beta=0.9, delta_threshold=0.3, learn_beta=True,
                                               learn_threshold=True, graded_spikes_factor=1.5,
                                               learn_graded_spikes_factor=True), 1.0),
@@ -225,3 +231,18 @@ def test_backward_recomputes_only_when_its_program_reads_the_state(make, reads):
     big = [t for t in saved if t.numel() >= T * B * N]
     assert bool(big) == any(reads), [tuple(t.shape) for t in big]
     out.sum().backward()
+
+
+def test_state_leaky_runs_its_recurrence_fused_and_keeps_the_convolution_for_truncation():
+    x = torch.rand(T, B, N) * 0.6
+    n = sx.StateLeaky(beta=0.9)
+    auto, _ = n.run(x)
+    fused, _ = n.run(x, backend="generic")
+    assert torch.equal(auto, fused)
+    _, mems = n.trace(x)  # the causal convolution: the same membranes to rounding
+    torch.testing.assert_close(n.record(x, "mem")[2]["mem"], mems.mem, rtol=1e-5, atol=1e-6)
+    truncated = sx.StateLeaky(beta=0.9, kernel_truncation_steps=4)
+    spk, _ = truncated.run(x)
+    assert torch.equal(spk, truncated.trace(x)[0])
+    with pytest.raises(ValueError, match="kernel_truncation_steps"):
+        truncated.run(x, backend="generic")

@@ -193,7 +193,9 @@ def test_hand_written_kinds_keep_their_eager_fallback():
 
 @pytest.mark.parametrize("make, why", [
     (lambda: sx.RLeaky(beta=0.9, linear_features=N), "sub-module"),
-    (lambda: sx.SLSTM(N, N), "sub-module"),
+    (lambda: sx.SLSTM(N, N), "matrix products"),
+    (lambda: sx.SConv2dLSTM(2, 2, 3), "convolution"),
+    (lambda: sx.LinearLeaky(0.9, N, N), "input projection"),
     (lambda: snn.Leaky(beta=0.9, inhibition=True), "inhibition"),
     (lambda: sx.ALIF(beta=0.9, inhibition=True), "argmax"),
     (lambda: sx.ALIF(beta=0.9, surrogate="sso"), "deterministic"),
@@ -246,3 +248,28 @@ def test_state_leaky_runs_its_recurrence_fused_and_keeps_the_convolution_for_tru
     assert torch.equal(spk, truncated.trace(x)[0])
     with pytest.raises(ValueError, match="kernel_truncation_steps"):
         truncated.run(x, backend="generic")
+
+
+def test_every_registry_neuron_is_benchmarked_fused_or_documented_as_eager():
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from snn_neurons_extra._plugin import _neurons
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("workloads", root / "benchmarks" / "workloads.py")
+    wl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wl)
+    benchmarked = {name.split(" ")[0] for name in wl.family_neurons()}
+    doc = (root / "docs" / "backends.md").read_text(encoding="utf-8")
+    table = doc[doc.index("| neuron | why it runs eager |"):]
+    table = table[:table.index("\n\n")]
+    eager = set(re.findall(r"`([a-z_0-9]+)`", "\n".join(
+        line.split("|")[1] for line in table.splitlines()[2:])))
+    x = torch.rand(T, B, N) * 0.6
+    for name, cls in _neurons().items():
+        assert name in benchmarked or name in eager, name
+        if name in benchmarked and name not in ("rleaky", "rsynaptic"):
+            make = wl.family_neurons()[name][0]
+            assert select_backend(make(), x).name in ("fused", "generic"), name

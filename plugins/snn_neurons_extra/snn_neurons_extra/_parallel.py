@@ -126,6 +126,9 @@ class LeakyParallel(_SequenceNeuron):
     """
 
     State = LeakyParallelState
+    fusable = ("LeakyParallel has no step-loop fused path: its step contains the input "
+               "projection (nn.Linear) and, with weight_hh_enable, a dense recurrent matrix; "
+               "run() evaluates the whole sequence with one ReLU-RNN kernel instead")
 
     fixed_options = not_taken(_WHOLE_SEQUENCE, "reset_delay", "state_quant", "inhibition",
                               "detach_reset", reset="none")
@@ -344,6 +347,11 @@ class LinearLeaky(StateLeaky):
         >>> n = snn.create("linear_leaky", beta=0.9, in_features=10, out_features=20)
         >>> spk, state = n.run(torch.rand(25, 8, 10))
     """
+
+    fusable = ("LinearLeaky has no step-loop fused path: its step contains the input projection "
+               "(nn.Linear), which mixes features; run() applies it to the whole sequence in "
+               "one matrix product and the leak as a causal convolution (use nn.Linear followed "
+               "by StateLeaky or Leaky(reset='none') in snn.Sequential for the fused loop)")
 
     def __init__(self, beta: float | Tensor, in_features: int, out_features: int, bias: bool = True,
                  *, learn_beta: bool = False, kernel_truncation_steps: int | None = None,

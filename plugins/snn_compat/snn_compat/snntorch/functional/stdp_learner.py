@@ -29,7 +29,14 @@ def _identity(x: Tensor) -> Tensor:
     return x
 
 
-def _flat(traces: _p.STDPTraces, dw: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _rule(synapse: nn.Module, in_spike: Tensor, out_spike: Tensor, trace_pre: Any,
+          trace_post: Any, tau_pre: float, tau_post: float, f_pre: Callable, f_post: Callable,
+          decay: str, per_sample: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`snncore.plasticity.stdp_step` with snnTorch's flat traces and return."""
+    traces, dw = _p.stdp_step(synapse, in_spike, out_spike,
+                              _p.STDPTraces(trace_pre, trace_post), tau_pre=tau_pre,
+                              tau_post=tau_post, f_pre=f_pre, f_post=f_post, decay=decay,
+                              per_sample=per_sample)
     return traces.pre, traces.post, dw
 
 
@@ -47,10 +54,8 @@ def _conv_step(conv: nn.Module, kind: type, fn: str, in_spike: Tensor, out_spike
         warn_difference(f"functional.stdp_learner.{fn}(dilation/padding string)",
                         "dilated kernels and padding='same'/'valid' are supported; snnTorch "
                         "raises NotImplementedError or fails", stacklevel=4)
-    traces, dw = _p.stdp_step(conv, in_spike, out_spike, _p.STDPTraces(trace_pre, trace_post),
-                              tau_pre=tau_pre, tau_post=tau_post, f_pre=f_pre, f_post=f_post,
-                              decay="euler")
-    return _flat(traces, dw)
+    return _rule(conv, in_spike, out_spike, trace_pre, trace_post, tau_pre, tau_post, f_pre,
+                 f_post, "euler")
 
 
 def stdp_linear_single_step(fc: nn.Linear, in_spike: Tensor, out_spike: Tensor,
@@ -60,10 +65,8 @@ def stdp_linear_single_step(fc: nn.Linear, in_spike: Tensor, out_spike: Tensor,
     """One STDP step of ``fc`` with Euler traces ``x - x/tau + s``; the weight change summed
     over the batch: ``(trace_pre [B, in], trace_post [B, out], dw [out, in])``."""
     _check_type(fc, nn.Linear, "stdp_linear_single_step")
-    traces, dw = _p.stdp_step(fc, in_spike, out_spike, _p.STDPTraces(trace_pre, trace_post),
-                              tau_pre=tau_pre, tau_post=tau_post, f_pre=f_pre, f_post=f_post,
-                              decay="euler")
-    return _flat(traces, dw)
+    return _rule(fc, in_spike, out_spike, trace_pre, trace_post, tau_pre, tau_post, f_pre,
+                 f_post, "euler")
 
 
 def mstdp_linear_single_step(fc: nn.Linear, in_spike: Tensor, out_spike: Tensor,
@@ -74,10 +77,8 @@ def mstdp_linear_single_step(fc: nn.Linear, in_spike: Tensor, out_spike: Tensor,
     sample (to be multiplied by the reward): ``(trace_pre, trace_post, eligibility
     [B, out, in])``."""
     _check_type(fc, nn.Linear, "mstdp_linear_single_step")
-    traces, elig = _p.stdp_step(fc, in_spike, out_spike, _p.STDPTraces(trace_pre, trace_post),
-                                tau_pre=tau_pre, tau_post=tau_post, f_pre=f_pre, f_post=f_post,
-                                decay="exp", per_sample=True)
-    return _flat(traces, elig)
+    return _rule(fc, in_spike, out_spike, trace_pre, trace_post, tau_pre, tau_post, f_pre,
+                 f_post, "exp", per_sample=True)
 
 
 def mstdpet_linear_single_step(fc: nn.Linear, in_spike: Tensor, out_spike: Tensor,

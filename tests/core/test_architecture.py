@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "snncore.encoders": 3, "snncore._losses": 3, "snncore.losses": 3, "snncore._metrics": 3,
     "snncore.metrics": 3, "snncore._monitor": 3, "snncore._quant": 3, "snncore._training": 3,
     "snncore._checkpoint": 3, "snncore._data": 3, "snncore.data": 3,
+    "snncore.plasticity": 3,
     # 4 backend implementations
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
     "snncore.backends._native": 4, "snncore.backends._triton": 4,

@@ -265,3 +265,12 @@ def test_conv_weight_gradient_in_time_chunks(monkeypatch, chunk_elems):
 
     monkeypatch.setattr(_feedback, "_CONV_CHUNK_ELEMS", chunk_elems)
     _compare(lambda: _make("rsynaptic", "conv", "subtract", True), _input("conv"))
+
+
+def test_double_backward_names_the_remedy():
+    n = _make("rleaky", "linear", "subtract", True)
+    x = _input("linear").requires_grad_()
+    spk, _ = n.run(x)
+    (gx,) = torch.autograd.grad(spk.sum(), x, create_graph=True)
+    with pytest.raises(snn.BackendError, match="backend='eager'"):
+        gx.sum().backward()

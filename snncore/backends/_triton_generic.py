@@ -30,7 +30,7 @@ from torch import Tensor
 from .._backends import once_differentiable
 from .._kernel import KernelDescription, NotFusable, describe
 from . import _triton_codegen as tcg
-from ._generic import BLOCK, _dependencies, _param_rows, _rows
+from ._generic import BLOCK, _param_rows, _rows, generic_run, parameter_grads
 
 __all__ = ["triton_generic_supports", "triton_generic_run", "kernel_sources", "NEURONS_PER_PROGRAM"]
 
@@ -207,20 +207,8 @@ class _TritonGenericFunction(torch.autograd.Function):
         if M > 0 and T > 0:
             _launch(src, M, *args, _consts(f, b, device=dev), T, M, BLOCK)
         ctx.ckpt = None
-        # eager autograd's contract: a parameter no used output depends on gets None
-        used = [gout is not None, *(g is not None for g in gfin)]
-        used += [g is not None for g in grec_given]
-        rec_fields = [i for i, r in enumerate(ctx.rec) if r]
-        deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
-        reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
-        gparams = []
-        for j, p in enumerate(params):
-            acc = accs.get(j)
-            if acc is None or not learn[j] or j not in reached:
-                gparams.append(None)
-                continue
-            red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
-            gparams.append(red.reshape(p.shape).to(p.dtype))
+        gparams = parameter_grads(ctx, gout, gfin, grec_given, params,
+                                  [accs.get(j) if learn[j] else None for j in range(npar)])
         return (None, None, None, gx, *gstate, *gparams)
 
 
@@ -253,18 +241,4 @@ def triton_generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str
     ok, why = triton_generic_supports(neuron, x_seq, require_cuda=not _interpreter())
     if not ok:
         raise ValueError(f"triton_generic_run: {why}")
-    desc = describe(neuron)
-    for r in record:
-        if r not in desc.fields:
-            raise ValueError(f"{type(neuron).__name__}: record names state fields "
-                             f"{desc.fields}, got {r!r}")
-    mask = tuple(f in record for f in desc.fields)
-    params = [getattr(neuron, n) for n in desc.params]
-    deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
-        else ()
-    outs = _TritonGenericFunction.apply(desc, mask, deps, x_seq, *state, *params)
-    ns = len(desc.fields)
-    out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
-    it = iter(recs)
-    recorded = {f: next(it) for f, m in zip(desc.fields, mask, strict=True) if m}
-    return out, neuron.State(*fin), recorded
+    return generic_run(neuron, x_seq, state, record, function=_TritonGenericFunction)

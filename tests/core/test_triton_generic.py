@@ -265,6 +265,31 @@ def test_kernels_backend_dispatch(device, monkeypatch):
     torch.testing.assert_close(rec["mem"], lif.trace(x)[1].mem.detach())
 
 
+def test_kernels_benchmark_gpu_section(device):
+    """benchmarks/run.py's GPU section runs end to end (tiny sizes here; the interpreter stands
+    in for the GPU): the copy bandwidth, LIF in both kernels, and every family."""
+    import importlib.util
+
+    path = HERE.parents[1] / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("snncore_benchmarks_run", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    md: list[str] = []
+    raw: dict = {}
+    targets = bench.gpu_section(md, raw, repeats=1, warmup=0, quick=True,
+                                dev=torch.device(device))
+    res = raw["gpu"]["results"]
+    sys.path.insert(0, str(HERE.parents[1] / "benchmarks"))
+    import workloads
+
+    fams = [n for n in workloads.family_neurons() if n != "leaky"]
+    assert set(res) == {"leaky (hand-written kernels)", "leaky (generic kernels)", *fams}
+    assert all(r["triton"] > 0 and r["eager"] > 0 for r in res.values())
+    assert raw["gpu"]["bandwidth_Bps"] > 0
+    assert "80% of the copy bandwidth" in targets[0] and len(targets) == len(res) + 1
+    assert any("eager / triton" in m for m in md)
+
+
 def test_supports_reasons():
     backend = get_backend("triton")
     x = torch.rand(4, 2, 3)

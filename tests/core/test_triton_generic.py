@@ -226,6 +226,23 @@ def test_kernels_block_and_lane_edges(t, n, device):
     _assert_same(_run(neuron, x, state, w_out, w_state, "triton", device), ref)
 
 
+def test_kernels_backward_once(device):
+    """A second backward (retain_graph) and double backward raise clear errors."""
+    neuron = SoftLIF().to(device)
+    x = torch.rand(T, B, N, device=device, requires_grad=True)
+    from snncore.backends._triton_generic import triton_generic_run
+
+    out, fin, _ = triton_generic_run(neuron, x, neuron.prepare(x[0], None))
+    loss = out.sum() + fin.mem.sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second time"):
+        loss.backward()
+    out, fin, _ = triton_generic_run(neuron, x, neuron.prepare(x[0], None))
+    (g,) = torch.autograd.grad(fin.mem.sum(), x, create_graph=True)
+    with pytest.raises(snn.BackendError, match="double backward.*'triton'"):
+        g.sum().backward()
+
+
 def test_kernels_readme_custom_neuron(device):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     block = next(b for b in blocks if "register_neuron" in b and "class " in b)

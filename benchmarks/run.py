@@ -465,9 +465,22 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
         Tr = 30 if quick else 100
         md.append(f"## 8. Recurrent all-to-all: Linear(256) + RLeaky(linear_features=256), "
                   f"B=32, T={Tr}\n")
+        md.append("snncore runs the all-to-all RLeaky on `fused` (one autograd function over T: "
+                  "the feedback GEMM between native element-wise steps, the weight gradient as "
+                  "one GEMM over all steps); `snncore RLeaky (eager)` is the same network on "
+                  "the eager reference. Peak = training peak (forward + backward).\n")
         res = _timed(wl.recurrent_contenders(T=Tr), repeats, warmup)
         raw["recurrent"] = res
         md.append(table(_HEAD, _rows(res, "snncore RLeaky")) + "\n")
+        ours = res["snncore RLeaky"]
+        for k in (k for k in res if not k.startswith("snncore")):
+            sp = paired_ratio(res[k], ours)
+            targets.append(f"| recurrent: faster than {k} | {sp:.2f}x | {check(sp > 1)} |")
+        snt = [k for k in res if k.startswith("snnTorch")]
+        if snt:
+            pk, ref_pk = ours["peak"], res[snt[0]]["peak"]
+            targets.append(f"| recurrent: training peak below {snt[0]} | {mib(pk)} vs "
+                           f"{mib(ref_pk)} MiB | {check(pk < ref_pk)} |")
         for name, r in res.items():
             print(f"recurrent {name:32s} total {ms(r['total']):>8} ms peak {mib(r['peak'])}")
     if "conv" not in skip:

@@ -361,13 +361,8 @@ def feedback_run(neuron: Any, x_seq: Tensor, state: Any, *,
     as one fused operation. ``native_loops=False`` forces the PyTorch element-wise steps."""
     kind = FEEDBACK_KINDS[neuron.fused_kind]
     module = neuron.fused_feedback
-    use_native = x_seq.device.type == "cpu" and x_seq.dtype == torch.float32
-    if native_loops is False:
-        use_native = False
-    elif use_native:
-        use_native = native.native_library() is not None
     cfg = fused._Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay),
-                        neuron.surrogate, use_native, False)
+                        neuron.surrogate, fused.use_native_loops(x_seq, native_loops), False)
     if isinstance(module, nn.Conv2d):
         layer = _Layer(True, tuple(module.stride), tuple(module.padding),
                        tuple(module.dilation), module.groups)

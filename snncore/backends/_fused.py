@@ -406,6 +406,14 @@ def _params_of(neuron: Any, x: Tensor, kind: str) -> dict[str, Tensor | None]:
     }
 
 
+def use_native_loops(x_seq: Tensor, native_loops: bool | None) -> bool:
+    """Whether the native loops run ``x_seq`` (CPU float32, built; ``native_loops=False``
+    forces the PyTorch loop)."""
+    if native_loops is False or x_seq.device.type != "cpu" or x_seq.dtype != torch.float32:
+        return False
+    return native.native_library() is not None
+
+
 def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None,
               recompute: bool | None = None) -> tuple[Tensor, Any]:
     """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
@@ -416,11 +424,7 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     is a leaf or needs no gradient (so it is kept alive by its owner anyway).
     """
     kind = neuron.fused_kind
-    use_native = x_seq.device.type == "cpu" and x_seq.dtype == torch.float32
-    if native_loops is False:
-        use_native = False
-    elif use_native:
-        use_native = native.native_library() is not None
+    use_native = use_native_loops(x_seq, native_loops)
     can_recompute = use_native and _native_surrogate(neuron.surrogate)[0] != 0
     if recompute is None:
         recompute = can_recompute and x_seq.grad_fn is None

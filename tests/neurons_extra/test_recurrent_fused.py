@@ -256,3 +256,21 @@ def test_third_party_neuron_through_the_public_attributes():
     n.fused_feedback = nn.Linear(N, N + 1)
     ok, reason = get_backend("fused").supports(n, x)
     assert not ok and "nn.Linear(F, F)" in reason
+
+
+@pytest.mark.parametrize("chunk_elems", (1, 4000))
+def test_conv_weight_gradient_in_time_chunks(monkeypatch, chunk_elems):
+    # the convolution's weight gradient over all steps, summed chunk by chunk (1 or a few steps)
+    from snncore.backends import _feedback
+
+    monkeypatch.setattr(_feedback, "_CONV_CHUNK_ELEMS", chunk_elems)
+    _compare(lambda: _make("rsynaptic", "conv", "subtract", True), _input("conv"))
+
+
+def test_double_backward_names_the_remedy():
+    n = _make("rleaky", "linear", "subtract", True)
+    x = _input("linear").requires_grad_()
+    spk, _ = n.run(x)
+    (gx,) = torch.autograd.grad(spk.sum(), x, create_graph=True)
+    with pytest.raises(snn.BackendError, match="backend='eager'"):
+        gx.sum().backward()

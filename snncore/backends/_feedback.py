@@ -115,6 +115,17 @@ class _Loop:
         else:
             self.p = {**p, "V": torch.ones((), dtype=p["beta"].dtype, device=p["beta"].device)}
 
+    def _call(self, fn: Any, make_args: Any) -> None:
+        """One native call over all neurons: directly on this thread below
+        :data:`~._native.SERIAL_WORK` neurons (the loops would not split them anyway), else
+        split over threads by :func:`~._native.call_parallel`."""
+        if self.M < native.SERIAL_WORK:
+            rc = fn(*make_args(0, self.M))
+            if rc != 0:
+                raise RuntimeError(f"fused native kernel failed with code {rc}")
+            return
+        native.call_parallel(fn, self.ranges, make_args, work=self.M)
+
     def forward(self, x: Tensor, t: int, spk: Tensor, h: Tensor | None, synseq: Tensor | None,
                 state: dict[str, Tensor | None], fb: Tensor) -> None:
         """Step ``t``: reads ``x[t]`` and the feedback ``fb`` (overwritten), writes ``spk[t]``,
@@ -131,12 +142,12 @@ class _Loop:
         def at(tt: Tensor | None) -> int | None:
             return None if tt is None else tt.data_ptr() + off
         full, ptr = self.full, native.ptr
-        native.call_parallel(
-            self.lib.snncore_fused_fwd_f32, self.ranges,
+        self._call(
+            self.lib.snncore_fused_fwd_f32,
             lambda a, b: (self.kind, self.rid, int(cfg.delay), 1, self.M, a, b, at(x), at(spk),
                           at(h), at(synseq), ptr(state["mem"]), ptr(state["syn"]), ptr(fb),
                           ptr(full["beta"]), ptr(full.get("alpha")), ptr(full["V"]),
-                          ptr(full["thr"]), ptr(full["g"]), fused._BLOCK, None), work=self.M)
+                          ptr(full["thr"]), ptr(full["g"]), fused._BLOCK, None))
         state["spk"] = fb
 
     def backward(self, t: int, gspk: tuple[Tensor, int] | Tensor | None, h: Tensor,
@@ -167,14 +178,14 @@ class _Loop:
             sg = cfg.surrogate.derivative(h[t] - self.full["thr"]).to(h.dtype).contiguous()
         full, ptr = self.full, native.ptr
         accs = [acc.get(k) for k in ("beta", "alpha", "V", "thr", "g")] if acc else [None] * 5
-        native.call_parallel(
-            self.lib.snncore_fused_bwd_f32, self.ranges,
+        self._call(
+            self.lib.snncore_fused_bwd_f32,
             lambda a, b: (self.kind, self.rid, int(cfg.delay), self.sg_code, self.M, a, b, t,
                           t + 1, 0, gptr, ptr(h), ptr(sg), ptr(synseq), ptr(init["mem"]),
                           ptr(init["syn"]), ptr(init["spk"]), ptr(h), ptr(carry["mem"]),
                           ptr(carry["syn"]), ptr(carry["spk"]), *(ptr(v) for v in accs),
                           ptr(full["beta"]), ptr(full.get("alpha")), ptr(full["V"]),
-                          ptr(full["thr"]), ptr(full["g"]), self.sg_param), work=self.M)
+                          ptr(full["thr"]), ptr(full["g"]), self.sg_param))
 
 
 # -- the feedback layer and its gradients ---------------------------------------------------------

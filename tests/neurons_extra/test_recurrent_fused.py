@@ -274,3 +274,40 @@ def test_double_backward_names_the_remedy():
     (gx,) = torch.autograd.grad(spk.sum(), x, create_graph=True)
     with pytest.raises(snn.BackendError, match="backend='eager'"):
         gx.sum().backward()
+
+
+def test_large_layer_splits_over_threads():
+    # >= 2**21 neurons per step: the native element-wise steps are split over threads
+    torch.manual_seed(2)
+    n_feat = 64
+    x = torch.rand(2, (1 << 21) // n_feat, n_feat) * 0.8
+    results = []
+    for backend in ("eager", "fused"):
+        torch.manual_seed(5)
+        n = RLeaky(beta=0.9, linear_features=n_feat, learn_beta=True)
+        spk, st = n.run(x, backend=backend)
+        (spk.sum() + st.mem.sum()).backward()
+        results.append((spk.detach(), st.mem.detach(), n.beta.grad, n.recurrent.weight.grad))
+    assert torch.equal(results[0][0], results[1][0])
+    for a, b, what in zip(results[1][1:], results[0][1:], ("mem", "beta", "weight"),
+                          strict=True):
+        _close(a, b, what)
+
+
+def test_sequential_training_step_equals_eager():
+    # Linear + all-to-all RLeaky in snn.Sequential (the benchmark's network), two steps of SGD
+    x = _input("linear")
+    weights = []
+    for backend in ("eager", "fused"):
+        torch.manual_seed(9)
+        net = snn.Sequential(nn.Linear(N, N), RLeaky(beta=0.9, linear_features=N),
+                             backend=backend)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            spk, _ = net(x)
+            ((spk.mean(0) - 0.3) ** 2).sum().backward()
+            opt.step()
+        weights.append([p.detach().clone() for p in net.parameters()])
+    for a, b in zip(weights[1], weights[0], strict=True):
+        _close(a, b, "trained parameter")

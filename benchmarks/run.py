@@ -7,6 +7,10 @@ Sections:
   2. LIF alone on [T=500, 16*2048] against the memory-bandwidth roofline (24 bytes per
      neuron-step for training in fp32; bandwidth measured with a large copy).
   3. Training memory vs T in {100, 500, 2000} for LIF alone: held after forward and peak.
+  4. With a CUDA GPU and triton: the triton backend's LIF at T=32 over 4M neurons against the
+     GPU's copy bandwidth (target 80%) and eager, and every shipped family in the generic
+     Triton kernels against eager (forward + backward with a dense upstream gradient).
+  5.-10. Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages.
 
 Usage::
 
@@ -560,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated N for section 1 (default 512,2048; quick: 512)")
     ap.add_argument("--skip", default="",
                     help="comma-separated sections to skip: linear,lif,memory,families,"
-                         "record,dense,recurrent,conv,hugepages")
+                         "record,dense,recurrent,conv,hugepages,gpu")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -686,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
                      "peak / input"], rows) + "\n")
 
     # 4. Triton on a GPU
-    targets_gpu = gpu_section(md, raw, repeats, warmup, quick=args.quick)
+    targets_gpu = gpu_section(md, raw, repeats, warmup, quick=args.quick) \
+        if "gpu" not in skip else []
     # 5.-10. the other workloads
     targets_more = more_sections(md, raw, repeats, warmup, args.quick, skip, T, M)
     targets = "\n".join(["| target | measured | |", "|---|---|---|", *targets_lin, *targets_lif,

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .._backends import once_differentiable
-from .._kernel import KernelDescription, NotFusable, describe
+from .._kernel import KernelDescription, NotFusable, describe, parameter_names
 from . import _triton_codegen as tcg
 from ._generic import BLOCK, _param_rows, _rows, generic_run, parameter_grads
 
@@ -238,6 +238,13 @@ def triton_generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str
     Raises:
         ValueError: when the kernels cannot run this neuron or input (the reason is given).
     """
+    tensors = [(f"state.{f}", s) for f, s in zip(state._fields, state, strict=True)]
+    tensors += [(n, getattr(neuron, n)) for n in parameter_names(neuron)]
+    for name, t in tensors:  # the kernels read raw pointers: a tensor elsewhere would crash
+        if t.device != x_seq.device:
+            raise ValueError(f"triton_generic_run: {type(neuron).__name__}.{name} is on "
+                             f"{t.device} but the input is on {x_seq.device}; move the neuron "
+                             f"and its state to the input's device (neuron.to(x.device))")
     ok, why = triton_generic_supports(neuron, x_seq, require_cuda=not _interpreter())
     if not ok:
         raise ValueError(f"triton_generic_run: {why}")

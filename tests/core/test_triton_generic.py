@@ -280,6 +280,22 @@ def test_kernels_backend_dispatch(device, monkeypatch):
     _, _, rec = backend.record(lif, x, lif.prepare(x[0], None), ("mem",))
     assert calls == ["SoftLIF", "Leaky"] and rec["mem"].shape == x.shape
     torch.testing.assert_close(rec["mem"], lif.trace(x)[1].mem.detach())
+    sig = snn.Leaky(beta=0.9, surrogate="sigmoid").to(device)  # an option the hand kernels lack
+    out, _ = backend.run(sig, x, sig.prepare(x[0], None))
+    assert calls[-1] == "Leaky" and len(calls) == 3
+    assert torch.equal(out, sig.run(x, backend="eager")[0])
+
+
+def test_kernels_reject_tensors_on_another_device(device):
+    from snncore.backends._triton_generic import triton_generic_run
+
+    neuron = SoftLIF()
+    x = torch.rand(T, B, N, device=device)
+    state = neuron.prepare(torch.zeros(B, N), None)
+    # a parameter left on another device (set past the range check, which reads values)
+    neuron._parameters["gain"] = torch.nn.Parameter(neuron.gain.detach().to("meta"))
+    with pytest.raises(ValueError, match="gain is on meta but the input is on"):
+        triton_generic_run(neuron, x, type(state)(*(s.to(device) for s in state)))
 
 
 def test_kernels_benchmark_gpu_section(device):

@@ -9,7 +9,6 @@ installed (the all-in-one test session)."""
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -26,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from triton_helpers import INTERPRET, rerun_under_interpreter  # noqa: E402
 
 T, B, N = 37, 2, 19  # T spans two checkpoint blocks, the last one partial
-README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = Path(__file__).resolve().parent
 
 
@@ -220,19 +218,13 @@ def test_kernels_backward_once(device):
 
 
 def test_kernels_readme_custom_neuron(device):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    block = next(b for b in blocks if "register_neuron" in b and "class " in b)
-    ns: dict = {"__name__": "readme"}
-    try:
-        exec(compile(block, "README custom neuron", "exec"), ns)
-        name = re.search(r"register_neuron\(\"(\w+)\"", block).group(1)
+    from test_generic import readme_custom_neuron
+
+    with readme_custom_neuron() as name:
         neuron = snn.create(name, threshold=0.5, learn_threshold=True)
         x, state, w_out, w_state = _inputs(neuron, 0.5, seed=4)
         ref = _run(neuron, x, state, w_out, w_state, "eager", device)
         _assert_same(_run(neuron, x, state, w_out, w_state, "triton", device), ref)
-    finally:
-        for reg in snn.registries().values():
-            reg.remove_plugin("user")
 
 
 def test_kernels_backend_dispatch(device, monkeypatch):

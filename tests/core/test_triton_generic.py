@@ -9,9 +9,6 @@ installed (the all-in-one test session)."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -24,9 +21,10 @@ import snncore as snn
 from snncore._backends import get_backend
 from snncore.backends import _triton
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from triton_helpers import INTERPRET, rerun_under_interpreter  # noqa: E402
+
 T, B, N = 37, 2, 19  # T spans two checkpoint blocks, the last one partial
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
-README = Path(__file__).resolve().parents[2] / "README.md"
 HERE = Path(__file__).resolve().parent
 
 
@@ -83,33 +81,9 @@ def _core_cases() -> list:
 CASES = _core_cases() + [(f"family_{name}", make, scale) for name, make, scale in FAMILIES]
 
 
-@pytest.fixture
-def device():
-    """A CUDA device when there is one, else CPU when this process runs under Triton's
-    interpreter (see test_under_interpreter)."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available():
-        return "cuda"
-    if not INTERPRET:
-        pytest.skip("no CUDA device; covered by test_under_interpreter in a subprocess")
-    return "cpu"
-
-
 def test_under_interpreter():
     """Without a GPU, rerun this file's kernel tests on CPU under TRITON_INTERPRET=1."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available() or INTERPRET:
-        pytest.skip("the kernel tests run directly in this process")
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__,
-         "-k", "kernels"],
-        env=env, capture_output=True, text=True, timeout=900, cwd=str(HERE))
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert proc.returncode == 0, tail
-    last = proc.stdout.strip().splitlines()[-1]
-    assert " passed" in last and "skipped" not in last and "failed" not in last, tail
-    assert int(re.search(r"(\d+) passed", last).group(1)) >= len(CASES) + 6, tail
+    assert rerun_under_interpreter(__file__, "kernels", timeout=900) >= len(CASES) + 6
 
 
 def _inputs(neuron, scale, seed=0, t=T, b=B, n=N):
@@ -244,19 +218,13 @@ def test_kernels_backward_once(device):
 
 
 def test_kernels_readme_custom_neuron(device):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    block = next(b for b in blocks if "register_neuron" in b and "class " in b)
-    ns: dict = {"__name__": "readme"}
-    try:
-        exec(compile(block, "README custom neuron", "exec"), ns)
-        name = re.search(r"register_neuron\(\"(\w+)\"", block).group(1)
+    from test_generic import readme_custom_neuron
+
+    with readme_custom_neuron() as name:
         neuron = snn.create(name, threshold=0.5, learn_threshold=True)
         x, state, w_out, w_state = _inputs(neuron, 0.5, seed=4)
         ref = _run(neuron, x, state, w_out, w_state, "eager", device)
         _assert_same(_run(neuron, x, state, w_out, w_state, "triton", device), ref)
-    finally:
-        for reg in snn.registries().values():
-            reg.remove_plugin("user")
 
 
 def test_kernels_backend_dispatch(device, monkeypatch):

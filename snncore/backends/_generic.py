@@ -313,8 +313,8 @@ class _GenericFunction(torch.autograd.Function):
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         keep_x = recompute = False
         if need_grad:  # what the backward's program will read (a linear step needs no states)
-            keep_x, recompute = desc.backward_reads(
-                bool(ctx.needs_input_grad[3]), tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:]))
+            learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
+            keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
             keep_x = keep_x or recompute
         out = native.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]

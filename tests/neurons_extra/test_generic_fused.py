@@ -268,7 +268,7 @@ def test_every_registry_neuron_is_benchmarked_fused_or_documented_as_eager():
     eager = set(re.findall(r"`([a-z_0-9]+)`", "\n".join(
         line.split("|")[1] for line in table.splitlines()[2:])))
     x = torch.rand(T, B, N) * 0.6
-    for name, cls in _neurons().items():
+    for name in _neurons():
         assert name in benchmarked or name in eager, name
         if name in benchmarked and name not in ("rleaky", "rsynaptic"):
             make = wl.family_neurons()[name][0]

@@ -222,9 +222,13 @@ def triton_generic_supports(neuron: Any, x_seq: Tensor, require_cuda: bool = Tru
     if not getattr(neuron.surrogate, "deterministic", False):
         return False, f"surrogate {neuron.surrogate!r} is not deterministic"
     try:
-        describe(neuron)
+        desc = describe(neuron)
     except NotFusable as exc:
         return False, str(exc)
+    full = desc.backward(True, tuple(True for _ in desc.params))
+    missing = tcg.untranslated(desc.forward, full)
+    if missing:
+        return False, f"the Triton kernels cannot spell the operations {sorted(missing)}"
     return True, ""
 
 

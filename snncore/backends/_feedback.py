@@ -50,6 +50,9 @@ FEEDBACK_KINDS = {"rleaky_feedback": "rleaky_elementwise",
 #: elements of ``T_chunk * B * C * k * k * H * W`` per chunk of the convolution weight gradient
 _CONV_CHUNK_ELEMS = 1 << 22
 _PARAMS = ("beta", "alpha", "thr", "g")
+#: positions of the autograd function's inputs: x, then the initial state, the parameters and
+#: the layer's weight and bias
+_X, _BETA, _W = 3, 7, 11
 
 
 class _Layer(NamedTuple):
@@ -254,21 +257,23 @@ def _weight_grads(layer: _Layer, gx: Tensor, spk: Tensor, spk0: Tensor, W: Tenso
 
 # -- the autograd function ------------------------------------------------------------------------
 class _FeedbackFunction(torch.autograd.Function):
-    """Inputs: config, layer, x [T, *S], initial (mem, syn, spk), parameters (beta, alpha, thr,
-    g), the layer's weight and bias. Outputs: spikes [T, *S] and the final state fields."""
+    """Inputs: config, layer, the state fields to record, x [T, *S], initial (mem, syn, spk),
+    parameters (beta, alpha, thr, g), the layer's weight and bias. Outputs: spikes [T, *S], the
+    final state fields and the recorded fields [T, *S]."""
 
     @staticmethod
-    def forward(ctx: Any, cfg: Any, layer: _Layer, x: Tensor, mem0: Tensor, syn0: Tensor | None,
-                spk0: Tensor, beta: Tensor, alpha: Tensor | None, thr: Tensor, g: Tensor,
-                W: Tensor, b: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
+    def forward(ctx: Any, cfg: Any, layer: _Layer, record: tuple[str, ...], x: Tensor,
+                mem0: Tensor, syn0: Tensor | None, spk0: Tensor, beta: Tensor,
+                alpha: Tensor | None, thr: Tensor, g: Tensor, W: Tensor,
+                b: Tensor | None) -> tuple[Tensor, ...]:  # type: ignore[override]
         shape = x.shape[1:]
         x = x.contiguous()
         ctx.set_materialize_grads(False)
         raw = {"beta": beta, "alpha": alpha, "thr": thr, "g": g}
         p = {k: v.detach() for k, v in raw.items() if v is not None}
         Wd, bd = W.detach(), None if b is None else b.detach()
-        need_grad = any(ctx.needs_input_grad[2:])
-        learn = {k: ctx.needs_input_grad[6 + i] for i, k in enumerate(_PARAMS)}
+        need_grad = any(ctx.needs_input_grad[_X:])
+        learn = {k: ctx.needs_input_grad[_BETA + i] for i, k in enumerate(_PARAMS)}
         T = x.shape[0]
         new = native.empty_like if cfg.native else torch.empty_like
         spk = new(x)
@@ -280,6 +285,7 @@ class _FeedbackFunction(torch.autograd.Function):
             "syn": syn0.detach().contiguous().clone() if cfg.syn else None}
         loop = _Loop(cfg, p, shape)
         prev = spk0.detach()
+        rec = {f: new(x) for f in record}
         for t in range(T):
             fb = _feedback(layer, prev, Wd, bd)
             if t == 0 and fb.shape != shape:
@@ -289,13 +295,16 @@ class _FeedbackFunction(torch.autograd.Function):
                     "nn.Conv2d(C, C, k, stride=1, padding=k // 2) with odd k)")
             loop.forward(x, t, spk, h, synseq, state, fb.contiguous())
             prev = spk[t]
+            for f, buf in rec.items():
+                buf[t].copy_(state[f])  # type: ignore[arg-type]
         ctx.cfg, ctx.layer, ctx.T, ctx.learn, ctx.shape = cfg, layer, T, learn, shape
+        ctx.record = record
         ctx.buffers = (h, synseq)
-        keep_spk = ctx.needs_input_grad[10] or ctx.needs_input_grad[11]
+        keep_spk = ctx.needs_input_grad[_W] or ctx.needs_input_grad[_W + 1]
         ctx.save_for_backward(spk if keep_spk else None, mem0, syn0, spk0, W,
                               *(raw[k] for k in _PARAMS))
         fields = {"spk": state["spk"], "syn": state["syn"], "mem": state["mem"]}
-        return (spk, *(fields[f] for f in fused._state_fields(cfg.kind)))
+        return (spk, *(fields[f] for f in fused._state_fields(cfg.kind)), *rec.values())
 
     @staticmethod
     @once_differentiable("fused")
@@ -314,7 +323,9 @@ class _FeedbackFunction(torch.autograd.Function):
         Wd = W.detach()
         dtype, device = mem0.dtype, mem0.device
         fields = fused._state_fields(cfg.kind)
-        given = dict(zip(fields, gstate, strict=True))
+        given = dict(zip(fields, gstate[:len(fields)], strict=True))
+        grec = {f: gr for f, gr in zip(ctx.record, gstate[len(fields):], strict=True)
+                if gr is not None}
         carry: dict[str, Tensor | None] = {}
         for field in ("mem", "syn", "spk"):
             gfin = given.get(field)
@@ -341,11 +352,13 @@ class _FeedbackFunction(torch.autograd.Function):
         if cfg.native:
             rows = fused._spike_grad_rows(gspk, loop.M, h)
         for t in range(T - 1, -1, -1):
+            for f, gr in grec.items():  # the recorded state after step t
+                carry[f].add_(gr[t])  # type: ignore[union-attr]
             loop.backward(t, rows, h, synseq, init, carry, acc)
             carry["spk"] = _input_grad(layer, h[t], Wd, carry["spk"] if cfg.native else None)
         gx = h
-        gW, gb = _weight_grads(layer, gx, spk, init["spk"], Wd, ctx.needs_input_grad[10],
-                               ctx.needs_input_grad[11]) if spk is not None else (None, None)
+        gW, gb = _weight_grads(layer, gx, spk, init["spk"], Wd, ctx.needs_input_grad[_W],
+                               ctx.needs_input_grad[_W + 1]) if spk is not None else (None, None)
         grads_p: list[Tensor | None] = []
         for k in _PARAMS:
             v = raw_p[k]
@@ -355,21 +368,23 @@ class _FeedbackFunction(torch.autograd.Function):
             a = acc[k]
             red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
             grads_p.append(red.to(v.dtype))
-        if T == 1 and gspk is None and given.get("spk") is None:
+        if T == 1 and gspk is None and given.get("spk") is None and "spk" not in grec:
             # the spikes feed nothing: the eager contract's None for g (and thr without subtract)
             full5 = fused.unused_as_none("leaky", cfg.reset, True, [
                 grads_p[0], grads_p[1], None, grads_p[2], grads_p[3]])
             grads_p = [full5[0], full5[1], full5[3], full5[4]]
         need = ctx.needs_input_grad
-        return (None, None, gx if need[2] else None, carry["mem"] if need[3] else None,
-                carry["syn"] if need[4] else None, carry["spk"] if need[5] else None,
-                *grads_p, gW, gb)
+        return (None, None, None, gx if need[_X] else None,
+                carry["mem"] if need[_X + 1] else None, carry["syn"] if need[_X + 2] else None,
+                carry["spk"] if need[_X + 3] else None, *grads_p, gW, gb)
 
 
-def feedback_run(neuron: Any, x_seq: Tensor, state: Any, *,
-                 native_loops: bool | None = None) -> tuple[Tensor, Any]:
+def feedback_run(neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...] = (), *,
+                 native_loops: bool | None = None) -> Any:
     """Run an all-to-all recurrent ``neuron`` (a kind of :data:`FEEDBACK_KINDS`) over ``x_seq``
-    as one fused operation. ``native_loops=False`` forces the PyTorch element-wise steps."""
+    as one fused operation: ``(spikes, final state)``, or with state ``fields`` to record
+    ``(spikes, final state, {field: [T, ...]})`` (gradients flow through the recorded states).
+    ``native_loops=False`` forces the PyTorch element-wise steps."""
     kind = FEEDBACK_KINDS[neuron.fused_kind]
     module = neuron.fused_feedback
     cfg = fused._Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay),
@@ -389,7 +404,12 @@ def feedback_run(neuron: Any, x_seq: Tensor, state: Any, *,
          "thr": neuron.param("threshold", x_seq),
          "g": neuron.param("graded_spikes_factor", x_seq)}
     st = state._asdict()
-    outs = _FeedbackFunction.apply(cfg, layer, x_seq, st["mem"], st.get("syn"), st["spk"],
-                                   p["beta"], p["alpha"], p["thr"], p["g"], W, b)
-    spk, *fin = outs
-    return spk, neuron.State(**dict(zip(fused._state_fields(kind), fin, strict=True)))
+    fields = tuple(fields)
+    outs = _FeedbackFunction.apply(cfg, layer, fields, x_seq, st["mem"], st.get("syn"),
+                                   st["spk"], p["beta"], p["alpha"], p["thr"], p["g"], W, b)
+    names = fused._state_fields(kind)
+    spk, fin, recorded = outs[0], outs[1:1 + len(names)], outs[1 + len(names):]
+    final = neuron.State(**dict(zip(names, fin, strict=True)))
+    if not fields:
+        return spk, final
+    return spk, final, dict(zip(fields, recorded, strict=True))

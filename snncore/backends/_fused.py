@@ -500,6 +500,8 @@ class FusedBackend(Backend):
 
     def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
+            return _feedback.feedback_run(neuron, x_seq, state, fields)
         if generic.generic_supports(neuron, x_seq)[0]:
             return generic.generic_run(neuron, x_seq, state, fields)
         return super().record(neuron, x_seq, state, fields)

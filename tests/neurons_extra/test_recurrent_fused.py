@@ -311,3 +311,42 @@ def test_sequential_training_step_equals_eager():
         weights.append([p.detach().clone() for p in net.parameters()])
     for a, b in zip(weights[1], weights[0], strict=True):
         _close(a, b, "trained parameter")
+
+
+@pytest.mark.parametrize("kind,layer,native_loops", list(itertools.product(
+    ("rleaky", "rsynaptic"), ("linear", "conv"), (None, False))))
+def test_record_on_the_fused_path(kind, layer, native_loops):
+    # recorded states at every step, with gradients through them (a membrane loss)
+    x = _input(layer)
+    results = []
+    for backend in ("eager", "fused"):
+        n = _make(kind, layer, "subtract", False, per_neuron=layer == "linear")
+        xx = x.clone().requires_grad_()
+        state = _state(n, x)
+        fields = n.State._fields
+        if backend == "eager":
+            spk, st, rec = get_backend("eager").record(n, xx, n.prepare(xx[0], state), fields)
+        else:
+            from snncore.backends._feedback import feedback_run
+
+            assert select_backend(n, xx).name == "fused"
+            if native_loops is None:
+                spk, st, rec = n.record(xx, fields, state)
+            else:
+                spk, st, rec = feedback_run(n, xx, n.prepare(xx[0], state), fields,
+                                            native_loops=False)
+        w = torch.linspace(0.5, 1.5, T).reshape(T, *([1] * (x.dim() - 1)))
+        loss = ((rec["mem"] - 0.5) ** 2 * w).mean() + 0.1 * (rec["spk"] * w).sum() \
+            + st.mem.sum()
+        if "syn" in rec:
+            loss = loss + (rec["syn"] * w).mean()
+        loss.backward()
+        grads = {"x": xx.grad, **{k: p.grad for k, p in n.named_parameters()},
+                 **{f"state.{f}": getattr(state, f).grad for f in fields}}
+        results.append((spk.detach(), rec, grads))
+    (s0, r0, g0), (s1, r1, g1) = results
+    assert torch.equal(s0, s1)
+    for f in r0:
+        _close(r1[f], r0[f], f"recorded {f}")
+    for k in g0:
+        _close(g1[k], g0[k], f"gradient of {k}")

@@ -23,12 +23,13 @@ namespace ``_m``: CUDA's libdevice on a GPU, NumPy's under Triton's interpreter.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from .._kernel import _OPS, Program
+from .._kernel import Program
 from ._codegen import _lines, _pre_regs
 
-__all__ = ["TRITON_EXPR", "KernelSource", "forward_kernel", "backward_kernel"]
+__all__ = ["TRITON_EXPR", "KernelSource", "forward_kernel", "backward_kernel", "untranslated"]
 
 #: one Triton expression per operation (registers ``{a}``, ``{b}``, ``{c}``); no bitwise
 #: operations on masks (the interpreter lacks them for mixed shapes), nested ``where`` instead
@@ -56,7 +57,12 @@ TRITON_EXPR = {
     "NE0": "tl.where({a} != 0.0, 1.0, 0.0)", "EXPM1": "_m.expm1({a})",
     "LOG1P": "_m.log1p({a})", "RSQRT": "tl.math.div_rn(1.0, tl.math.sqrt_rn({a}))",
 }
-assert set(TRITON_EXPR) == set(_OPS)
+
+
+def untranslated(*progs: Program) -> set[str]:
+    """Operations of ``progs`` that :data:`TRITON_EXPR` cannot spell (empty when all can)."""
+    return {op for p in progs for op in p.ops if op not in TRITON_EXPR}
+
 
 _HEAD = "import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
 _PROLOGUE = [
@@ -107,6 +113,7 @@ def _sig(args: list[tuple[str, str]]) -> str:
     return ", ".join(n + (": tl.constexpr" if t == "constexpr" else "") for n, t in args)
 
 
+@functools.lru_cache(maxsize=256)
 def forward_kernel(f: Program, ns: int, npar: int, pstride: tuple[int, ...],
                    rec: tuple[bool, ...], ckpt: bool) -> KernelSource:
     """The forward kernel of program ``f`` (``pstride[k]``: parameter ``k`` per neuron (1) or
@@ -137,6 +144,7 @@ def forward_kernel(f: Program, ns: int, npar: int, pstride: tuple[int, ...],
     return KernelSource("snncore_fwd", _HEAD + "\n".join(L) + "\n", tuple(args))
 
 
+@functools.lru_cache(maxsize=256)
 def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[int, ...],
                     gout: bool, grec: tuple[bool, ...]) -> KernelSource:
     """The backward kernel of forward ``f`` and gradient program ``b`` (``gout``: an output

@@ -291,6 +291,17 @@ def test_kernels_benchmark_gpu_section(device):
     assert any("eager / triton" in m for m in md)
 
 
+def test_every_operation_has_a_triton_spelling(monkeypatch):
+    from snncore._kernel import _OPS
+    from snncore.backends import _triton_codegen as tcg
+    from snncore.backends._triton_generic import triton_generic_supports
+
+    assert set(tcg.TRITON_EXPR) == set(_OPS)
+    monkeypatch.delitem(tcg.TRITON_EXPR, "TANH")
+    ok, why = triton_generic_supports(SoftLIF(), torch.rand(4, 2, N), require_cuda=False)
+    assert not ok and "cannot spell the operations ['TANH']" in why
+
+
 def test_supports_reasons():
     backend = get_backend("triton")
     x = torch.rand(4, 2, 3)

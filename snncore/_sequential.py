@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._backends import select_backend
 from ._neuron import Neuron, detach_tree
 
 __all__ = ["Sequential"]
@@ -126,14 +127,48 @@ class Sequential(nn.Sequential):
         states = self._check_state(state, "forward")
         backend = backend or self.backend
         new_states: list[Any] = []
-        for layer, st in zip(self, states, strict=True):
-            x, st = self._run_layer(layer, x, st, backend)
+        layers = list(self)
+        i = 0
+        while i < len(layers):
+            if i + 1 < len(layers):
+                pair = self._run_pair(layers[i], layers[i + 1], x, states[i + 1], backend)
+                if pair is not None:
+                    x, st = pair
+                    new_states += [None, st]
+                    i += 2
+                    continue
+            x, st = self._run_layer(layers[i], x, states[i], backend)
             new_states.append(st)
+            i += 1
         out_state = tuple(new_states)
         if self.stateful:
             self.state = out_state
             return x
         return x, out_state
+
+    @staticmethod
+    def _run_pair(layer: nn.Module, neuron: nn.Module, x: Tensor, st: Any, backend: str | None
+                  ) -> tuple[Tensor, Any] | None:
+        """An ``nn.Linear`` followed by a neuron as one operation where the neuron's backend
+        has a combined path for the pair (:meth:`Backend.run_linear`, the same results with
+        one buffer and one pass fewer); None to run them one after the other."""
+        if not isinstance(layer, nn.Linear) or not isinstance(neuron, Neuron) or x.dim() != 3 \
+                or x.shape[0] < 1 or not x.is_floating_point():
+            return None
+        _check_layer_input(layer, x)
+        # the neuron's input as the checks and the backend selection see it, without its data
+        probe = x.new_empty(()).expand(x.shape[0], x.shape[1], layer.out_features)
+        if neuron.stateful and st is None:
+            st = neuron.state
+        state = neuron.prepare(probe[0], st)
+        res = select_backend(neuron, probe, backend).run_linear(layer, neuron, x, state)
+        if res is None:
+            return None
+        spk, new_state = res
+        if neuron.stateful:
+            neuron.state = new_state
+            return spk, None
+        return spk, new_state
 
     def _run_layer(self, layer: nn.Module, x: Tensor, st: Any, backend: str | None
                    ) -> tuple[Tensor, Any]:

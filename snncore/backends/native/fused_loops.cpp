@@ -161,10 +161,11 @@ inline void frow(int64_t n, const F* xt, F* st, F* ht, F* it, F* mem, F* syn, F*
 
 // One reverse step for n neurons. FIRST: the previous state comes from (mem0, syn0, spk0)
 // instead of the previous pre-reset membrane hp (and current ipp).
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool FIRST>
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool FIRST,
+          bool SUM = false>
 inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem0,
                  const F* syn0, const F* spk0, const F* gt, const F* sgt, F* gxt, F* gmem,
-                 F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
+                 F* gsyn, F* gsst, Acc acc, Par<F> p, F sa, double* gsum = nullptr) {
 #pragma GCC ivdep
     for (int64_t j = 0; j < n; ++j) {
         const F th = p.thr[j], gf = p.g[j], hv = ht[j];
@@ -183,9 +184,11 @@ inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem
         F gsy = Kind<KIND>::SYN ? gsyn[j] : F(0);
         F gss = Kind<KIND>::REC ? gsst[j] : F(0);
         F gm = gmem[j];
-        gxt[j] = bstep<F, KIND, RESET, DELAY, LEARN>(
+        const F gxv = bstep<F, KIND, RESET, DELAY, LEARN>(
             hv, up, sp, ip, gt[j], sgv, gm, gsy, gss, acc, j, p.beta[j],
             Kind<KIND>::SYN ? p.alpha[j] : F(0), Kind<KIND>::REC ? p.V[j] : F(0), th, gf);
+        gxt[j] = gxv;
+        if (SUM) gsum[j] += double(gxv);
         gmem[j] = gm;
         if (Kind<KIND>::SYN) gsyn[j] = gsy;
         if (Kind<KIND>::REC) gsst[j] = gss;
@@ -225,11 +228,13 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
 // gspk has time stride gts (M, or 0 for one row used at every step) and sgarr (derivatives
 // computed outside when SG == 0) are relative to t0. gx may alias h: each element of h is read
 // before the same element of gx is written, and h[t-1] is read at step t before step t-1
-// overwrites it.
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
+// overwrites it. SUM: also add every step's input gradient to gsum (per neuron, in double; the
+// gradient of a bias added to the input at every step).
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
          const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
-         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
+         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa,
+         double* gsum) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -238,6 +243,7 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
         F* gm = gmem + a;
         F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
         F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
+        double* gu = SUM ? gsum + a : nullptr;
         for (int64_t t = t1 - 1; t >= t0; --t) {
             const F* ht = h + t * M + a;
             const F* gt = gspk + (t - t0) * gts + a;
@@ -245,13 +251,14 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
             F* gxt = gx + t * M + a;
             if (t > 0) {
                 const F* ipp = (Kind<KIND>::SYN && LEARN) ? synseq + (t - 1) * M + a : nullptr;
-                brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
                     n, ht, ht - M, ipp, nullptr, nullptr, nullptr, gt, sgt, gxt, gm, gy, gz, ca,
-                    pa, sa);
+                    pa, sa, gu);
             } else {
-                brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                brow<F, KIND, RESET, DELAY, SG, LEARN, true, SUM>(
                     n, ht, nullptr, nullptr, mem0 + a, Kind<KIND>::SYN ? syn0 + a : nullptr,
-                    Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa);
+                    Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa,
+                    gu);
             }
         }
     }
@@ -396,18 +403,23 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
               const F* synseq, const F* mem0, const F* syn0, const F* spk0, F* gx, F* gmem,
               F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr,
               double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g,
-              F sa) {
+              F sa, double* gsum) {
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
-    return dispatch<6>(kind, reset, delay, sg + 3 * learn, [&](auto k, auto r, auto d, auto x) {
-        constexpr int XV = decltype(x)::value;
-        split(m0, m1, (t1 - t0) * (m1 - m0), [&](int64_t a, int64_t b) {
-            bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
-                (XV >= 3)>(M, a, b, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx,
-                           gmem, gsyn, gsst, acc, p, sa);
+    auto run = [&](auto sum) {
+        return dispatch<6>(kind, reset, delay, sg + 3 * learn,
+                           [&](auto k, auto r, auto d, auto x) {
+            constexpr int XV = decltype(x)::value;
+            split(m0, m1, (t1 - t0) * (m1 - m0), [&](int64_t a, int64_t b) {
+                bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
+                    (XV >= 3), decltype(sum)::value>(M, a, b, t0, t1, gts, gspk, h, sgarr,
+                                                     synseq, mem0, syn0, spk0, gx, gmem, gsyn,
+                                                     gsst, acc, p, sa, gsum);
+            });
         });
-    });
+    };
+    return gsum ? run(std::true_type{}) : run(std::false_type{});
 }
 
 template <typename F>
@@ -448,10 +460,10 @@ extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg
         const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, \
         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa) { \
+        const F* thr, const F* g, F sa, double* gsum) { \
     return bwd_entry<F>(kind, reset, delay, sg, M, m0, m1, t0, t1, gts, gspk, h, sgarr, \
                         synseq, mem0, syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, \
-                        gthr, gg, beta, alpha, V, thr, g, sa); }
+                        gthr, gg, beta, alpha, V, thr, g, sa, gsum); }
 #define EXPORT_BWD_RC(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int sg, int64_t T, \
         int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#define SNNCORE_FUSED_ABI_VERSION 6
+#define SNNCORE_FUSED_ABI_VERSION 7
 
 extern "C" {
 
@@ -26,7 +26,8 @@ int snncore_fused_fwd_f32(int kind, int reset, int delay, int64_t T, int64_t M, 
                           float* mem, float* syn, float* sst, const float* beta,
                           const float* alpha, const float* V, const float* thr, const float* g,
                           int64_t K, float* ckpt);
-// Reverse loop over steps [t0, t1) from stored pre-reset membranes h.
+// Reverse loop over steps [t0, t1) from stored pre-reset membranes h; when gsum is not null,
+// every step's input gradient is also added to gsum[m] (double, M neurons).
 int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int64_t m0,
                           int64_t m1, int64_t t0, int64_t t1, int64_t gts, const float* gspk,
                           const float* h, const float* sgarr, const float* synseq,
@@ -34,7 +35,7 @@ int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int
                           float* gmem, float* gsyn, float* gsst, double* gbeta, double* galpha,
                           double* gV, double* gthr, double* gg, const float* beta,
                           const float* alpha, const float* V, const float* thr, const float* g,
-                          float sa);
+                          float sa, double* gsum);
 // Reverse loop that recomputes h from the checkpoints written by the forward.
 int snncore_fused_bwd_rc_f32(int kind, int reset, int delay, int sg, int64_t T, int64_t M,
                              int64_t m0, int64_t m1, int64_t K, const float* x,

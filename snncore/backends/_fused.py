@@ -241,7 +241,8 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     """The forward time loop over contiguous ``x`` [T, *S]; keeps in ``ctx`` what the backward
     needs and returns (spikes, final state fields). ``in_place``: ``x`` is a buffer of the
     caller's that nobody else reads; it is overwritten with the stored membrane ``h`` (or with
-    the spikes when nothing is stored), which saves a buffer the size of the input."""
+    the spikes when nothing is kept for the backward), or, recomputing, kept and overwritten
+    with the input gradient in the backward: a buffer the size of the input fewer."""
     shape = x.shape[1:]
     p = {k: v.detach() for k, v in raw.items() if v is not None}
     store = need_grad and not recompute
@@ -249,7 +250,7 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     new = native.empty_like if cfg.native else torch.empty_like
     if in_place and store:
         spk, h = new(x), x
-    elif in_place:
+    elif in_place and not need_grad:
         spk, h = x, None
     else:
         spk = new(x)
@@ -283,6 +284,7 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     ctx.learn = learn
     ctx.recompute = recompute
     ctx.buffers = (h, synseq, ckpt)
+    ctx.in_place = in_place
     outs = [spk]
     for field in _state_fields(cfg.kind):
         outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
@@ -304,8 +306,8 @@ def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, 
             "backpropagate through it more than once"
         )
     h, synseq, ckpt = ctx.buffers
-    if not ctx.recompute:
-        ctx.buffers = None  # h is about to become the input gradient
+    if not ctx.recompute or ctx.in_place:
+        ctx.buffers = None  # h (or the input) is about to become the input gradient
     raw_p = dict(zip(_PARAMS, raw, strict=True))
     p = {k: v.detach() for k, v in raw_p.items() if v is not None}
     shape = ctx.shape
@@ -329,7 +331,8 @@ def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, 
     if gspk is not None and gspk.dtype != dtype:
         gspk = gspk.to(dtype)
     if ctx.recompute:
-        gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T)
+        gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T,
+                                        gsum, x if ctx.in_place else None)
     elif cfg.native:
         _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape, gsum)
         gx = h
@@ -356,11 +359,13 @@ class _FusedLinearFunction(torch.autograd.Function):
     the parameters as in :class:`_FusedFunction`. Outputs: spikes [T, B, N] and the final state.
 
     The linear layer's output is computed exactly as ``nn.Linear`` computes it and then
-    becomes the neuron loop's buffer: it is overwritten with the pre-reset membrane (training)
-    or the spikes (no gradient), and in the backward with the input gradient of the neuron
-    layer, which the reverse loop also sums over time for the bias gradient. So the pair keeps
-    one buffer the size of the linear layer's output for the backward instead of two, and
-    skips the separate pass over the gradient for the bias.
+    becomes the neuron loop's buffer: with a surrogate built into the native loops it is kept
+    (plus the state every :data:`_BLOCK` steps) and the backward recomputes the membranes from
+    it block by block, else it is overwritten with the pre-reset membrane; without gradients it
+    receives the spikes. The backward writes the neuron layer's input gradient into it and sums
+    that gradient over time for the bias in the same reverse loop. So the pair keeps one buffer
+    the size of the linear layer's output instead of two, writes no membranes in the forward,
+    and makes no separate pass over the gradient for the bias.
     """
 
     @staticmethod
@@ -375,8 +380,10 @@ class _FusedLinearFunction(torch.autograd.Function):
         nig = ctx.needs_input_grad
         need_grad = any(nig[1:4]) or any(nig[5:])
         learn = {k: nig[8 + i] for i, k in enumerate(_PARAMS)}
-        outs = _forward_loops(ctx, cfg, y, mem0, syn0, spk0, raw, learn, need_grad, False,
+        recompute = need_grad and cfg.recompute
+        outs = _forward_loops(ctx, cfg, y, mem0, syn0, spk0, raw, learn, need_grad, recompute,
                               in_place=True)
+        ctx.y = y if recompute else None
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x2 if nig[2] else None, weight if nig[1] else None, mem0, syn0,
                               spk0, *(raw[k] for k in _PARAMS))
@@ -388,7 +395,8 @@ class _FusedLinearFunction(torch.autograd.Function):
         x2, weight, mem0, syn0, spk0, *raw = ctx.saved_tensors
         nig = ctx.needs_input_grad
         gsum = torch.zeros(ctx.shape, dtype=torch.float64) if ctx.has_bias and nig[3] else None
-        gy, carry, grads_p = _backward_loops(ctx, gspk, gstate, None, mem0, syn0, spk0, raw,
+        y, ctx.y = ctx.y, None
+        gy, carry, grads_p = _backward_loops(ctx, gspk, gstate, y, mem0, syn0, spk0, raw,
                                              gsum)
         gy2 = gy.view(-1, gy.shape[-1])
         # the same products as the backward of nn.Linear (addmm)
@@ -437,7 +445,7 @@ def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
     kind = neuron.fused_kind
     T, B = x_seq.shape[0], x_seq.shape[1]
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  True, False)
+                  True, _native_surrogate(neuron.surrogate)[0] != 0)
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedLinearFunction.apply(cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight,
@@ -469,14 +477,19 @@ def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
 
 def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckpt: Tensor,
                                carry: dict[str, Tensor | None], acc: dict[str, Tensor],
-                               p: dict[str, Tensor], shape: torch.Size, T: int) -> Tensor:
+                               p: dict[str, Tensor], shape: torch.Size, T: int,
+                               gsum: Tensor | None = None, out: Tensor | None = None
+                               ) -> Tensor:
+    """The reverse loop recomputing the membranes from ``x`` and the checkpoints; the input
+    gradient goes to ``out`` (which may be ``x`` itself) or a new buffer; ``gsum`` as in
+    :func:`_native_backward`."""
     lib = native.native_library()
     full = {k: v.expand(shape).contiguous() for k, v in p.items()}
     M = math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
     gs, gts = _spike_grad_rows(gspk, M, x)
-    gx = native.empty_like(x)
+    gx = native.empty_like(x) if out is None else out
     accs = _acc_list(acc, shape, x.device)
     ptr = native.ptr
     native.call_parallel(
@@ -485,7 +498,7 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
                       gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
                       ptr(carry["spk"]), *(ptr(t) for t in accs), ptr(full["beta"]),
                       ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                      ptr(full["g"]), sg_param), work=T * M)
+                      ptr(full["g"]), sg_param, ptr(gsum)), work=T * M)
     return gx
 
 

@@ -165,7 +165,7 @@ def _setup(lib: Any) -> None:
     fn = lib.snncore_fused_bwd_rc_f32
     fn.restype = i32
     fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, vp, vp, i64] + [vp] * 15 + [
-        ctypes.c_float]
+        ctypes.c_float, vp]
 
 
 #: measured cost of the PyTorch loop against the native one (training, CPU, float32)

@@ -266,10 +266,12 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
 
 // Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
 // (every K steps) and the input x, so that nothing of size T is kept between the passes.
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
+// gx may alias x: a block's inputs are all read (recomputing its membranes) before any of its
+// gradients is written, and earlier blocks are not touched yet. SUM: as in bwd.
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
             int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
-            F sa) {
+            F sa, double* gsum) {
     constexpr bool KEEP_I = Kind<KIND>::SYN && LEARN;
     std::vector<F> hbuf(K * TILE), ibuf(KEEP_I ? K * TILE : 1);
     F u[TILE], I[TILE], S[TILE];
@@ -282,6 +284,7 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
         F* gm = gmem + a;
         F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
         F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
+        double* gu = SUM ? gsum + a : nullptr;
         for (int64_t blk = nb - 1; blk >= 0; --blk) {
             const int64_t t0 = blk * K, t1 = t0 + K < T ? t0 + K : T;
             const F* c = ckpt + blk * Kind<KIND>::NS * M;
@@ -304,13 +307,13 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
                 F* gxt = gx + t * M + a;
                 if (t > t0) {
                     const F* ipp = KEEP_I ? ibuf.data() + (t - 1 - t0) * TILE : nullptr;
-                    brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
                         n, ht, ht - TILE, ipp, nullptr, nullptr, nullptr, gt, nullptr, gxt, gm,
-                        gy, gz, ca, pa, sa);
+                        gy, gz, ca, pa, sa, gu);
                 } else {
-                    brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, true, SUM>(
                         n, ht, nullptr, nullptr, cm, cy, cz, gt, nullptr, gxt, gm, gy, gz, ca,
-                        pa, sa);
+                        pa, sa, gu);
                 }
             }
         }
@@ -427,21 +430,24 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
                  int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, const F* gspk,
                  F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV,
                  double* gthr, double* gg, const F* beta, const F* alpha, const F* V,
-                 const F* thr, const F* g, F sa) {
+                 const F* thr, const F* g, F sa, double* gsum) {
     if (sg != 1 && sg != 2) return 2;  // needs a native surrogate
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
     // extra = (surrogate code - 1) + 2 * learn
-    return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
-                       [&](auto k, auto r, auto d, auto xx) {
-        constexpr int XV = decltype(xx)::value;
-        split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
-            bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 2 + 1,
-                   (XV >= 2)>(T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p,
-                              sa);
+    auto run = [&](auto sum) {
+        return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
+                           [&](auto k, auto r, auto d, auto xx) {
+            constexpr int XV = decltype(xx)::value;
+            split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
+                bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
+                       XV % 2 + 1, (XV >= 2), decltype(sum)::value>(
+                    T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa, gsum);
+            });
         });
-    });
+    };
+    return gsum ? run(std::true_type{}) : run(std::false_type{});
 }
 
 }  // namespace
@@ -469,10 +475,10 @@ extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int
         int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \
         const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa) { \
+        const F* thr, const F* g, F sa, double* gsum) { \
     return bwd_rc_entry<F>(kind, reset, delay, sg, T, M, m0, m1, K, x, ckpt, gts, gspk, gx, \
                            gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, \
-                           g, sa); }
+                           g, sa, gsum); }
 
 #if !defined(SNN_PART) || SNN_PART == 0
 EXPORT_FWD(f32, float)

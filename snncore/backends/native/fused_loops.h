@@ -36,14 +36,15 @@ int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int
                           double* gV, double* gthr, double* gg, const float* beta,
                           const float* alpha, const float* V, const float* thr, const float* g,
                           float sa, double* gsum);
-// Reverse loop that recomputes h from the checkpoints written by the forward.
+// Reverse loop that recomputes h from the checkpoints written by the forward; gx may alias x;
+// gsum as in snncore_fused_bwd_f32.
 int snncore_fused_bwd_rc_f32(int kind, int reset, int delay, int sg, int64_t T, int64_t M,
                              int64_t m0, int64_t m1, int64_t K, const float* x,
                              const float* ckpt, int64_t gts, const float* gspk, float* gx,
                              float* gmem, float* gsyn, float* gsst, double* gbeta,
                              double* galpha, double* gV, double* gthr, double* gg,
                              const float* beta, const float* alpha, const float* V,
-                             const float* thr, const float* g, float sa);
+                             const float* thr, const float* g, float sa, double* gsum);
 
 }  // extern "C"
 

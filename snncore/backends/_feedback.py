@@ -188,7 +188,7 @@ class _Loop:
                           ptr(init["syn"]), ptr(init["spk"]), ptr(h), ptr(carry["mem"]),
                           ptr(carry["syn"]), ptr(carry["spk"]), *(ptr(v) for v in accs),
                           ptr(full["beta"]), ptr(full.get("alpha")), ptr(full["V"]),
-                          ptr(full["thr"]), ptr(full["g"]), self.sg_param))
+                          ptr(full["thr"]), ptr(full["g"]), self.sg_param, None))
 
 
 # -- the feedback layer and its gradients ---------------------------------------------------------

@@ -427,6 +427,8 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
         return "hooks are registered"
     if type(neuron).run is not Neuron.run:
         return "the neuron overrides run()"
+    if getattr(neuron, "fused_kind", None) not in native.KIND_IDS:
+        return f"fused_kind {getattr(neuron, 'fused_kind', None)!r} has no element-wise loop"
     w, b = linear.weight, linear.bias
     if x_seq.dim() != 3 or x_seq.shape[-1] != linear.in_features:
         return "the input is not [T, B, in_features]"

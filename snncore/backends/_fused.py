@@ -40,8 +40,8 @@ from . import _feedback
 from . import _generic as generic
 from . import _native as native
 
-__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "fused_linear_run", "kind_supported",
-           "linear_unfusable"]
+__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "fused_record", "fused_linear_run",
+           "kind_supported", "linear_unfusable", "record_fields"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -59,6 +59,8 @@ class _Config(NamedTuple):
     surrogate: Any
     native: bool
     recompute: bool
+    #: state fields recorded at every step (native loops only: "mem", and "syn" where it exists)
+    record: tuple[str, ...] = ()
 
     @property
     def syn(self) -> bool:
@@ -231,9 +233,12 @@ class _FusedFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable("fused")
-    def backward(ctx: Any, gspk: Tensor | None, *gstate: Tensor | None) -> tuple[Any, ...]:
+    def backward(ctx: Any, gspk: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
         x, mem0, syn0, spk0, *raw = ctx.saved_tensors
-        gx, carry, grads_p = _backward_loops(ctx, gspk, gstate, x, mem0, syn0, spk0, raw)
+        nf = len(_state_fields(ctx.cfg.kind))
+        gstate, grec = grads[:nf], dict(zip(ctx.cfg.record, grads[nf:], strict=True))
+        gx, carry, grads_p = _backward_loops(ctx, gspk, gstate, x, mem0, syn0, spk0, raw,
+                                             grec=grec)
         return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
 
 
@@ -266,6 +271,7 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     mem = mem0.detach().contiguous().clone()
     syn = syn0.detach().contiguous().clone() if cfg.syn else None
     sst = spk0.detach().contiguous().clone() if cfg.rec else None
+    recs = {f: new(x) for f in cfg.record}
     if cfg.native:
         lib = native.native_library()
         full = {k: v.expand(shape).contiguous() for k, v in p.items()}
@@ -278,7 +284,8 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
             lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
                           ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
                           ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                          ptr(full["g"]), _BLOCK, ptr(ckpt)), work=T * M)
+                          ptr(full["g"]), _BLOCK, ptr(ckpt), ptr(recs.get("mem")),
+                          ptr(recs.get("syn"))), work=T * M)
     else:
         mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
     ctx.cfg = cfg
@@ -291,16 +298,19 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     outs = [spk]
     for field in _state_fields(cfg.kind):
         outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
+    outs.extend(recs[f] for f in cfg.record)
     return tuple(outs)
 
 
 def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, ...],
                     x: Tensor | None, mem0: Tensor, syn0: Tensor | None, spk0: Tensor | None,
-                    raw: list[Tensor | None], gsum: Tensor | None = None
+                    raw: list[Tensor | None], gsum: Tensor | None = None,
+                    grec: dict[str, Tensor | None] | None = None
                     ) -> tuple[Tensor, dict[str, Tensor | None], list[Any]]:
     """The reverse loop for what :func:`_forward_loops` kept: (input gradient, gradients of the
-    initial state, gradients of the parameters). ``gsum`` (native loops, stored membrane
-    only): float64 per neuron, receives the input gradient summed over time."""
+    initial state, gradients of the parameters). ``gsum`` (native loops): float64 per neuron,
+    receives the input gradient summed over time; ``grec``: gradients of the recorded
+    fields."""
     cfg: _Config = ctx.cfg
     if ctx.buffers is None:
         raise RuntimeError(
@@ -333,11 +343,12 @@ def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, 
             "spk": spk0.detach() if spk0 is not None else None}
     if gspk is not None and gspk.dtype != dtype:
         gspk = gspk.to(dtype)
+    grec = {k: (v.to(dtype) if v is not None else None) for k, v in (grec or {}).items()}
     if ctx.recompute:
         gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T,
-                                        gsum, x if ctx.in_place else None)
+                                        gsum, x if ctx.in_place else None, grec)
     elif cfg.native:
-        _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape, gsum)
+        _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape, gsum, grec)
         gx = h
     else:
         _torch_backward(cfg, gspk, h, synseq, init, carry, acc, p)
@@ -470,6 +481,15 @@ def _spike_grad_rows(gspk: Tensor | None, M: int, like: Tensor) -> tuple[Tensor,
     return gspk.contiguous(), M
 
 
+def _rec_rows(g: Tensor | None, M: int) -> tuple[Tensor | None, int]:
+    """The gradient of a recorded field as (contiguous tensor or None, time stride)."""
+    if g is None:
+        return None, 0
+    if g.stride(0) == 0:
+        return g[0].contiguous(), 0
+    return g.contiguous(), M
+
+
 def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
               ) -> list[Tensor | None]:
     """Accumulators in kernel order (beta, alpha, V, thr, g): none at all when no parameter
@@ -483,8 +503,8 @@ def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
 def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckpt: Tensor,
                                carry: dict[str, Tensor | None], acc: dict[str, Tensor],
                                p: dict[str, Tensor], shape: torch.Size, T: int,
-                               gsum: Tensor | None = None, out: Tensor | None = None
-                               ) -> Tensor:
+                               gsum: Tensor | None = None, out: Tensor | None = None,
+                               grec: dict[str, Tensor | None] | None = None) -> Tensor:
     """The reverse loop recomputing the membranes from ``x`` and the checkpoints; the input
     gradient goes to ``out`` (which may be ``x`` itself) or a new buffer; ``gsum`` as in
     :func:`_native_backward`."""
@@ -496,6 +516,8 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
     gs, gts = _spike_grad_rows(gspk, M, x)
     gx = native.empty_like(x) if out is None else out
     accs = _acc_list(acc, shape, x.device)
+    rm, rmts = _rec_rows((grec or {}).get("mem"), M)
+    rs, rsts = _rec_rows((grec or {}).get("syn"), M)
     ptr = native.ptr
     native.call_parallel(
         lib.snncore_fused_bwd_rc_f32, native.parallel_ranges(M, native.threads()),
@@ -503,14 +525,16 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
                       gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
                       ptr(carry["spk"]), *(ptr(t) for t in accs), ptr(full["beta"]),
                       ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                      ptr(full["g"]), sg_param, ptr(gsum)), work=T * M)
+                      ptr(full["g"]), sg_param, ptr(gsum), rmts, ptr(rm), rsts, ptr(rs)),
+        work=T * M)
     return gx
 
 
 def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor | None,
                      init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
                      acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size,
-                     gsum: Tensor | None = None) -> None:
+                     gsum: Tensor | None = None,
+                     grec: dict[str, Tensor | None] | None = None) -> None:
     """The reverse loop over the stored membranes ``h``, writing the input gradient into ``h``;
     with ``gsum`` (float64, one per neuron) it also adds up the input gradient over time."""
     lib = native.native_library()
@@ -527,17 +551,22 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
     for t1 in range(T, 0, -step):
         t0 = max(0, t1 - step)
         gs, gts = _spike_grad_rows(None if gspk is None else gspk[t0:t1], M, h)
+        gm = (grec or {}).get("mem")
+        gy = (grec or {}).get("syn")
+        rm, rmts = _rec_rows(None if gm is None else gm[t0:t1], M)
+        rs, rsts = _rec_rows(None if gy is None else gy[t0:t1], M)
         sg = None if sg_code else cfg.surrogate.derivative(h[t0:t1] - p["thr"]).to(
             h.dtype).contiguous()
         native.call_parallel(
             lib.snncore_fused_bwd_f32, ranges,
-            lambda a, b, t0=t0, t1=t1, gs=gs, gts=gts, sg=sg: (
+            lambda a, b, t0=t0, t1=t1, gs=gs, gts=gts, sg=sg, rm=rm, rs=rs, rmts=rmts,
+            rsts=rsts: (
                 kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, gts, ptr(gs), ptr(h),
                 ptr(sg), ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]),
                 ptr(h), ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]),
                 *(ptr(t) for t in accs), ptr(full["beta"]),
                 ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"]),
-                sg_param, ptr(gsum)), work=(t1 - t0) * M)
+                sg_param, ptr(gsum), rmts, ptr(rm), rsts, ptr(rs)), work=(t1 - t0) * M)
 
 
 # -- backend -------------------------------------------------------------------------------------
@@ -560,8 +589,26 @@ def use_native_loops(x_seq: Tensor, native_loops: bool | None) -> bool:
     return native.native_library() is not None
 
 
+def fused_record(neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+                 ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """:func:`fused_run` that also returns ``{field: [T, ...]}`` for ``fields`` (a subset of
+    :func:`record_fields`), each field's value after every step, with gradients through it."""
+    return fused_run(neuron, x_seq, state, record=tuple(fields))  # type: ignore[return-value]
+
+
+def record_fields(neuron: Any, x_seq: Tensor) -> tuple[str, ...]:
+    """The state fields the hand-written loops record for ``neuron`` on ``x_seq`` (none
+    without the native loops: float32 on CPU)."""
+    kind = getattr(neuron, "fused_kind", None)
+    if kind not in native.KIND_IDS or x_seq.device.type != "cpu" \
+            or x_seq.dtype != torch.float32 or native.native_library() is None:
+        return ()
+    return tuple(f for f in _state_fields(kind) if f in ("mem", "syn"))
+
+
 def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None,
-              recompute: bool | None = None) -> tuple[Tensor, Any]:
+              recompute: bool | None = None, record: tuple[str, ...] = ()
+              ) -> tuple[Any, ...]:
     """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
 
     ``native_loops=None`` uses the native loops where possible (CPU, float32); False forces the
@@ -577,14 +624,21 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     elif recompute and not can_recompute:
         raise ValueError("fused_run: recompute=True needs the native loops and a surrogate "
                          f"built into them ({sorted(native.SURROGATE_IDS)})")
+    if record and (not use_native or not set(record) <= set(record_fields(neuron, x_seq))):
+        raise ValueError(f"fused_run: record={record!r}: the native loops record "
+                         f"{record_fields(neuron, x_seq)} here")
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  use_native, bool(recompute))
+                  use_native, bool(recompute), tuple(record))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],
                                 p["alpha"], p["V"], p["thr"], p["g"])
-    spk, *fin = outs
-    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
+    fields = _state_fields(kind)
+    spk, fin, recs = outs[0], outs[1:1 + len(fields)], outs[1 + len(fields):]
+    final = neuron.State(**dict(zip(fields, fin, strict=True)))
+    if record:
+        return spk, final, dict(zip(record, recs, strict=True))
+    return spk, final
 
 
 def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS) -> tuple[bool, str]:
@@ -654,6 +708,8 @@ class FusedBackend(Backend):
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
         if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
             return _feedback.feedback_run(neuron, x_seq, state, fields)
+        if fields and set(fields) <= set(record_fields(neuron, x_seq)):
+            return fused_record(neuron, x_seq, state, fields)
         if generic.generic_supports(neuron, x_seq)[0]:
             return generic.generic_run(neuron, x_seq, state, fields)
         return super().record(neuron, x_seq, state, fields)

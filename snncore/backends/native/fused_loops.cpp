@@ -195,12 +195,28 @@ inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem
     }
 }
 
+// Recorded states: copy a row of n neurons into rec + o (rec may be null).
+template <typename F>
+inline void record_row(int64_t n, F* rec, int64_t o, const F* row) {
+    if (!rec) return;
+    F* r = rec + o;
+    for (int64_t j = 0; j < n; ++j) r[j] = row[j];
+}
+
+// Gradients of recorded states: add the row of n neurons at g + o to the carried gradient acc.
+template <typename F>
+inline void add_row(int64_t n, const F* g, int64_t o, F* acc) {
+    if (!g) return;
+    const F* r = g + o;
+    for (int64_t j = 0; j < n; ++j) acc[j] += r[j];
+}
+
 // Forward over neurons [m0, m1) and all T steps; optionally stores h (pre-reset membrane),
 // synseq (current) and ckpt (the state before every K-th step: [ceil(T/K), NS, M], rows mem,
 // then syn and spk where the kind has them).
 template <typename F, int KIND, int RESET, int DELAY, int STORE>
 void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq,
-         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt) {
+         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt, F* rmem, F* rsyn) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -219,6 +235,8 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
                 n, x + o, spk + o, STORE >= 1 ? h + o : nullptr,
                 STORE == 2 ? synseq + o : nullptr, mem + a,
                 Kind<KIND>::SYN ? syn + a : nullptr, Kind<KIND>::REC ? sst + a : nullptr, pa);
+            record_row(n, rmem, o, mem + a);
+            if (Kind<KIND>::SYN) record_row(n, rsyn, o, syn + a);
         }
     }
 }
@@ -234,7 +252,7 @@ template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool S
 void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
          const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
          const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa,
-         double* gsum) {
+         double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -249,6 +267,8 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
             const F* gt = gspk + (t - t0) * gts + a;
             const F* sgt = SG == 0 ? sgarr + (t - t0) * M + a : nullptr;
             F* gxt = gx + t * M + a;
+            add_row(n, grmem, (t - t0) * gmts + a, gm);
+            if (Kind<KIND>::SYN) add_row(n, grsyn, (t - t0) * gsts + a, gy);
             if (t > 0) {
                 const F* ipp = (Kind<KIND>::SYN && LEARN) ? synseq + (t - 1) * M + a : nullptr;
                 brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
@@ -271,7 +291,7 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
 template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
             int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
-            F sa, double* gsum) {
+            F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
     constexpr bool KEEP_I = Kind<KIND>::SYN && LEARN;
     std::vector<F> hbuf(K * TILE), ibuf(KEEP_I ? K * TILE : 1);
     F u[TILE], I[TILE], S[TILE];
@@ -305,6 +325,8 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
                 const F* ht = hbuf.data() + (t - t0) * TILE;
                 const F* gt = gspk + t * gts + a;
                 F* gxt = gx + t * M + a;
+                add_row(n, grmem, t * gmts + a, gm);
+                if (Kind<KIND>::SYN) add_row(n, grsyn, t * gsts + a, gy);
                 if (t > t0) {
                     const F* ipp = KEEP_I ? ibuf.data() + (t - 1 - t0) * TILE : nullptr;
                     brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
@@ -388,13 +410,15 @@ void split(int64_t m0, int64_t m1, int64_t work, Body&& body) {
 template <typename F>
 int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1,
               const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
-              const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt) {
+              const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt,
+              F* rmem, F* rsyn) {
     Par<F> p{beta, alpha, V, thr, g};
     const int store = h ? (synseq ? 2 : 1) : 0;
     return dispatch<3>(kind, reset, delay, store, [&](auto k, auto r, auto d, auto s) {
         split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
             fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
-                decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
+                decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt,
+                                    rmem, rsyn);
         });
     });
 }
@@ -406,7 +430,8 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
               const F* synseq, const F* mem0, const F* syn0, const F* spk0, F* gx, F* gmem,
               F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr,
               double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g,
-              F sa, double* gsum) {
+              F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts,
+              const F* grsyn) {
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
@@ -418,7 +443,8 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
                 bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
                     (XV >= 3), decltype(sum)::value>(M, a, b, t0, t1, gts, gspk, h, sgarr,
                                                      synseq, mem0, syn0, spk0, gx, gmem, gsyn,
-                                                     gsst, acc, p, sa, gsum);
+                                                     gsst, acc, p, sa, gsum, gmts, grmem, gsts,
+                                                     grsyn);
             });
         });
     };
@@ -430,7 +456,8 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
                  int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, const F* gspk,
                  F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV,
                  double* gthr, double* gg, const F* beta, const F* alpha, const F* V,
-                 const F* thr, const F* g, F sa, double* gsum) {
+                 const F* thr, const F* g, F sa, double* gsum, int64_t gmts,
+                 const F* grmem, int64_t gsts, const F* grsyn) {
     if (sg != 1 && sg != 2) return 2;  // needs a native surrogate
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
@@ -443,7 +470,8 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
             split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
                 bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
                        XV % 2 + 1, (XV >= 2), decltype(sum)::value>(
-                    T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa, gsum);
+                    T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa, gsum,
+                    gmts, grmem, gsts, grsyn);
             });
         });
     };
@@ -457,28 +485,31 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
 extern "C" int snncore_fused_fwd_##SUFFIX(int kind, int reset, int delay, int64_t T, int64_t M, \
         int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, \
         const F* beta, const F* alpha, const F* V, const F* thr, const F* g, int64_t K, \
-        F* ckpt) { \
+        F* ckpt, F* rmem, F* rsyn) { \
     return fwd_entry<F>(kind, reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, \
-                        beta, alpha, V, thr, g, K, ckpt); }
+                        beta, alpha, V, thr, g, K, ckpt, rmem, rsyn); }
 #define EXPORT_BWD(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg, int64_t M, \
         int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk, \
         const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, \
         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa, double* gsum) { \
+        const F* thr, const F* g, F sa, double* gsum, int64_t gmts, const F* grmem, \
+        int64_t gsts, const F* grsyn) { \
     return bwd_entry<F>(kind, reset, delay, sg, M, m0, m1, t0, t1, gts, gspk, h, sgarr, \
                         synseq, mem0, syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, \
-                        gthr, gg, beta, alpha, V, thr, g, sa, gsum); }
+                        gthr, gg, beta, alpha, V, thr, g, sa, gsum, gmts, grmem, gsts, \
+                        grsyn); }
 #define EXPORT_BWD_RC(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int sg, int64_t T, \
         int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \
         const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa, double* gsum) { \
+        const F* thr, const F* g, F sa, double* gsum, int64_t gmts, const F* grmem, \
+        int64_t gsts, const F* grsyn) { \
     return bwd_rc_entry<F>(kind, reset, delay, sg, T, M, m0, m1, K, x, ckpt, gts, gspk, gx, \
                            gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, \
-                           g, sa, gsum); }
+                           g, sa, gsum, gmts, grmem, gsts, grsyn); }
 
 #if !defined(SNN_PART) || SNN_PART == 0
 EXPORT_FWD(f32, float)

@@ -48,7 +48,11 @@ class Sequential(nn.Sequential):
     Stateless layers (``Linear``, convolutions, pooling, ``Flatten``, batch norm, ...) see time
     folded into the batch: one call over ``T·B`` rows instead of ``T`` small ones. Neurons run the
     whole sequence at once through :meth:`Neuron.run` on the selected backend (``fused`` by
-    default where it applies). Dropout layers draw **one mask per sequence** (the same units are
+    default where it applies). In a training forward a non-overlapping ``MaxPool2d`` keeps only the indices
+    of its maxima for the backward; a time-constant input (stride 0 over time, e.g.
+    ``img.expand(T, ...)``) runs the leading stateless layers once; the output of a ``Linear``,
+    convolution or pooling layer that feeds a fused neuron holds that neuron's saved membrane
+    (see docs/backends.md, "How a sequence is executed"). Dropout layers draw **one mask per sequence** (the same units are
     dropped at every step), and the mask is part of the state so that a sequence fed in chunks or
     step by step keeps it.
 
@@ -61,6 +65,17 @@ class Sequential(nn.Sequential):
         backend: backend name for every neuron in this runner (overrides the neurons' own
             ``backend`` attribute; a ``backend=`` argument of :meth:`forward` overrides it).
             None selects as :meth:`Neuron.run` does. Default: None.
+        time_chunk: how :meth:`forward` walks through time. ``"auto"``: on CPU, a network with
+            a convolution and only per-sample ``torch.nn`` stateless layers runs depth-first
+            over blocks of time steps, each block's largest stateless-layer output about
+            :data:`CHUNK_BYTES` (8 MiB; measured on the first call for an input shape), every
+            other network folded; an ``int`` >= 1: blocks of that many steps for any network;
+            None: always fold all of ``T``. Neuron states and dropout masks carry over between
+            blocks, so the result equals the folded run (gradients up to summation order).
+            Batch norm that uses batch statistics always runs folded. Default: ``"auto"``.
+        channels_last: put every ``Conv2d`` input in channels-last memory order (faster
+            oneDNN convolutions and max-pooling); elementwise neurons with scalar parameters
+            keep that order. None: on CPU. Default: None.
 
     Shape:
         - Input: ``(T, B, *)`` for :meth:`forward`, ``(B, *)`` for :meth:`step`.

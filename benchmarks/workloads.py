@@ -213,6 +213,13 @@ def recurrent_contenders(T: int = 100, B: int = 32, N: int = 256) -> Contenders:
         return spk, spk.sum()
 
     out: Contenders = {"snncore RLeaky": (ours, params)}
+    net_eager = snn.Sequential(fc, rl, backend="eager")
+
+    def ours_eager() -> tuple[Tensor, Tensor]:
+        spk, _ = net_eager(x)
+        return spk, spk.sum()
+
+    out["snncore RLeaky (eager)"] = (ours_eager, params)
     if snntorch is not None:
         from snntorch import surrogate as sg
 

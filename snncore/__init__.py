@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
 
-from . import _api, data, encoders, losses, metrics, surrogates, viz
+from . import _api, data, encoders, losses, metrics, plasticity, surrogates, viz
 from ._api import (
     backend,
     create,
@@ -118,6 +118,7 @@ __all__ = [
     "encoders",
     "losses",
     "metrics",
+    "plasticity",
     "Monitor",
     "state_quant",
     "StateQuant",

@@ -26,6 +26,7 @@ __all__ = [
     "REDUCTIONS",
     "first_spike_time",
     "nth_spike_times",
+    "snap_spike_times",
     "population_code",
     "CERateLoss",
     "CECountLoss",
@@ -393,6 +394,21 @@ class _Tolerance(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         return grad, None, None
+
+
+def snap_spike_times(times: Tensor, target: Tensor, tolerance: float) -> Tensor:
+    r"""Spike times within ``tolerance`` steps of their target replaced by the target
+    (:math:`|t - \hat t| < \text{tolerance}`), so that "close enough" counts as exact; the
+    gradient passes through unchanged. ``times`` and ``target`` broadcast together."""
+    fn = "snap_spike_times"
+    for name, x in (("times", times), ("target", target)):
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(f"{fn}: {name} must be a floating-point tensor, got "
+                            f"{type(x).__name__ if not isinstance(x, Tensor) else x.dtype}")
+    tol = check_number(tolerance, "tolerance", fn)
+    if tol < 0:
+        raise ValueError(f"{fn}: tolerance must be >= 0, got {tolerance!r}")
+    return _Tolerance.apply(times, target.to(times.dtype), tol)
 
 
 class MSETemporalLoss(_SpikeLoss):

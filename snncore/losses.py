@@ -21,6 +21,7 @@ from ._losses import (
     mse_temporal_loss,
     nth_spike_times,
     population_code,
+    snap_spike_times,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "first_spike_time",
     "nth_spike_times",
     "population_code",
+    "snap_spike_times",
 ]

@@ -64,12 +64,16 @@ def _flit(v: float) -> str:
     return f"{float(f).hex()}f"
 
 
-def _lines(code: tuple[int, ...], indent: str) -> list[str]:
+def _lines(code: tuple[int, ...], indent: str, table: dict[str, str] | None = None,
+           reg: str = "r", end: str = ";") -> list[str]:
+    """One assignment per instruction of ``code``: register ``k`` is named ``{reg}{k}``, each
+    operation is spelled by ``table`` (default: the C++ one; the Triton kernels pass theirs)."""
+    table = _EXPR if table is None else table
     out = []
     for i in range(0, len(code), 5):
         op, d, a, b, c = code[i:i + 5]
-        expr = _EXPR[_OPS[op]].format(a=f"r{a}", b=f"r{b}", c=f"r{c}")
-        out.append(f"{indent}r{d} = {expr};")
+        expr = table[_OPS[op]].format(a=f"{reg}{a}", b=f"{reg}{b}", c=f"{reg}{c}")
+        out.append(f"{indent}{reg}{d} = {expr}{end}")
     return out
 
 

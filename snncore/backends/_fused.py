@@ -21,6 +21,8 @@ Neuron kinds are declared by the neuron's ``fused_kind`` attribute:
     :math:`U_t = \\beta U_{t-1} + I_t - \\text{reset}`
 
 with spikes :math:`S_t = H(U_t - \\theta)\\,g` and the reset rules of :class:`~snncore.Neuron`.
+The all-to-all recurrent kinds ``"rleaky_feedback"`` and ``"rsynaptic_feedback"`` (a feedback
+layer :math:`L(S_{t-1})` in place of :math:`V S_{t-1}`) run in :mod:`._feedback`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from torch import Tensor
 
 from .._backends import Backend, input_donated, once_differentiable
 from .._surrogate import heaviside
+from . import _feedback
 from . import _generic as generic
 from . import _native as native
 
@@ -424,6 +427,14 @@ def _params_of(neuron: Any, x: Tensor, kind: str) -> dict[str, Tensor | None]:
     }
 
 
+def use_native_loops(x_seq: Tensor, native_loops: bool | None) -> bool:
+    """Whether the native loops run ``x_seq`` (CPU float32, built; ``native_loops=False``
+    forces the PyTorch loop)."""
+    if native_loops is False or x_seq.device.type != "cpu" or x_seq.dtype != torch.float32:
+        return False
+    return native.native_library() is not None
+
+
 def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None,
               recompute: bool | None = None) -> tuple[Tensor, Any]:
     """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
@@ -434,11 +445,7 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     is a leaf or needs no gradient (so it is kept alive by its owner anyway).
     """
     kind = neuron.fused_kind
-    use_native = x_seq.device.type == "cpu" and x_seq.dtype == torch.float32
-    if native_loops is False:
-        use_native = False
-    elif use_native:
-        use_native = native.native_library() is not None
+    use_native = use_native_loops(x_seq, native_loops)
     can_recompute = use_native and _native_surrogate(neuron.surrogate)[0] != 0
     if recompute is None:
         recompute = can_recompute and x_seq.grad_fn is None
@@ -459,12 +466,12 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
 
 
-def kind_supported(neuron: Any) -> tuple[bool, str]:
-    """Whether ``neuron`` declares a kernel kind and options that the fused loops implement
-    (shared by the ``fused`` and ``triton`` backends)."""
+def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS) -> tuple[bool, str]:
+    """Whether ``neuron`` declares a kernel kind (one of ``kinds``) and options that the fused
+    loops implement (shared by the ``fused`` and ``triton`` backends)."""
     kind = getattr(neuron, "fused_kind", None)
-    if kind not in FUSED_KINDS:
-        return False, f"fused_kind {kind!r} is not one of {FUSED_KINDS}"
+    if kind not in kinds:
+        return False, f"fused_kind {kind!r} is not one of {tuple(kinds)}"
     if getattr(neuron, "state_quant", None) is not None:
         return False, "state_quant is not supported"
     if getattr(neuron, "inhibition", False):
@@ -477,12 +484,13 @@ def kind_supported(neuron: Any) -> tuple[bool, str]:
 class FusedBackend(Backend):
     """One custom autograd function per neuron layer over all T steps (native loop on CPU).
 
-    Supports neurons whose ``fused_kind`` is one of :data:`FUSED_KINDS`, with any reset rule,
+    Supports neurons whose ``fused_kind`` is one of :data:`FUSED_KINDS` or an all-to-all kind of
+    :data:`~snncore.backends._feedback.FEEDBACK_KINDS`, with any reset rule,
     ``reset_delay``, scalar or per-neuron (learnable) parameters and any deterministic surrogate.
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
     stochastic surrogates and other neuron kinds (every other describable neuron runs on the
     ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic
-    loops.
+    loops (all-to-all recurrent kinds: in their own fused loop).
     """
 
     name = "fused"
@@ -494,7 +502,10 @@ class FusedBackend(Backend):
         return "native loops: " + native.native_status(build=False)
 
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
-        ok, why = kind_supported(neuron)
+        if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
+            ok, why = _feedback.feedback_supports(neuron, x_seq)
+        else:
+            ok, why = kind_supported(neuron)
         if not ok:
             return ok, why
         if not getattr(neuron.surrogate, "deterministic", False):
@@ -508,10 +519,14 @@ class FusedBackend(Backend):
         return True, ""
 
     def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        if neuron.fused_kind in _feedback.FEEDBACK_KINDS:
+            return _feedback.feedback_run(neuron, x_seq, state)
         return fused_run(neuron, x_seq, state)
 
     def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
+            return _feedback.feedback_run(neuron, x_seq, state, fields)
         if generic.generic_supports(neuron, x_seq)[0]:
             return generic.generic_run(neuron, x_seq, state, fields)
         return super().record(neuron, x_seq, state, fields)

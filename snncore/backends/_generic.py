@@ -388,20 +388,30 @@ class _GenericFunction(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")
         ctx.ckpt = None
-        # eager autograd's contract: a parameter no used output depends on gets None
-        used = [gout is not None, *(g is not None for g in gfin)]
-        used += [g is not None for g in grec_given]
-        rec_fields = [i for i, r in enumerate(ctx.rec) if r]
-        deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
-        reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
-        gparams = []
-        for j, (p, acc) in enumerate(zip(params, accs, strict=True)):
-            if acc is None or j not in reached:
-                gparams.append(None)
-                continue
-            red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
-            gparams.append(red.reshape(p.shape).to(p.dtype))
+        gparams = parameter_grads(ctx, gout, gfin, grec_given, params, accs)
         return (None, None, None, gx, *gstate, *gparams)
+
+
+def parameter_grads(ctx: Any, gout: Tensor | None, gfin: list[Tensor | None],
+                    grec: list[Tensor | None], params: list[Tensor],
+                    accs: list[Tensor | None]) -> list[Tensor | None]:
+    """The parameter gradients from the per-neuron accumulators ``accs`` (None where not
+    learned), following eager autograd's contract: a parameter no used output depends on
+    (``ctx.deps``, ``ctx.rec``: see :class:`_GenericFunction`) gets None."""
+    ns = len(gfin)
+    used = [gout is not None, *(g is not None for g in gfin)]
+    used += [g is not None for g in grec]
+    rec_fields = [i for i, r in enumerate(ctx.rec) if r]
+    deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
+    reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
+    gparams: list[Tensor | None] = []
+    for j, (p, acc) in enumerate(zip(params, accs, strict=True)):
+        if acc is None or j not in reached:
+            gparams.append(None)
+            continue
+        red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
+        gparams.append(red.reshape(p.shape).to(p.dtype))
+    return gparams
 
 
 _deps_cache: dict[tuple[Any, ...], tuple[Any, tuple[frozenset[int], ...]]] = {}
@@ -442,9 +452,11 @@ def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: An
     return result
 
 
-def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = ()
-                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
-    """Run ``neuron`` over ``x_seq`` in the generic fused loops.
+def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = (),
+                function: Any = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """Run ``neuron`` over ``x_seq`` in the generic fused loops (or in ``function``, an
+    autograd function with :class:`_GenericFunction`'s inputs and outputs, such as the generic
+    Triton kernels').
 
     Returns ``(output [T, ...], final state, {field: [T, ...] per recorded field})``.
     """
@@ -457,7 +469,7 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
     params = [getattr(neuron, n) for n in desc.params]
     deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
         else ()
-    outs = _GenericFunction.apply(desc, mask, deps, x_seq, *state, *params)
+    outs = (function or _GenericFunction).apply(desc, mask, deps, x_seq, *state, *params)
     ns = len(desc.fields)
     out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
     it = iter(recs)

@@ -30,11 +30,13 @@ LAYERS: dict[str, int] = {
     "snncore.encoders": 3, "snncore._losses": 3, "snncore.losses": 3, "snncore._metrics": 3,
     "snncore.metrics": 3, "snncore._monitor": 3, "snncore._quant": 3, "snncore._training": 3,
     "snncore._checkpoint": 3, "snncore._data": 3, "snncore.data": 3,
+    "snncore.plasticity": 3,
     # 4 backend implementations
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
     "snncore.backends._native": 4, "snncore.backends._triton": 4,
     "snncore.backends._triton_kernels": 4, "snncore.backends._generic": 4,
-    "snncore.backends._codegen": 4,
+    "snncore.backends._codegen": 4, "snncore.backends._feedback": 4,
+    "snncore.backends._triton_codegen": 4, "snncore.backends._triton_generic": 4,
     # 5 built-ins, one hook module per area
     "snncore._builtins": 5, "snncore._builtins.neurons": 5, "snncore._builtins.surrogates": 5,
     "snncore._builtins.encoders": 5, "snncore._builtins.eager": 5, "snncore._builtins.fused": 5,

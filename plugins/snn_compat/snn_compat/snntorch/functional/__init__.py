@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from . import acc, loss, probe, quant, reg
+from . import acc, loss, probe, quant, reg, stdp_learner
 from .acc import accuracy_rate, accuracy_temporal
 from .loss import (
     LossFunctions,
+    SpikeTime,
     ce_count_loss,
     ce_max_membrane_loss,
     ce_rate_loss,
@@ -31,10 +32,10 @@ from .probe import (
 from .reg import l1_rate_sparsity
 
 __all__ = [
-    "acc", "loss", "probe", "quant", "reg",
+    "acc", "loss", "probe", "quant", "reg", "stdp_learner",
     "accuracy_rate", "accuracy_temporal",
     "LossFunctions", "ce_rate_loss", "ce_count_loss", "ce_max_membrane_loss", "mse_count_loss",
-    "mse_membrane_loss", "mse_temporal_loss", "ce_temporal_loss",
+    "mse_membrane_loss", "mse_temporal_loss", "ce_temporal_loss", "SpikeTime",
     "l1_rate_sparsity",
     "unpack_len1_tuple", "BaseMonitor", "OutputMonitor", "InputMonitor", "AttributeMonitor",
     "GradInputMonitor", "GradOutputMonitor",

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import Tensor
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from snncore import losses as _l
 
@@ -19,7 +21,7 @@ from ..._warn import warn_difference
 
 __all__ = [
     "LossFunctions", "ce_rate_loss", "ce_count_loss", "ce_max_membrane_loss", "mse_count_loss",
-    "mse_membrane_loss", "mse_temporal_loss", "ce_temporal_loss",
+    "mse_membrane_loss", "mse_temporal_loss", "ce_temporal_loss", "SpikeTime",
 ]
 
 _DIFF_WEIGHT = ("with weight, 'mean' is Σ w_y·l / Σ w_y (torch's convention) and each element "
@@ -122,3 +124,134 @@ class ce_temporal_loss(LossFunctions, _l.CETemporalLoss):
                  weight: Tensor | None = None) -> None:
         self._compat_check_weight(weight, "ce_temporal_loss")
         super().__init__(inverse, reduction, weight)
+
+
+class _FirstSpike:
+    """``SpikeTime.FirstSpike.apply(spk_rec, device)``: first spike step of every neuron
+    (``T - 1`` if silent), gradient ``-1`` at that step: :func:`snncore.losses.first_spike_time`."""
+
+    @staticmethod
+    def apply(spk_rec: Tensor, device: Any = "cpu") -> Tensor:
+        return _l.first_spike_time(spk_rec)
+
+
+class _MultiSpike:
+    """``SpikeTime.MultiSpike.apply(spk_rec, spk_count, device)``: the first ``spk_count`` spike
+    steps ``[F, ...]``: :func:`snncore.losses.nth_spike_times`."""
+
+    @staticmethod
+    def apply(spk_rec: Tensor, spk_count: int, device: Any = "cpu") -> Tensor:
+        return _l.nth_spike_times(spk_rec, spk_count)
+
+
+class _Tolerance:
+    """``SpikeTime.Tolerance.apply(spk_time, target, tolerance)``: times within ``tolerance``
+    of the target snap onto it, identity gradient: :func:`snncore.losses.snap_spike_times`."""
+
+    @staticmethod
+    def apply(spk_time: Tensor, target: Tensor, tolerance: float) -> Tensor:
+        return _l.snap_spike_times(spk_time, target, tolerance)
+
+
+class SpikeTime(nn.Module):
+    """Spike records ``[T, B, N]`` to first spike times ``[B, N]`` (the first ``F`` times
+    ``[F, B, N]`` with ``multi_spike``) and the target times they are compared with: the
+    spike-time extraction of :mod:`snncore.losses` behind snnTorch's temporal losses.
+
+    ``forward(spk_out, targets)`` returns ``(spike_times, target_times)``. Label targets ``[B]``
+    become ``on_target`` for the labelled neuron and ``off_target`` for the others (lists of
+    ``F`` times with ``multi_spike``); negative times count from the end (``-1`` is ``T - 1``).
+    A silent neuron's time is ``T - 1``; the gradient is ``-1`` at each returned spike
+    (:func:`snncore.losses.first_spike_time`). With ``tolerance`` a time within ``tolerance``
+    steps of its target counts as the target (identity gradient).
+    """
+
+    FirstSpike = _FirstSpike
+    MultiSpike = _MultiSpike
+    Tolerance = _Tolerance
+
+    def __init__(self, target_is_time: bool = False, on_target: Any = 0, off_target: Any = -1,
+                 tolerance: float = 0, multi_spike: bool = False) -> None:
+        super().__init__()
+        # the same checks as snncore's temporal loss (tolerance >= 0, F on/off times)
+        checked = _l.MSETemporalLoss(bool(target_is_time), on_target, off_target, tolerance,
+                                     bool(multi_spike))
+        self.target_is_time = bool(target_is_time)
+        self.tolerance = checked.tolerance
+        self.tolerance_fn = self.Tolerance.apply
+        self.multi_spike = bool(multi_spike)
+        if not self.target_is_time:
+            self.on_target = on_target
+            self.off_target = off_target
+            offs = off_target if isinstance(off_target, (list, tuple)) else [off_target]
+            if any(v < 0 for v in offs):
+                warn_difference("functional.SpikeTime(off_target<0)",
+                                "negative target times count from the end (the default "
+                                "off_target=-1 is step T − 1); snnTorch's label conversion "
+                                "turns them into 0", stacklevel=3)
+        if self.multi_spike:
+            warn_difference("functional.SpikeTime(multi_spike=True)",
+                            "the F-th spike time of every neuron is its own F-th spike; "
+                            "snnTorch's removes whole time steps between spikes (wrong times "
+                            "once several neurons spike), and sums no repeated gradients",
+                            stacklevel=3)
+            self.first_spike_fn: Any = self.MultiSpike.apply
+        else:
+            self.first_spike_fn = self.FirstSpike.apply
+
+    def forward(self, spk_out: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+        rec = _l_check_record(spk_out)
+        self.device = rec.device
+        steps, num_outputs = rec.shape[0], rec.shape[-1]
+        if not self.target_is_time:
+            targets = self.labels_to_spike_times(targets, num_outputs).to(rec.dtype)
+        elif not isinstance(targets, Tensor):
+            raise TypeError("SpikeTime: with target_is_time=True, targets must be a tensor of "
+                            f"spike times, got {type(targets).__name__}")
+        targets = torch.where(targets < 0, targets + steps, targets)
+        if self.multi_spike:
+            self.spike_count = targets.size(0)
+            times = self.first_spike_fn(rec, self.spike_count, self.device)
+        else:
+            times = self.first_spike_fn(rec, self.device)
+        if self.tolerance:
+            times = self.tolerance_fn(times, targets.to(times.dtype), self.tolerance)
+        return times, targets
+
+    def labels_to_spike_times(self, targets: Tensor, num_outputs: int) -> Tensor:
+        """Labels ``[B]`` to target times ``[B, N]`` (``[F, B, N]`` with ``multi_spike``)."""
+        if not self.multi_spike:
+            return self.label_to_single_spike(targets, num_outputs)
+        return self.label_to_multi_spike(targets, num_outputs)
+
+    def label_to_single_spike(self, targets: Tensor, num_outputs: int) -> Tensor:
+        """``on_target`` at the label, ``off_target`` elsewhere: ``[B, N]``."""
+        hot = self._one_hot(targets, num_outputs)
+        return hot * self.on_target + (1 - hot) * self.off_target
+
+    def label_to_multi_spike(self, targets: Tensor, num_outputs: int) -> Tensor:
+        """One ``[B, N]`` target per spike: ``[F, B, N]``."""
+        if len(self.on_target) != len(self.off_target):
+            raise IndexError(f"`on_target` (length: {len(self.on_target)}) must have the same "
+                             f"length as `off_target` (length: {len(self.off_target)}).")
+        hot = self._one_hot(targets, num_outputs)
+        return torch.stack([hot * on + (1 - hot) * off
+                            for on, off in zip(self.on_target, self.off_target, strict=True)])
+
+    @staticmethod
+    def _one_hot(targets: Any, num_outputs: int) -> Tensor:
+        if (not isinstance(targets, Tensor) or targets.is_floating_point()
+                or targets.is_complex() or targets.dim() != 1):
+            raise TypeError("SpikeTime: label targets must be an integer tensor [B] of class "
+                            f"indices, got {getattr(targets, 'dtype', type(targets).__name__)}")
+        if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= num_outputs):
+            raise ValueError(f"SpikeTime: labels must lie in [0, {num_outputs}), got "
+                             f"[{int(targets.min())}, {int(targets.max())}]")
+        return F.one_hot(targets, num_outputs).to(torch.get_default_dtype())
+
+
+def _l_check_record(spk_out: Any) -> Tensor:
+    if not isinstance(spk_out, Tensor) or not spk_out.is_floating_point() or spk_out.dim() < 2:
+        raise TypeError("SpikeTime: spk_out must be a floating-point spike record [T, B, N], got "
+                        f"{getattr(spk_out, 'shape', type(spk_out).__name__)}")
+    return spk_out

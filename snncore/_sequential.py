@@ -46,15 +46,19 @@ class Sequential(nn.Sequential):
     r"""A network run over a whole sequence ``[T, B, ...]`` one layer at a time.
 
     Stateless layers (``Linear``, convolutions, pooling, ``Flatten``, batch norm, ...) see time
-    folded into the batch: one call over ``T·B`` rows instead of ``T`` small ones. Neurons run the
-    whole sequence at once through :meth:`Neuron.run` on the selected backend (``fused`` by
-    default where it applies). In a training forward a non-overlapping ``MaxPool2d`` keeps only the indices
-    of its maxima for the backward; a time-constant input (stride 0 over time, e.g.
-    ``img.expand(T, ...)``) runs the leading stateless layers once; the output of a ``Linear``,
-    convolution or pooling layer that feeds a fused neuron holds that neuron's saved membrane
-    (see docs/backends.md, "How a sequence is executed"). Dropout layers draw **one mask per sequence** (the same units are
-    dropped at every step), and the mask is part of the state so that a sequence fed in chunks or
-    step by step keeps it.
+    folded into the batch: one call over ``T·B`` rows instead of ``T`` small ones. Neurons run
+    the whole sequence at once through :meth:`Neuron.run` on the selected backend (``fused`` by
+    default where it applies). Dropout layers draw **one mask per sequence** (the same units
+    are dropped at every step), and the mask is part of the state so that a sequence fed in
+    chunks or step by step keeps it.
+
+    How the runner gets the folded result is chosen per call (docs/backends.md, "How a
+    sequence is executed"): convolutional networks run depth-first over blocks of time steps
+    (``time_chunk``) with channels-last convolutions (``channels_last``); in a training forward
+    a non-overlapping ``MaxPool2d`` keeps only the indices of its maxima for the backward; a
+    time-constant input (stride 0 over time, e.g. ``img.expand(T, ...)``) runs the leading
+    stateless layers once; the output of a ``Linear``, convolution or pooling layer that feeds
+    a fused neuron holds that neuron's saved membrane.
 
     Args:
         *layers: modules in order: :class:`~snncore.Neuron` instances, nested

@@ -465,7 +465,7 @@ class FusedBackend(Backend):
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
     stochastic surrogates and other neuron kinds (every other describable neuron runs on the
     ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic
-    loops.
+    loops (all-to-all recurrent kinds: in their own fused loop).
     """
 
     name = "fused"

@@ -317,6 +317,18 @@ def gpu_measure(dev: torch.device, T: int, M: int, repeats: int, warmup: int,
                 ts.append(time.perf_counter() - t0)
         return statistics.median(ts)
 
+    def peak(run: Callable[[Tensor], Tensor], x: Tensor) -> float | None:
+        """Training peak in bytes above what was allocated before (CUDA only)."""
+        if dev.type != "cuda":
+            return None
+        x.grad = None
+        sync()
+        base = torch.cuda.memory_allocated(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        run(x).backward(grad)
+        sync()
+        return float(torch.cuda.max_memory_allocated(dev) - base)
+
     fams = {"leaky (hand-written kernels)": (lambda: snn.Leaky(beta=BETA, threshold=THR,
                                                                surrogate="atan"), 0.6, "triton"),
             "leaky (generic kernels)": (lambda: snn.Leaky(beta=BETA, threshold=THR,
@@ -337,7 +349,8 @@ def gpu_measure(dev: torch.device, T: int, M: int, repeats: int, warmup: int,
         def eager(v: Tensor, n: Any = neuron) -> Tensor:
             return n.run(v, backend="eager")[0]
 
-        res[name] = {"triton": timed(ours, x), "eager": timed(eager, x)}
+        res[name] = {"triton": timed(ours, x), "eager": timed(eager, x),
+                     "triton_peak": peak(ours, x), "eager_peak": peak(eager, x)}
         del x
     return {"bandwidth_Bps": gbw, "T": T, "M": M, "results": res}
 
@@ -368,10 +381,16 @@ def gpu_section(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
               f"{gbw / 1e9:.0f} GB/s; LIF roofline (24 bytes per neuron-step: x, spikes and "
               f"the kept membrane in the forward; the spike gradient, the membrane and the input "
               f"gradient in the backward) {ms(roof)} ms.\n")
+    def peak_mib(v: float | None) -> str:
+        return "-" if v is None else mib(v)
+
     rows = [[name, ms(r["triton"]), ms(r["eager"]), f"{r['eager'] / r['triton']:.1f}x",
-             f"{roof / r['triton']:.0%}"] for name, r in res.items()]
+             f"{roof / r['triton']:.0%}", peak_mib(r["triton_peak"]), peak_mib(r["eager_peak"])]
+            for name, r in res.items()]
     md.append(table(["neuron", "triton ms", "eager ms", "eager / triton",
-                     "of the LIF roofline"], rows) + "\n")
+                     "of the LIF roofline", "triton peak MiB", "eager peak MiB"], rows) + "\n")
+    md.append(f"Peak: GPU memory allocated during forward + backward above what was allocated "
+              f"before (the input, {mib(4 * T * M)} MiB, and the upstream gradient excluded).\n")
     lif = res["leaky (hand-written kernels)"]
     frac, speed = roof / lif["triton"], lif["eager"] / lif["triton"]
     print(f"GPU {gpu}: triton LIF {ms(lif['triton'])} ms ({frac:.0%} of the copy bandwidth), "

@@ -63,7 +63,12 @@ class DenseLoss:
 
 # -- neuron families on the LIF-alone shape ---
 def family_neurons() -> dict[str, tuple[Callable[[], nn.Module], float]]:
-    """Shipped neuron families: name -> (factory, input scale)."""
+    """Every shipped neuron family that runs fused: name -> (factory, input scale).
+
+    The families that run eager (their steps mix neurons: all-to-all recurrent weights, LSTM
+    gates, associative memory, the projection inside LeakyParallel/LinearLeaky; and the
+    stateless layers BatchNormTT and GradedSpikes) are listed with the reason in
+    docs/backends.md."""
     fams: dict[str, tuple[Callable[[], nn.Module], float]] = {
         "leaky": (lambda: snn.Leaky(beta=BETA), 0.6)}
     sx = optional("snn_neurons_extra")
@@ -79,6 +84,10 @@ def family_neurons() -> dict[str, tuple[Callable[[], nn.Module], float]]:
         "izhikevich": (lambda: sx.Izhikevich(), 12.0),
         "adex": (lambda: sx.AdEx(), 1500.0),
         "rleaky (element-wise)": (lambda: sx.RLeaky(beta=BETA, all_to_all=False), 0.6),
+        "rsynaptic (element-wise)": (lambda: sx.RSynaptic(alpha=0.9, beta=0.9, all_to_all=False),
+                                     0.4),
+        "delta_leaky": (lambda: sx.DeltaLeaky(beta=BETA, delta_threshold=0.3), 0.6),
+        "state_leaky": (lambda: sx.StateLeaky(beta=BETA), 0.6),
     })
     return fams
 

@@ -296,6 +296,8 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks side by side with snnTorch; writes docs/benchmarks.md."""
     plugins = [("-e", str(ROOT / "plugins" / f)) for f in _present_plugins()]
-    _setup(session, *_core_steps("test"), *plugins)
+    # peers: Norse imports nirtorch at import time (nir comes with snn-nir)
+    peers = [("nirtorch==2.6",), ("--no-deps", NORSE)]
+    _setup(session, *_core_steps("test"), *plugins, *peers)
     session.run("python", "benchmarks/run.py", *session.posargs)
 

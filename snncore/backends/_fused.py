@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._backends import Backend, once_differentiable
+from .._backends import Backend, input_donated, once_differentiable
 from .._surrogate import heaviside
 from . import _feedback
 from . import _generic as generic
@@ -59,6 +59,8 @@ class _Config(NamedTuple):
     surrogate: Any
     native: bool
     recompute: bool
+    #: the input is a temporary lent by the runner: the stored membrane overwrites it
+    donate: bool = False
     #: state fields recorded at every step (native loops only: "mem", and "syn" where it exists)
     record: tuple[str, ...] = ()
 
@@ -199,6 +201,25 @@ def _torch_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor
     carry["mem"], carry["syn"], carry["spk"] = gmem, gsyn, gsst
 
 
+#: scalar parameters expanded to one step's shape, by (value, shape): the native loops read
+#: per-neuron arrays, and a run in time chunks would otherwise rebuild them for every chunk
+_FULL: dict[tuple[float, tuple[int, ...]], Tensor] = {}
+_FULL_MAX_ENTRIES, _FULL_MAX_ELEMS = 16, 1 << 18
+
+
+def _full(v: Tensor, shape: torch.Size) -> Tensor:
+    """``v`` expanded to ``shape`` as a contiguous array (read only by the native loops)."""
+    if v.numel() != 1 or v.device.type != "cpu" or math.prod(shape) > _FULL_MAX_ELEMS:
+        return v.expand(shape).contiguous()
+    key = (v.item(), tuple(shape))
+    t = _FULL.get(key)
+    if t is None or t.dtype != v.dtype:
+        if len(_FULL) >= _FULL_MAX_ENTRIES:
+            _FULL.pop(next(iter(_FULL)))
+        t = _FULL[key] = v.expand(shape).contiguous()
+    return t
+
+
 # -- the autograd function -------------------------------------------------------------------------
 _PARAMS = ("beta", "alpha", "V", "thr", "g")
 #: steps between state checkpoints in the recomputing backward
@@ -226,7 +247,8 @@ class _FusedFunction(torch.autograd.Function):
         need_grad = any(ctx.needs_input_grad[1:])
         learn = {k: ctx.needs_input_grad[5 + i] for i, k in enumerate(_PARAMS)}
         recompute = need_grad and cfg.recompute
-        outs = _forward_loops(ctx, cfg, x, mem0, syn0, spk0, raw, learn, need_grad, recompute)
+        outs = _forward_loops(ctx, cfg, x, mem0, syn0, spk0, raw, learn, need_grad, recompute,
+                              in_place=cfg.donate)
         ctx.save_for_backward(x if recompute else None, mem0, syn0, spk0,
                               *(raw[k] for k in _PARAMS))
         return outs
@@ -274,7 +296,7 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     recs = {f: new(x) for f in cfg.record}
     if cfg.native:
         lib = native.native_library()
-        full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+        full = {k: _full(v, shape) for k, v in p.items()}
         M = mem.numel()
         kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
         ptr = native.ptr
@@ -509,7 +531,7 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
     gradient goes to ``out`` (which may be ``x`` itself) or a new buffer; ``gsum`` as in
     :func:`_native_backward`."""
     lib = native.native_library()
-    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    full = {k: _full(v, shape) for k, v in p.items()}
     M = math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
@@ -538,7 +560,7 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
     """The reverse loop over the stored membranes ``h``, writing the input gradient into ``h``;
     with ``gsum`` (float64, one per neuron) it also adds up the input gradient over time."""
     lib = native.native_library()
-    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    full = {k: _full(v, shape) for k, v in p.items()}
     inits = {k: (v.contiguous() if v is not None else None) for k, v in init.items()}
     T, M = h.shape[0], math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
@@ -627,8 +649,12 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     if record and (not use_native or not set(record) <= set(record_fields(neuron, x_seq))):
         raise ValueError(f"fused_run: record={record!r}: the native loops record "
                          f"{record_fields(neuron, x_seq)} here")
+    # a lent temporary (snn.Sequential's stateless-layer output) holds the stored membrane:
+    # the native loop reads x[t] before writing h[t] at the same place
+    donate = (use_native and not recompute and x_seq.is_contiguous()
+              and input_donated(x_seq))
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  use_native, bool(recompute), tuple(record))
+                  use_native, bool(recompute), donate, tuple(record))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],
@@ -665,7 +691,7 @@ class FusedBackend(Backend):
     Falls back to ``eager`` for ``state_quant``, ``inhibition``, ``detach_reset=False``,
     stochastic surrogates and other neuron kinds (every other describable neuron runs on the
     ``generic`` backend, :mod:`snncore.backends._generic`). :meth:`record` runs in the generic
-    loops.
+    loops (all-to-all recurrent kinds: in their own fused loop).
     """
 
     name = "fused"

@@ -23,6 +23,7 @@ namespace ``_m``: CUDA's libdevice on a GPU, NumPy's under Triton's interpreter.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .._kernel import Program
@@ -112,6 +113,7 @@ def _sig(args: list[tuple[str, str]]) -> str:
     return ", ".join(n + (": tl.constexpr" if t == "constexpr" else "") for n, t in args)
 
 
+@functools.lru_cache(maxsize=256)
 def forward_kernel(f: Program, ns: int, npar: int, pstride: tuple[int, ...],
                    rec: tuple[bool, ...], ckpt: bool) -> KernelSource:
     """The forward kernel of program ``f`` (``pstride[k]``: parameter ``k`` per neuron (1) or
@@ -142,6 +144,7 @@ def forward_kernel(f: Program, ns: int, npar: int, pstride: tuple[int, ...],
     return KernelSource("snncore_fwd", _HEAD + "\n".join(L) + "\n", tuple(args))
 
 
+@functools.lru_cache(maxsize=256)
 def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[int, ...],
                     gout: bool, grec: tuple[bool, ...]) -> KernelSource:
     """The backward kernel of forward ``f`` and gradient program ``b`` (``gout``: an output

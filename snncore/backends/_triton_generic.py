@@ -130,9 +130,22 @@ def _launch(src: tcg.KernelSource, M: int, *args: Any) -> None:
     fn[grid](*args, BLOCK=NEURONS_PER_PROGRAM, **opts)
 
 
+_const_cache: dict[tuple[Any, ...], tuple[tuple[Any, ...], Tensor]] = {}
+
+
 def _consts(*progs: Any, device: torch.device) -> Tensor:
+    """The programs' constants as one float32 tensor on ``device``, made once per programs and
+    device (a host-to-device copy on every call would wait for the GPU)."""
+    key = (*(id(p) for p in progs), str(device))
+    hit = _const_cache.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], progs, strict=True)):
+        return hit[1]
     vals = [v for p in progs for v in p.consts] or [0.0]
-    return torch.tensor(vals, dtype=torch.float32, device=device)
+    t = torch.tensor(vals, dtype=torch.float32, device=device)
+    if len(_const_cache) > 512:
+        _const_cache.clear()
+    _const_cache[key] = (progs, t)
+    return t
 
 
 class _TritonGenericFunction(torch.autograd.Function):

@@ -286,6 +286,8 @@ def test_kernels_benchmark_gpu_section(device):
     fams = [n for n in workloads.family_neurons() if n != "leaky"]
     assert set(res) == {"leaky (hand-written kernels)", "leaky (generic kernels)", *fams}
     assert all(r["triton"] > 0 and r["eager"] > 0 for r in res.values())
+    cuda = device == "cuda"
+    assert all((r["triton_peak"] is not None) == cuda for r in res.values())
     assert raw["gpu"]["bandwidth_Bps"] > 0
     assert "80% of the copy bandwidth" in targets[0] and len(targets) == len(res) + 1
     assert any("eager / triton" in m for m in md)

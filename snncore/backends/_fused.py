@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._backends import Backend, once_differentiable
+from .._backends import Backend, input_donated, once_differentiable
 from .._surrogate import heaviside
 from . import _feedback
 from . import _generic as generic
@@ -58,6 +58,8 @@ class _Config(NamedTuple):
     surrogate: Any
     native: bool
     recompute: bool
+    #: the input is a temporary lent by the runner: the stored membrane overwrites it
+    donate: bool = False
 
     @property
     def syn(self) -> bool:
@@ -196,6 +198,25 @@ def _torch_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor
     carry["mem"], carry["syn"], carry["spk"] = gmem, gsyn, gsst
 
 
+#: scalar parameters expanded to one step's shape, by (value, shape): the native loops read
+#: per-neuron arrays, and a run in time chunks would otherwise rebuild them for every chunk
+_FULL: dict[tuple[float, tuple[int, ...]], Tensor] = {}
+_FULL_MAX_ENTRIES, _FULL_MAX_ELEMS = 16, 1 << 18
+
+
+def _full(v: Tensor, shape: torch.Size) -> Tensor:
+    """``v`` expanded to ``shape`` as a contiguous array (read only by the native loops)."""
+    if v.numel() != 1 or v.device.type != "cpu" or math.prod(shape) > _FULL_MAX_ELEMS:
+        return v.expand(shape).contiguous()
+    key = (v.item(), tuple(shape))
+    t = _FULL.get(key)
+    if t is None or t.dtype != v.dtype:
+        if len(_FULL) >= _FULL_MAX_ENTRIES:
+            _FULL.pop(next(iter(_FULL)))
+        t = _FULL[key] = v.expand(shape).contiguous()
+    return t
+
+
 # -- the autograd function -------------------------------------------------------------------------
 _PARAMS = ("beta", "alpha", "V", "thr", "g")
 #: steps between state checkpoints in the recomputing backward
@@ -229,7 +250,7 @@ class _FusedFunction(torch.autograd.Function):
         T = x.shape[0]
         new = native.empty_like if cfg.native else torch.empty_like
         spk = new(x)
-        h = new(x) if store else None
+        h = (x if cfg.donate else new(x)) if store else None
         # the current is needed by the native reverse loop whenever a parameter is learned
         keep_syn = learn["alpha"] or (cfg.native and any(learn.values()))
         synseq = new(x) if (store and cfg.syn and keep_syn) else None
@@ -240,7 +261,7 @@ class _FusedFunction(torch.autograd.Function):
         sst = spk0.detach().contiguous().clone() if cfg.rec else None
         if cfg.native:
             lib = native.native_library()
-            full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+            full = {k: _full(v, shape) for k, v in p.items()}
             M = mem.numel()
             kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
             ptr = native.ptr
@@ -346,7 +367,7 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
                                carry: dict[str, Tensor | None], acc: dict[str, Tensor],
                                p: dict[str, Tensor], shape: torch.Size, T: int) -> Tensor:
     lib = native.native_library()
-    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    full = {k: _full(v, shape) for k, v in p.items()}
     M = math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
@@ -368,7 +389,7 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
                      init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
                      acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size) -> None:
     lib = native.native_library()
-    full = {k: v.expand(shape).contiguous() for k, v in p.items()}
+    full = {k: _full(v, shape) for k, v in p.items()}
     inits = {k: (v.contiguous() if v is not None else None) for k, v in init.items()}
     T, M = h.shape[0], math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
@@ -431,8 +452,12 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     elif recompute and not can_recompute:
         raise ValueError("fused_run: recompute=True needs the native loops and a surrogate "
                          f"built into them ({sorted(native.SURROGATE_IDS)})")
+    # a lent temporary (snn.Sequential's stateless-layer output) holds the stored membrane:
+    # the native loop reads x[t] before writing h[t] at the same place
+    donate = (use_native and not recompute and x_seq.is_contiguous()
+              and input_donated(x_seq))
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  use_native, bool(recompute))
+                  use_native, bool(recompute), donate)
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],

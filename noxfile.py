@@ -167,10 +167,12 @@ def tests_all(session: nox.Session) -> None:
     plugins = [_editable_plugin(f) for f in _present_plugins()]
     plugins += [("--no-deps", p) for f in _present_plugins() for p in PLUGIN_NO_DEPS.get(f, ())]
     _setup(session, *_core_steps("test,demo"), *plugins, (str(EXAMPLE_PLUGIN),),
-           ("--no-deps", NEUROBENCH), NEUROBENCH_RUNTIME, (TONIC,), local=[EXAMPLE_PLUGIN])
-    # the integration tests, and the fused-backend tests again: with every plugin present they
-    # also check the plugins' neuron classes against eager
-    _pytest(session, "tests/integration", "tests/core/test_fused.py")
+           ("--no-deps", NEUROBENCH), NEUROBENCH_RUNTIME, (TONIC,), (TRITON,),
+           local=[EXAMPLE_PLUGIN])
+    # the integration tests, and the fused-backend and generic Triton tests again: with every
+    # plugin present they also check the plugins' neuron classes against eager
+    _pytest(session, "tests/integration", "tests/core/test_fused.py",
+            "tests/core/test_triton_generic.py")
 
 
 def build_wheels(session: nox.Session, out: Path) -> list[Path]:
@@ -294,6 +296,8 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks side by side with snnTorch; writes docs/benchmarks.md."""
     plugins = [("-e", str(ROOT / "plugins" / f)) for f in _present_plugins()]
-    _setup(session, *_core_steps("test"), *plugins)
+    # peers: Norse imports nirtorch at import time (nir comes with snn-nir)
+    peers = [("nirtorch==2.6",), ("--no-deps", NORSE)]
+    _setup(session, *_core_steps("test"), *plugins, *peers)
     session.run("python", "benchmarks/run.py", *session.posargs)
 

@@ -47,6 +47,10 @@ _OPS = ("COPY ADD SUB MUL DIV NEG EXP LOG SQRT RECIP ABS SIGMOID TANH ERF ATAN S
         "ROUND TRUNC SIGN RELU MIN MAX POW GT GE LT LE EQ NE AND OR XOR NOT WHERE SIGMOID_BWD "
         "TANH_BWD NE0 EXPM1 LOG1P RSQRT").split()
 OP = {name: i for i, name in enumerate(_OPS)}
+_UNARY_OPS = frozenset("COPY NEG EXP LOG SQRT RECIP ABS SIGMOID TANH ERF ATAN SIN COS FLOOR CEIL "
+                       "ROUND TRUNC SIGN RELU NOT NE0 EXPM1 LOG1P RSQRT".split())
+#: operands read by each opcode (the unused operand slots hold 0)
+_ARITY = tuple(3 if name == "WHERE" else 1 if name in _UNARY_OPS else 2 for name in _OPS)
 #: operations whose result may differ from PyTorch's in the last bit
 INEXACT = frozenset({"EXP", "LOG", "SIGMOID", "TANH", "ERF", "ATAN", "SIN", "COS", "POW",
                      "EXPM1", "LOG1P", "RSQRT"})
@@ -78,6 +82,18 @@ class Program:
     def __len__(self) -> int:
         return len(self.code) // 5
 
+    def reads(self, register: int) -> bool:
+        """True when the program uses ``register`` (an operand of an instruction, or an output
+        that is that register itself)."""
+        if register in self.outputs:
+            return True
+        for code in (self.pre, self.code):
+            for i in range(0, len(code), 5):
+                n = _ARITY[code[i]]
+                if register in code[i + 2:i + 2 + n]:
+                    return True
+        return False
+
 
 @dataclass(frozen=True)
 class KernelDescription:
@@ -98,6 +114,14 @@ class KernelDescription:
     joint_graph: Any = field(repr=False)
     _backward: dict[tuple[bool, tuple[bool, ...]], Program] = field(
         default_factory=dict, repr=False, compare=False)
+
+    def backward_reads(self, need_x: bool, learn: tuple[bool, ...]) -> tuple[bool, bool]:
+        """Whether the gradient program for ``(need_x, learn)`` reads the input and whether it
+        reads any state field. A backward that reads no state (a linear step such as
+        ``U = βU + X`` with β fixed) needs no checkpoints and no recomputed forward states."""
+        b = self.backward(need_x, learn)
+        ns = len(self.fields)
+        return b.reads(b.inputs[0]), any(b.reads(r) for r in b.inputs[1:1 + ns])
 
     def backward(self, need_x: bool, learn: tuple[bool, ...]) -> Program:
         """The vector-Jacobian program computing only the gradients that are needed."""
@@ -185,10 +209,11 @@ def _record(neuron: Any, names: tuple[str, ...]) -> tuple[Any, Any, int]:
                                             [gt for _, gt in pairs], allow_unused=True)
         return [gr if gr is not None else torch.zeros_like(x) for gr in grads]
 
-    x = torch.rand(n, dtype=dtype)
-    states = [torch.rand(n, dtype=dtype) for _ in range(ns)]
-    params = [torch.rand(n, dtype=dtype) + 0.5 for _ in range(npar)]
-    gouts = [torch.rand(n, dtype=dtype) for _ in range(1 + ns)]
+    gen = torch.Generator().manual_seed(0)  # the caller's random stream stays untouched
+    x = torch.rand(n, dtype=dtype, generator=gen)
+    states = [torch.rand(n, dtype=dtype, generator=gen) for _ in range(ns)]
+    params = [torch.rand(n, dtype=dtype, generator=gen) + 0.5 for _ in range(npar)]
+    gouts = [torch.rand(n, dtype=dtype, generator=gen) for _ in range(1 + ns)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gf = make_fx(fwd, tracing_mode="fake")(x, *states, *params)
@@ -207,7 +232,8 @@ _UNARY = {aten.neg.default: "NEG", aten.exp.default: "EXP", aten.log.default: "L
           aten.sigmoid.default: "SIGMOID", aten.tanh.default: "TANH", aten.erf.default: "ERF",
           aten.atan.default: "ATAN", aten.sin.default: "SIN", aten.cos.default: "COS",
           aten.floor.default: "FLOOR", aten.ceil.default: "CEIL", aten.round.default: "ROUND",
-          aten.trunc.default: "TRUNC", aten.sign.default: "SIGN", aten.relu.default: "RELU",
+          aten.trunc.default: "TRUNC", aten.sign.default: "SIGN", aten.sgn.default: "SIGN",
+          aten.relu.default: "RELU",
           aten.logical_not.default: "NOT", aten.bitwise_not.default: "NOT",
           aten.expm1.default: "EXPM1", aten.log1p.default: "LOG1P", aten.rsqrt.default: "RSQRT"}
 _BINARY = {"add": "ADD", "sub": "SUB", "mul": "MUL", "div": "DIV", "minimum": "MIN",

@@ -17,9 +17,9 @@ __all__ = ["forward_source", "backward_source"]
 
 _EXPR = {
     "COPY": "{a}", "ADD": "{a} + {b}", "SUB": "{a} - {b}", "MUL": "{a} * {b}",
-    "DIV": "{a} / {b}", "NEG": "-{a}", "EXP": "std::exp({a})", "LOG": "std::log({a})",
+    "DIV": "{a} / {b}", "NEG": "-{a}", "EXP": "snn_expf({a})", "LOG": "std::log({a})",
     "SQRT": "std::sqrt({a})", "RECIP": "1.0f / {a}", "ABS": "std::fabs({a})",
-    "SIGMOID": "1.0f / (1.0f + std::exp(-{a}))", "TANH": "std::tanh({a})",
+    "SIGMOID": "1.0f / (1.0f + snn_expf(-{a}))", "TANH": "std::tanh({a})",
     "ERF": "std::erf({a})", "ATAN": "std::atan({a})", "SIN": "std::sin({a})",
     "COS": "std::cos({a})", "FLOOR": "std::floor({a})", "CEIL": "std::ceil({a})",
     "ROUND": "std::nearbyint({a})", "TRUNC": "std::trunc({a})",
@@ -64,12 +64,16 @@ def _flit(v: float) -> str:
     return f"{float(f).hex()}f"
 
 
-def _lines(code: tuple[int, ...], indent: str) -> list[str]:
+def _lines(code: tuple[int, ...], indent: str, table: dict[str, str] | None = None,
+           reg: str = "r", end: str = ";") -> list[str]:
+    """One assignment per instruction of ``code``: register ``k`` is named ``{reg}{k}``, each
+    operation is spelled by ``table`` (default: the C++ one; the Triton kernels pass theirs)."""
+    table = _EXPR if table is None else table
     out = []
     for i in range(0, len(code), 5):
         op, d, a, b, c = code[i:i + 5]
-        expr = _EXPR[_OPS[op]].format(a=f"r{a}", b=f"r{b}", c=f"r{c}")
-        out.append(f"{indent}r{d} = {expr};")
+        expr = table[_OPS[op]].format(a=f"{reg}{a}", b=f"{reg}{b}", c=f"{reg}{c}")
+        out.append(f"{indent}{reg}{d} = {expr}{end}")
     return out
 
 
@@ -137,59 +141,75 @@ def forward_source(f: Program, ns: int, npar: int) -> str:
 
 def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
     """C++ of ``snncore_gen_bwd(const SnnVmBwd*)`` for forward ``f`` and gradient program
-    ``b`` (recompute every block from its checkpoint, then the reverse loop)."""
+    ``b``: recompute every block from its checkpoint, then the reverse loop; when ``b`` reads no
+    state field (a linear step), only the reverse loop (no checkpoints, and the input only when
+    ``b`` reads it)."""
     frx, frs_in, frs_out = f.inputs[0], f.inputs[1:1 + ns], f.outputs[1:]
     bi, bo = b.inputs, b.outputs
     brx, brs_in = bi[0], bi[1:1 + ns]
     brgout, brgs_out = bi[1 + ns + npar], bi[2 + ns + npar:]
     brgx, brgs_in, brgp = bo[0], bo[1:1 + ns], bo[1 + ns:]
+    recompute = any(b.reads(r) for r in brs_in)
+    reads_x = recompute or b.reads(brx)
     fpinned = set(f.inputs[1 + ns:]) | set(_pre_regs(f))
     bpinned = set(b.inputs[1 + ns:1 + ns + npar]) | set(_pre_regs(b))
     L = [_HEAD.replace("TILE = 512", "TILE = 256"),
          'extern "C" int snncore_gen_bwd(const SnnVmBwd* A) {',
-         "  const int64_t M = A->M, T = A->T, K = A->K, ntiles = (M + TILE - 1) / TILE;",
-         "  const int64_t nblk = (T + K - 1) / K;",
-         "#ifdef _OPENMP",
-         "#pragma omp parallel num_threads(A->nthreads) if (A->nthreads > 1)",
-         "#endif",
-         "  {",
-         f"  std::vector<float> sbuf(size_t(K) * {max(ns, 1)} * TILE);",
-         "#ifdef _OPENMP",
-         "#pragma omp for schedule(static)",
-         "#endif",
-         "  for (int64_t tile = 0; tile < ntiles; ++tile) {",
-         "    const int64_t a = tile * TILE, w = (a + TILE <= M) ? TILE : M - a;"]
-    L += _tile_prologue(f, ns, npar, "PF", "    ")
+         "  const int64_t M = A->M, T = A->T, ntiles = (M + TILE - 1) / TILE;"]
+    if recompute:
+        L += ["  const int64_t K = A->K, nblk = (T + K - 1) / K;",
+              "  if (!A->ckpt || !A->x) return 2;"]
+    elif reads_x:
+        L.append("  if (!A->x) return 2;")
+    L += ["#ifdef _OPENMP",
+          "#pragma omp parallel num_threads(A->nthreads) if (A->nthreads > 1)",
+          "#endif",
+          "  {"]
+    if recompute:
+        L.append(f"  std::vector<float> sbuf(size_t(K) * {max(ns, 1)} * TILE);")
+    L += ["#ifdef _OPENMP",
+          "#pragma omp for schedule(static)",
+          "#endif",
+          "  for (int64_t tile = 0; tile < ntiles; ++tile) {",
+          "    const int64_t a = tile * TILE, w = (a + TILE <= M) ? TILE : M - a;"]
+    if recompute:
+        L += _tile_prologue(f, ns, npar, "PF", "    ")
     L += _tile_prologue(b, ns, npar, "PB", "    ")
     L.append("    alignas(64) float zeros[TILE] = {0}, scratch[TILE];")
     for k in range(ns):
-        L.append(f"    alignas(64) float S{k}[TILE], GS{k}[TILE];")
+        if recompute:
+            L.append(f"    alignas(64) float S{k}[TILE];")
+        L.append(f"    alignas(64) float GS{k}[TILE];")
         L.append(f"    std::memcpy(GS{k}, A->gstate[{k}] + a, 4 * w);")
-    L += ["    for (int64_t blk = nblk - 1; blk >= 0; --blk) {",
-          "      const int64_t t0 = blk * K, t1 = (t0 + K < T) ? t0 + K : T;",
-          "      const float* c = A->ckpt + blk * A->ns * M;"]
-    L += [f"      std::memcpy(S{k}, c + {k} * M + a, 4 * w);" for k in range(ns)]
-    L += ["      for (int64_t t = t0; t < t1; ++t) {",
-          f"        float* sb = sbuf.data() + (t - t0) * {max(ns, 1)} * TILE;"]
-    L += [f"        std::memcpy(sb + {k} * TILE, S{k}, 4 * w);" for k in range(ns)]
-    L += ["        if (t + 1 == t1) break;",
-          "        const float* X = A->x + t * M + a;",
-          "#pragma GCC ivdep",
-          "        for (int64_t j = 0; j < w; ++j) {"]
-    L += _consts(f, "          ")
-    L += _invariant_loads(f, ns, npar, "PF", "          ")
-    decl = _decl(f, fpinned, "          ")
-    if decl:
-        L.append(decl)
-    L.append(f"          r{frx} = X[j];")
-    L += [f"          r{r} = S{k}[j];" for k, r in enumerate(frs_in)]
-    L += _lines(f.code, "          ")
-    L += [f"          S{k}[j] = r{r};" for k, r in enumerate(frs_out)]
-    L += ["        }", "      }",
-          "      for (int64_t t = t1 - 1; t >= t0; --t) {",
-          f"        const float* sb = sbuf.data() + (t - t0) * {max(ns, 1)} * TILE;",
-          "        const float* X = A->x + t * M + a;",
-          "        const float* G = A->gout ? A->gout + t * A->gout_ts + a : zeros;",
+    if recompute:
+        L += ["    for (int64_t blk = nblk - 1; blk >= 0; --blk) {",
+              "      const int64_t t0 = blk * K, t1 = (t0 + K < T) ? t0 + K : T;",
+              "      const float* c = A->ckpt + blk * A->ns * M;"]
+        L += [f"      std::memcpy(S{k}, c + {k} * M + a, 4 * w);" for k in range(ns)]
+        L += ["      for (int64_t t = t0; t < t1; ++t) {",
+              f"        float* sb = sbuf.data() + (t - t0) * {max(ns, 1)} * TILE;"]
+        L += [f"        std::memcpy(sb + {k} * TILE, S{k}, 4 * w);" for k in range(ns)]
+        L += ["        if (t + 1 == t1) break;",
+              "        const float* X = A->x + t * M + a;",
+              "#pragma GCC ivdep",
+              "        for (int64_t j = 0; j < w; ++j) {"]
+        L += _consts(f, "          ")
+        L += _invariant_loads(f, ns, npar, "PF", "          ")
+        decl = _decl(f, fpinned, "          ")
+        if decl:
+            L.append(decl)
+        L.append(f"          r{frx} = X[j];")
+        L += [f"          r{r} = S{k}[j];" for k, r in enumerate(frs_in)]
+        L += _lines(f.code, "          ")
+        L += [f"          S{k}[j] = r{r};" for k, r in enumerate(frs_out)]
+        L += ["        }", "      }",
+              "      for (int64_t t = t1 - 1; t >= t0; --t) {",
+              f"        const float* sb = sbuf.data() + (t - t0) * {max(ns, 1)} * TILE;"]
+    else:
+        L += ["    {", "      for (int64_t t = T - 1; t >= 0; --t) {"]
+    if reads_x:
+        L.append("        const float* X = A->x + t * M + a;")
+    L += ["        const float* G = A->gout ? A->gout + t * A->gout_ts + a : zeros;",
           "        float* GX = A->gx ? A->gx + t * M + a : scratch;"]
     for k in range(ns):
         L.append(f"        const float* GR{k} = A->grec[{k}] ? A->grec[{k}] + t * A->grec_ts[{k}]"
@@ -203,8 +223,9 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
     decl = _decl(b, bpinned, "          ")
     if decl:
         L.append(decl)
-    L.append(f"          r{brx} = X[j];")
-    L += [f"          r{r} = sb[{k} * TILE + j];" for k, r in enumerate(brs_in)]
+    L.append(f"          r{brx} = {'X[j]' if reads_x else '0.0f'};")
+    L += [f"          r{r} = {f'sb[{k} * TILE + j]' if recompute else '0.0f'};"
+          for k, r in enumerate(brs_in)]
     L.append(f"          r{brgout} = G[j];")
     L += [f"          r{r} = GS{k}[j] + GR{k}[j];" for k, r in enumerate(brgs_out)]
     L += _lines(b.code, "          ")

@@ -43,6 +43,10 @@ log = logging.getLogger("snncore.backends.fused")
 
 #: steps between state checkpoints (the backward recomputes one block at a time)
 BLOCK = 32
+#: flags on top of the hand-written loops' that change no result: without floating-point traps
+#: the compiler may if-convert the selects of a step (``where``, ``min``, comparisons), which
+#: otherwise keeps the whole step's loop from being vectorised
+_VALUE_SAFE_FLAGS = ["-fno-trapping-math"]
 _SRC = native.SOURCE_DIR / "kernel_vm.cpp"
 _HDR = native.SOURCE_DIR / "kernel_vm.h"
 _lock = threading.Lock()
@@ -111,7 +115,7 @@ def generic_library() -> Any:
         source = _SRC.read_text(encoding="utf-8") + _HDR.read_text(encoding="utf-8")
         errors: list[str] = []
         for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
-            flags = native._BASE_FLAGS + extra
+            flags = native._BASE_FLAGS + _VALUE_SAFE_FLAGS + extra
             key = hashlib.sha256("\0".join([source, cxx, *flags, native._cpu_tag()]).encode()
                                  ).hexdigest()[:20]
             path = native._cache_dir() / f"vm_{key}.so"
@@ -307,10 +311,15 @@ class _GenericFunction(torch.autograd.Function):
         x = x.detach().contiguous()
         need_grad = any(ctx.needs_input_grad[3:])
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
+        keep_x = recompute = False
+        if need_grad:  # what the backward's program will read (a linear step needs no states)
+            learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
+            keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
+            keep_x = keep_x or recompute
         out = native.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
         recs = [native.empty_like(x) if r else None for r in rec]
-        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if need_grad else None
+        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
         prow, pstr = _param_rows(params, shape)
         f = desc.forward
         pk = _pack(f)
@@ -331,7 +340,7 @@ class _GenericFunction(torch.autograd.Function):
         ctx.desc, ctx.rec, ctx.shape, ctx.T = desc, rec, shape, T
         ctx.deps = deps
         ctx.ckpt = ckpt
-        ctx.save_for_backward(x if need_grad else None, *params)
+        ctx.save_for_backward(x if keep_x else None, *params)
         outs = [out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
                 *(r for r in recs if r is not None)]
         return tuple(outs)
@@ -357,7 +366,10 @@ class _GenericFunction(torch.autograd.Function):
         fpk, bpk = _pack(f), _pack(b)
         gstate = [torch.zeros(shape, dtype=torch.float32) if g is None
                   else g.to(torch.float32).contiguous().clone() for g in gfin]
-        gx = native.empty_like(x) if need_x else None
+        gx = None
+        if need_x:  # x is not kept when the backward does not read it
+            gx = native.empty_like(x if x is not None else
+                                   torch.empty((), dtype=torch.float32).expand(T, *shape))
         accs = [torch.zeros(shape, dtype=torch.float64) if lr else None for lr in learn]
         prow, pstr = _param_rows(params, shape)
         g0, gts = _rows(gout, M)
@@ -380,28 +392,40 @@ class _GenericFunction(torch.autograd.Function):
                  nbcode=bpk.n, bpre=ctypes.addressof(bpk.pre), nbpre=bpk.npre,
                  bnregs=bpk.nregs, bconsts=ctypes.addressof(bpk.consts), nbconst=bpk.nconst,
                  brx=brx, brgout=brgout, brgx=brgx, T=T, M=M, K=BLOCK,
-                 nthreads=_nthreads(T * M), ns=ns, np=len(params), x=x.data_ptr(),
-                 ckpt=ctx.ckpt.data_ptr(), gout=0 if g0 is None else g0.data_ptr(),
+                 nthreads=_nthreads(T * M), ns=ns, np=len(params),
+                 x=0 if x is None else x.data_ptr(),
+                 ckpt=0 if ctx.ckpt is None else ctx.ckpt.data_ptr(),
+                 gout=0 if g0 is None else g0.data_ptr(),
                  gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), **ad)
         rc = _bwd_fn(desc, b)(ctypes.byref(a))
         del arrays
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")
         ctx.ckpt = None
-        # eager autograd's contract: a parameter no used output depends on gets None
-        used = [gout is not None, *(g is not None for g in gfin)]
-        used += [g is not None for g in grec_given]
-        rec_fields = [i for i, r in enumerate(ctx.rec) if r]
-        deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
-        reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
-        gparams = []
-        for j, (p, acc) in enumerate(zip(params, accs, strict=True)):
-            if acc is None or j not in reached:
-                gparams.append(None)
-                continue
-            red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
-            gparams.append(red.reshape(p.shape).to(p.dtype))
+        gparams = parameter_grads(ctx, gout, gfin, grec_given, params, accs)
         return (None, None, None, gx, *gstate, *gparams)
+
+
+def parameter_grads(ctx: Any, gout: Tensor | None, gfin: list[Tensor | None],
+                    grec: list[Tensor | None], params: list[Tensor],
+                    accs: list[Tensor | None]) -> list[Tensor | None]:
+    """The parameter gradients from the per-neuron accumulators ``accs`` (None where not
+    learned), following eager autograd's contract: a parameter no used output depends on
+    (``ctx.deps``, ``ctx.rec``: see :class:`_GenericFunction`) gets None."""
+    ns = len(gfin)
+    used = [gout is not None, *(g is not None for g in gfin)]
+    used += [g is not None for g in grec]
+    rec_fields = [i for i, r in enumerate(ctx.rec) if r]
+    deps = list(ctx.deps[:1 + ns]) + [ctx.deps[1 + i] for i in rec_fields]
+    reached = set().union(*(d for d, u in zip(deps, used, strict=True) if u))
+    gparams: list[Tensor | None] = []
+    for j, (p, acc) in enumerate(zip(params, accs, strict=True)):
+        if acc is None or j not in reached:
+            gparams.append(None)
+            continue
+        red = acc.sum() if p.dim() == 0 else acc.sum_to_size(p.shape)
+        gparams.append(red.reshape(p.shape).to(p.dtype))
+    return gparams
 
 
 _deps_cache: dict[tuple[Any, ...], tuple[Any, tuple[frozenset[int], ...]]] = {}
@@ -442,9 +466,11 @@ def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: An
     return result
 
 
-def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = ()
-                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
-    """Run ``neuron`` over ``x_seq`` in the generic fused loops.
+def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = (),
+                function: Any = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """Run ``neuron`` over ``x_seq`` in the generic fused loops (or in ``function``, an
+    autograd function with :class:`_GenericFunction`'s inputs and outputs, such as the generic
+    Triton kernels').
 
     Returns ``(output [T, ...], final state, {field: [T, ...] per recorded field})``.
     """
@@ -457,7 +483,7 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
     params = [getattr(neuron, n) for n in desc.params]
     deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
         else ()
-    outs = _GenericFunction.apply(desc, mask, deps, x_seq, *state, *params)
+    outs = (function or _GenericFunction).apply(desc, mask, deps, x_seq, *state, *params)
     ns = len(desc.fields)
     out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
     it = iter(recs)

@@ -7,11 +7,12 @@ gradient into the same buffer. Per-neuron parameter gradients are accumulated in
 time and reduced afterwards. Floating-point contraction is disabled so that the arithmetic is the
 eager step functions' operation by operation (spikes identical to ``eager`` on the same device).
 
-Supported: the ``fused`` backend's neuron kinds and options (see
+Hand-written kernels: the ``fused`` backend's neuron kinds and options (see
 :mod:`snncore.backends._fused`), float32, with the ``atan`` and ``fast_sigmoid`` surrogates
-built into the kernels. Needs ``triton`` and a CUDA device; :func:`triton_run` also runs under
-Triton's interpreter (``TRITON_INTERPRET=1``) on CPU tensors, which is how its correctness is
-tested without a GPU.
+built into the kernels; every other describable neuron runs in the generic kernels of
+:mod:`snncore.backends._triton_generic`. Needs ``triton`` and a CUDA device;
+:func:`triton_run` also runs under Triton's interpreter (``TRITON_INTERPRET=1``) on CPU tensors,
+which is how its correctness is tested without a GPU.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ._fused import (
     kind_supported,
     unused_as_none,
 )
+from ._triton_generic import triton_generic_run, triton_generic_supports
 
 __all__ = ["TritonBackend", "triton_run"]
 
@@ -191,7 +193,13 @@ def _check(neuron: Any, x_seq: Tensor, require_cuda: bool) -> tuple[bool, str]:
 
 
 class TritonBackend(Backend):
-    """Triton GPU kernels (one launch per layer and pass). Needs ``triton`` and CUDA."""
+    """Triton GPU kernels (one launch per layer and pass). Needs ``triton`` and CUDA.
+
+    The hand-written kernels above run the ``fused`` kinds and options; every other neuron that
+    :func:`snncore.extend.describe` can describe (any ``fused_kind`` with another option, the
+    other shipped families, third-party neurons) runs in the generic kernels generated from its
+    description (:mod:`snncore.backends._triton_generic`), and so does :meth:`record`.
+    """
 
     name = "triton"
     priority = 20
@@ -211,7 +219,24 @@ class TritonBackend(Backend):
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
         if torch.compiler.is_compiling():
             return False, "inside torch.compile the step functions are traced instead"
-        return _check(neuron, x_seq, require_cuda=True)
+        ok, why = _check(neuron, x_seq, require_cuda=True)
+        if ok:
+            return ok, why
+        ok, generic_why = triton_generic_supports(neuron, x_seq)
+        if ok:
+            return ok, ""
+        if getattr(neuron, "fused_kind", None) is None:
+            return False, generic_why
+        return False, f"{why}; generic kernels: {generic_why}"
 
     def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
-        return triton_run(neuron, x_seq, state)
+        if _check(neuron, x_seq, require_cuda=not _interpreter())[0]:
+            return triton_run(neuron, x_seq, state)
+        out, fin, _ = triton_generic_run(neuron, x_seq, state)
+        return out, fin
+
+    def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+               ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        if triton_generic_supports(neuron, x_seq, require_cuda=not _interpreter())[0]:
+            return triton_generic_run(neuron, x_seq, state, fields)
+        return super().record(neuron, x_seq, state, fields)

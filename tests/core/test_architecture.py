@@ -35,7 +35,8 @@ LAYERS: dict[str, int] = {
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
     "snncore.backends._native": 4, "snncore.backends._triton": 4,
     "snncore.backends._triton_kernels": 4, "snncore.backends._generic": 4,
-    "snncore.backends._codegen": 4,
+    "snncore.backends._codegen": 4, "snncore.backends._feedback": 4,
+    "snncore.backends._triton_codegen": 4, "snncore.backends._triton_generic": 4,
     # 5 built-ins, one hook module per area
     "snncore._builtins": 5, "snncore._builtins.neurons": 5, "snncore._builtins.surrogates": 5,
     "snncore._builtins.encoders": 5, "snncore._builtins.eager": 5, "snncore._builtins.fused": 5,

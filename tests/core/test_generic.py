@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -97,13 +99,22 @@ def test_plain_attribute_change_is_seen():
     _close(b, e)
 
 
-def test_readme_custom_neuron_runs_fused():
+@contextlib.contextmanager
+def readme_custom_neuron() -> Iterator[str]:
+    """Run the README's custom-neuron block; yields the name it registers (removed after)."""
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     block = next(b for b in blocks if "register_neuron" in b and "class " in b)
     ns: dict = {"__name__": "readme"}
     try:
         exec(compile(block, "README custom neuron", "exec"), ns)
-        name = re.search(r"register_neuron\(\"(\w+)\"", block).group(1)
+        yield re.search(r"register_neuron\(\"(\w+)\"", block).group(1)
+    finally:
+        for reg in snn.registries().values():
+            reg.remove_plugin("user")
+
+
+def test_readme_custom_neuron_runs_fused():
+    with readme_custom_neuron() as name:
         neuron = snn.create(name, threshold=0.5)
         x = torch.rand(T, B, N)
         chosen = select_backend(neuron, x)
@@ -113,9 +124,6 @@ def test_readme_custom_neuron_runs_fused():
         assert torch.equal(spk_f, spk_e)
         for a, b in zip(st_f, st_e, strict=True):
             _close(a, b)
-    finally:
-        for reg in snn.registries().values():
-            reg.remove_plugin("user")
 
 
 def test_record_on_the_fused_path_matches_trace_and_gradients():

@@ -4,8 +4,6 @@ on a CUDA GPU) equality with eager."""
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
 import sys
 
 import pytest
@@ -17,6 +15,7 @@ from snncore.backends import _triton
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_fused import KINDS, RESETS, _assert_same, _inputs, _make  # noqa: E402
+from triton_helpers import rerun_under_interpreter  # noqa: E402
 
 
 def test_availability_reason_without_cuda_or_triton():
@@ -43,35 +42,9 @@ def test_supports_checks_options():
     assert not ok and "float32" in reason
 
 
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
-
-
-@pytest.fixture
-def device():
-    """A CUDA device when there is one, else CPU when this process runs under Triton's
-    interpreter (see test_under_interpreter)."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available():
-        return "cuda"
-    if not INTERPRET:
-        pytest.skip("no CUDA device; covered by test_under_interpreter in a subprocess")
-    return "cpu"
-
-
 def test_under_interpreter():
-    """Without a GPU, rerun this file's kernel tests on CPU under TRITON_INTERPRET=1 (the
-    setting must be there before triton builds its kernels, hence the fresh process)."""
-    pytest.importorskip("triton")
-    if torch.cuda.is_available() or INTERPRET:
-        pytest.skip("the kernel tests run directly in this process")
-    env = dict(os.environ, TRITON_INTERPRET="1")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", __file__,
-         "-k", "equals_eager or fixed_parameters"],
-        env=env, capture_output=True, text=True, timeout=600, cwd=os.path.dirname(__file__))
-    tail = (proc.stdout + proc.stderr)[-3000:]
-    assert proc.returncode == 0, tail
-    assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1], tail
+    """Without a GPU, rerun this file's kernel tests on CPU under TRITON_INTERPRET=1."""
+    rerun_under_interpreter(__file__, "equals_eager or fixed_parameters")
 
 
 def _run(neuron, x, state, w_spk, w_state, how, device):

@@ -11,6 +11,7 @@ import torch
 import snn_neurons_extra as sx
 import snncore as snn
 from snncore._backends import get_backend, select_backend
+from snncore.extend import describe
 
 T, B, N = 37, 2, 19  # N*B not a multiple of the kernel tile; T not a multiple of the block
 RESETS = ("subtract", "zero", "none")
@@ -48,6 +49,9 @@ def _family_cases():
         ]
     cases += [
         ("li", lambda: sx.LI(beta=0.9, learn_beta=True), 1.0),
+        # a fixed decay: the linear step's backward reads no state (no checkpoints, no recompute)
+        ("li_fixed", lambda: sx.LI(beta=0.9), 1.0),
+        ("li_fixed_per_neuron", lambda: sx.LI(beta=torch.linspace(0.5, 0.95, N)), 1.0),
         ("leaky_per_neuron", lambda: snn.Leaky(beta=torch.linspace(0.5, 0.95, N),
                                                threshold=torch.linspace(0.8, 1.2, N),
                                                learn_beta=True, learn_threshold=True), 1.0),
@@ -60,6 +64,20 @@ def _family_cases():
                                                             learn_beta=True), 1.0),
         ("alif_quant", lambda: sx.ALIF(beta=0.9, state_quant=lambda t: torch.round(t * 64) / 64),
          1.0),
+        ("state_leaky", lambda: sx.StateLeaky(beta=0.9, learn_beta=True, learn_threshold=True,
+                                              graded_spikes_factor=1.5,
+                                              learn_graded_spikes_factor=True), 1.0),
+        ("state_leaky_per_neuron", lambda: sx.StateLeaky(
+            beta=torch.linspace(0.5, 0.95, N), surrogate="fast_sigmoid",
+            state_quant=lambda t: torch.round(t * 64) / 64), 1.0),
+        ("delta_leaky", lambda: sx.DeltaLeaky(beta=0.9, delta_threshold=0.3, learn_beta=True,
+                                              learn_threshold=True, graded_spikes_factor=1.5,
+                                              learn_graded_spikes_factor=True), 1.0),
+        ("delta_leaky_per_neuron", lambda: sx.DeltaLeaky(
+            beta=torch.linspace(0.5, 0.95, N), delta_threshold=torch.linspace(0.2, 0.4, N),
+            surrogate="sigmoid"), 1.0),
+        ("delta_leaky_quant", lambda: sx.DeltaLeaky(
+            beta=0.8, delta_threshold=0.25, state_quant=lambda t: torch.round(t * 32) / 32), 1.0),
     ]
     return cases
 
@@ -175,7 +193,9 @@ def test_hand_written_kinds_keep_their_eager_fallback():
 
 @pytest.mark.parametrize("make, why", [
     (lambda: sx.RLeaky(beta=0.9, linear_features=N), "sub-module"),
-    (lambda: sx.SLSTM(N, N), "sub-module"),
+    (lambda: sx.SLSTM(N, N), "matrix products"),
+    (lambda: sx.SConv2dLSTM(2, 2, 3), "convolution"),
+    (lambda: sx.LinearLeaky(0.9, N, N), "input projection"),
     (lambda: snn.Leaky(beta=0.9, inhibition=True), "inhibition"),
     (lambda: sx.ALIF(beta=0.9, inhibition=True), "argmax"),
     (lambda: sx.ALIF(beta=0.9, surrogate="sso"), "deterministic"),
@@ -192,3 +212,64 @@ def test_float64_runs_eager_with_reason():
     ok, reason = get_backend("generic").supports(sx.ALIF(beta=0.9),
                                                      torch.rand(T, B, N, dtype=torch.float64))
     assert not ok and "float32 on CPU" in reason
+
+
+@pytest.mark.parametrize("make, reads", [
+    (lambda: sx.LI(beta=0.9), (False, False)),
+    (lambda: sx.LI(beta=0.9, learn_beta=True), (False, True)),
+    (lambda: sx.AdEx(), (True, True)),
+    (lambda: snn.Leaky(beta=0.9, reset="none"), (True, True)),
+])
+def test_backward_recomputes_only_when_its_program_reads_the_state(make, reads):
+    neuron = make()
+    desc = describe(neuron)
+    learn = tuple(getattr(neuron, p).requires_grad for p in desc.params)
+    assert desc.backward_reads(True, learn) == reads
+    # a backward that reads neither the input nor a state keeps nothing of size T
+    x = torch.rand(T, B, N, requires_grad=True)
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        out, _ = neuron.run(x * 1.0, backend="generic")
+    big = [t for t in saved if t.numel() >= T * B * N]
+    assert bool(big) == any(reads), [tuple(t.shape) for t in big]
+    out.sum().backward()
+
+
+def test_state_leaky_runs_its_recurrence_fused_and_keeps_the_convolution_for_truncation():
+    x = torch.rand(T, B, N) * 0.6
+    n = sx.StateLeaky(beta=0.9)
+    auto, _ = n.run(x)
+    fused, _ = n.run(x, backend="generic")
+    assert torch.equal(auto, fused)
+    _, mems = n.trace(x)  # the causal convolution: the same membranes to rounding
+    torch.testing.assert_close(n.record(x, "mem")[2]["mem"], mems.mem, rtol=1e-5, atol=1e-6)
+    truncated = sx.StateLeaky(beta=0.9, kernel_truncation_steps=4)
+    spk, _ = truncated.run(x)
+    assert torch.equal(spk, truncated.trace(x)[0])
+    with pytest.raises(ValueError, match="kernel_truncation_steps"):
+        truncated.run(x, backend="generic")
+
+
+def test_every_registry_neuron_is_benchmarked_fused_or_documented_as_eager():
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    from snn_neurons_extra._plugin import _neurons
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("workloads", root / "benchmarks" / "workloads.py")
+    wl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wl)
+    benchmarked = {name.split(" ")[0] for name in wl.family_neurons()}
+    doc = (root / "docs" / "backends.md").read_text(encoding="utf-8")
+    table = doc[doc.index("| neuron | why it runs eager |"):]
+    table = table[:table.index("\n\n")]
+    eager = set(re.findall(r"`([a-z_0-9]+)`", "\n".join(
+        line.split("|")[1] for line in table.splitlines()[2:])))
+    x = torch.rand(T, B, N) * 0.6
+    for name in _neurons():
+        assert name in benchmarked or name in eager, name
+        if name in benchmarked and name not in ("rleaky", "rsynaptic"):
+            make = wl.family_neurons()[name][0]
+            assert select_backend(make(), x).name in ("fused", "generic"), name

@@ -54,7 +54,7 @@ def test_rleaky_elementwise_matches_reference(reset, delay, per_neuron):
 def test_rleaky_linear_matches_reference(reset, delay):
     n = RLeaky(beta=0.9, linear_features=N, reset=reset, reset_delay=delay,
                graded_spikes_factor=0.7).double()
-    assert n.fused_kind is None
+    assert n.fused_kind == "rleaky_feedback" and n.fused_feedback is n.recurrent
     x = _x()
     spk, st = n.trace(x)
     W = n.recurrent.weight.detach().numpy()

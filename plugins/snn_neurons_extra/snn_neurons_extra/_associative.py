@@ -65,6 +65,9 @@ class AssociativeLeaky(Neuron):
     """
 
     State = AssociativeLeakyState
+    fusable = ("AssociativeLeaky runs eager: its state is a (d_value, d_key) matrix per sample "
+               "written by outer products of input projections and read out by a matrix "
+               "product, not one element-wise state per input feature")
 
     fixed_options = not_taken("the memory is never reset", "reset_delay", "detach_reset",
                               reset="none")

@@ -94,6 +94,10 @@ class SLSTM(_LSTMNeuron):
     State = SLSTMState
 
     option_defaults = {"reset": "none"}
+    fusable = ("SLSTM runs eager: every step's gates are matrix products of the previous hidden "
+               "state (nn.LSTMCell), which the element-wise fused loops cannot express; fusing "
+               "only the element-wise rest of the step cannot reach their speed-up (the "
+               "recurrent matrix products alone take about half of an eager training step)")
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  **options: Any) -> None:
@@ -174,6 +178,10 @@ class SConv2dLSTM(_LSTMNeuron):
     State = SConv2dLSTMState
 
     option_defaults = {"reset": "none"}
+    fusable = ("SConv2dLSTM runs eager: every step's gates are one convolution over the input "
+               "and the previous hidden state, which the element-wise fused loops cannot "
+               "express; the convolution dominates the step, so fusing the element-wise rest "
+               "alone cannot reach their speed-up")
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
                  bias: bool = True, max_pool: int = 0, avg_pool: int = 0, **options: Any) -> None:

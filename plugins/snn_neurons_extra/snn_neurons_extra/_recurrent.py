@@ -29,6 +29,7 @@ class _Recurrence:
         kernel_size: int | tuple[int, int] | None,
         learn_recurrent: bool,
         elementwise_kind: str,
+        feedback_kind: str,
     ) -> None:
         owner = type(self).__name__
         check_bool(all_to_all, "all_to_all", owner)
@@ -60,7 +61,7 @@ class _Recurrence:
             if not learn_recurrent:
                 for p in self.recurrent.parameters():
                     p.requires_grad_(False)
-            self.fused_kind: str | None = None
+            self.fused_kind: str = feedback_kind
         else:
             if linear_features is not None or conv2d_channels is not None \
                     or kernel_size is not None:
@@ -70,6 +71,12 @@ class _Recurrence:
                 )
             self.add_param("V", V, learn_recurrent)
             self.fused_kind = elementwise_kind
+
+    @property
+    def fused_feedback(self) -> nn.Module | None:
+        """The all-to-all feedback layer the fused backend runs between steps (None with
+        element-wise feedback)."""
+        return self.recurrent
 
     def prepare(self: Any, x: Tensor, state: Any) -> Any:
         """The base checks, plus the input's fit to the recurrent layer."""
@@ -139,7 +146,11 @@ class RLeaky(_Recurrence, Neuron):
         :class:`RLeakyState` ``(spk, mem)``, each shaped like the input.
 
     Attributes:
-        fused_kind: ``"rleaky_elementwise"`` with element-wise feedback, else None.
+        fused_kind: ``"rleaky_elementwise"`` with element-wise feedback, else
+            ``"rleaky_feedback"``: both run on the ``fused`` backend (all-to-all as one fused
+            operation over T with the feedback layer applied between steps and its weight
+            gradient as one GEMM over all steps; see docs/backends.md).
+        fused_feedback: the all-to-all feedback layer (``recurrent``), else None.
 
     Example::
 
@@ -156,7 +167,7 @@ class RLeaky(_Recurrence, Neuron):
         Neuron.__init__(self, **options)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
-                              learn_recurrent, "rleaky_elementwise")
+                              learn_recurrent, "rleaky_elementwise", "rleaky_feedback")
 
     def step(self, x: Tensor, state: RLeakyState) -> tuple[Tensor, RLeakyState]:
         beta = self.param("beta", x, clamp01=True)
@@ -203,7 +214,10 @@ class RSynaptic(_Recurrence, Neuron):
         :class:`RSynapticState` ``(spk, syn, mem)``, each shaped like the input.
 
     Attributes:
-        fused_kind: ``"rsynaptic_elementwise"`` with element-wise feedback, else None.
+        fused_kind: ``"rsynaptic_elementwise"`` with element-wise feedback, else
+            ``"rsynaptic_feedback"`` (all-to-all); both run on the ``fused`` backend, as in
+            :class:`RLeaky`.
+        fused_feedback: the all-to-all feedback layer (``recurrent``), else None.
 
     Example::
 
@@ -222,7 +236,8 @@ class RSynaptic(_Recurrence, Neuron):
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         self._init_recurrence(V, all_to_all, linear_features, conv2d_channels, kernel_size,
-                              learn_recurrent, "rsynaptic_elementwise")
+                              learn_recurrent, "rsynaptic_elementwise",
+                              "rsynaptic_feedback")
 
     def step(self, x: Tensor, state: RSynapticState) -> tuple[Tensor, RSynapticState]:
         alpha = self.param("alpha", x, clamp01=True)

@@ -7,9 +7,10 @@
 //
 // Every operation rounds exactly as PyTorch's CPU kernel does for add, sub, mul, div, neg,
 // comparisons, min/max, where, sqrt and reciprocal (the build disables floating-point
-// contraction), so a program made of those reproduces the eager step bit for bit. Transcendental
-// functions (exp, log, tanh, ...) use the C library and may differ from PyTorch's vectorised
-// versions in the last bit.
+// contraction), so a program made of those reproduces the eager step bit for bit. exp (and
+// sigmoid) use snn_expf (kernel_vm.h, vectorisable); the other transcendental functions (log,
+// tanh, ...) use the C library; both may differ from PyTorch's vectorised versions in the last
+// bit.
 
 #include <cmath>
 #include <cstdint>
@@ -47,12 +48,12 @@ void run(const int32_t* code, int64_t n, float* const* P, int64_t w) {
             case MUL: LOOP2(u * v)
             case DIV: LOOP2(u / v)
             case NEG: LOOP1(-u)
-            case EXP: LOOP1(std::exp(u))
+            case EXP: LOOP1(snn_expf(u))
             case LOG: LOOP1(std::log(u))
             case SQRT: LOOP1(std::sqrt(u))
             case RECIP: LOOP1(1.0f / u)
             case ABS: LOOP1(std::fabs(u))
-            case SIGMOID: LOOP1(1.0f / (1.0f + std::exp(-u)))
+            case SIGMOID: LOOP1(1.0f / (1.0f + snn_expf(-u)))
             case TANH: LOOP1(std::tanh(u))
             case ERF: LOOP1(std::erf(u))
             case ATAN: LOOP1(std::atan(u))
@@ -209,9 +210,12 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
             for (int32_t k = 0; k < ns; ++k) load(B.P[A->brgs_out[k]], A->gstate[k] + a, 1, w);
             for (int64_t blk = nblk - 1; blk >= 0; --blk) {
                 const int64_t t0 = blk * K, t1 = (t0 + K < T) ? t0 + K : T;
-                const float* c = A->ckpt + blk * ns * M;
-                for (int32_t k = 0; k < ns; ++k) load(F.P[A->frs_in[k]], c + k * M + a, 1, w);
-                for (int64_t t = t0; t < t1; ++t) {
+                // without checkpoints the gradient program reads no state: no recomputation
+                const float* c = A->ckpt ? A->ckpt + blk * ns * M : nullptr;
+                if (c)
+                    for (int32_t k = 0; k < ns; ++k)
+                        load(F.P[A->frs_in[k]], c + k * M + a, 1, w);
+                for (int64_t t = t0; t < t1 && c; ++t) {
                     float* sb = sbuf.data() + (t - t0) * ns * TILE;
                     for (int32_t k = 0; k < ns; ++k)
                         std::memcpy(sb + k * TILE, F.P[A->frs_in[k]], 4 * w);
@@ -222,8 +226,9 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
                 }
                 for (int64_t t = t1 - 1; t >= t0; --t) {
                     float* sb = sbuf.data() + (t - t0) * ns * TILE;
-                    for (int32_t k = 0; k < ns; ++k) B.P[A->brs_in[k]] = sb + k * TILE;
-                    B.P[A->brx] = const_cast<float*>(A->x) + t * M + a;
+                    for (int32_t k = 0; k < ns; ++k)
+                        B.P[A->brs_in[k]] = c ? sb + k * TILE : zero.data();
+                    B.P[A->brx] = A->x ? const_cast<float*>(A->x) + t * M + a : zero.data();
                     B.P[A->brgout] = A->gout ? const_cast<float*>(A->gout) + t * A->gout_ts + a
                                              : zero.data();
                     for (int32_t k = 0; k < ns; ++k) {

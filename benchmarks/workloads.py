@@ -9,6 +9,7 @@ SpikingJelly, Sinabs) are included when they import.
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -130,6 +131,47 @@ def record_contenders(T: int = 25, B: int = 256) -> Contenders:
         _, states = readout.trace(fc2(spk))
         mem = states.mem
         return mem, ((mem - target) ** 2).mean()
+
+    return {"record (fused)": (with_record, params), "trace (eager)": (with_trace, params)}
+
+
+def readout_contenders(T: int = 25, B: int = 256) -> Contenders:
+    """The demo's readout layer alone ([T, B, 10], reset none), cross-entropy on the time-mean
+    membrane: the part of the demo's step that ``record`` replaces."""
+    torch.manual_seed(4)
+    x = torch.rand(T, B, 10, requires_grad=True)
+    y = torch.randint(0, 10, (B,))
+    ro = snn.Leaky(beta=0.9, reset="none")
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        _, _, rec = ro.record(x, "mem")
+        return rec["mem"], nn.functional.cross_entropy(rec["mem"].mean(0), y)
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        _, st = ro.trace(x)
+        return st.mem, nn.functional.cross_entropy(st.mem.mean(0), y)
+
+    return {"record (fused)": (with_record, [x]), "trace (eager)": (with_trace, [x])}
+
+
+def regression_contenders(T: int = 100, B: int = 64) -> Contenders:
+    """A regression training step (1-128-1, membrane MSE on the readout; snnTorch's regression
+    tutorials): hidden layer fused, readout recorded or traced."""
+    torch.manual_seed(9)
+    fc1, fc2 = nn.Linear(1, 128), nn.Linear(128, 1)
+    hidden, ro = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9, reset="none")
+    x, target = torch.rand(T, B, 1), torch.rand(T, B, 1)
+    params = [*fc1.parameters(), *fc2.parameters()]
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        s, _ = hidden.run(fc1(x))
+        _, _, rec = ro.record(fc2(s), "mem")
+        return rec["mem"], ((rec["mem"] - target) ** 2).mean()
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        s, _ = hidden.run(fc1(x))
+        _, st = ro.trace(fc2(s))
+        return st.mem, ((st.mem - target) ** 2).mean()
 
     return {"record (fused)": (with_record, params), "trace (eager)": (with_trace, params)}
 
@@ -276,52 +318,66 @@ def conv_layers(seed: int = 7) -> tuple[nn.Module, nn.Module, nn.Module]:
     return nn.Conv2d(1, 12, 5), nn.Conv2d(12, 64, 5), nn.Linear(64 * 4 * 4, 10)
 
 
+def _channels_last(z: Tensor) -> Tensor:
+    """``[N, C, H, W]`` in channels-last memory order (a view for ``C == 1``)."""
+    n, c, h, w = z.shape
+    if c == 1:
+        return z.reshape(n, h, w, 1).permute(0, 3, 1, 2)
+    return z.contiguous(memory_format=torch.channels_last)
+
+
 def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
+    """The tutorial-6 conv network: snncore, the conv-only floors and the peers. Every
+    contender's loss is the same dense upstream gradient on its ``[T, B, 10]`` output (what a
+    real loss feeds back), so the floors and the networks do the same backward work."""
     c1, c2, fc = conv_layers()
     params = [*c1.parameters(), *c2.parameters(), *fc.parameters()]
     x = (torch.rand(T, B, 1, 28, 28) > 0.7).float()
+    grad = torch.rand(T, B, 10)
     pool = nn.MaxPool2d(2)
+
+    def dense(y: Tensor) -> tuple[Tensor, DenseLoss]:
+        return y, DenseLoss(y, grad)
 
     def lif() -> nn.Module:
         return snn.Leaky(beta=0.5)
 
     net = snn.Sequential(c1, pool, lif(), c2, pool, lif(), nn.Flatten(), fc, lif())
 
-    def ours() -> tuple[Tensor, Tensor]:
-        spk, _ = net(x)
-        return spk, spk.sum()
+    def ours() -> tuple[Tensor, DenseLoss]:
+        return dense(net(x)[0])
 
     out: Contenders = {"snncore Sequential": (ours, params)}
 
-    # the conv-only floor: neurons replaced by identity, three arrangements
-    def stages(z: Tensor) -> Tensor:
+    # the conv-only floor: neurons replaced by identity, in six arrangements
+    def stages(z: Tensor, cl: bool) -> Tensor:
+        if cl:
+            z = _channels_last(z)
         z = pool(c1(z))
         z = pool(c2(z))
         return fc(z.flatten(1))
 
-    def floor_step() -> tuple[Tensor, Tensor]:
-        y = torch.stack([stages(x[t]) for t in range(T)])
-        return y, y.sum()
+    def floor_step(cl: bool) -> tuple[Tensor, DenseLoss]:
+        return dense(torch.stack([stages(x[t], cl) for t in range(T)]))
 
-    def floor_folded() -> tuple[Tensor, Tensor]:
-        y = stages(x.reshape(T * B, 1, 28, 28)).reshape(T, B, 10)
-        return y, y.sum()
+    def floor_folded(cl: bool) -> tuple[Tensor, DenseLoss]:
+        return dense(stages(x.reshape(T * B, 1, 28, 28), cl).reshape(T, B, 10))
 
-    def floor_chunked(k: int = 5) -> tuple[Tensor, Tensor]:
-        parts = [stages(x[t:t + k].reshape(-1, 1, 28, 28)).reshape(-1, B, 10)
+    def floor_chunked(cl: bool, k: int = 5) -> tuple[Tensor, DenseLoss]:
+        parts = [stages(x[t:t + k].reshape(-1, 1, 28, 28), cl).reshape(-1, B, 10)
                  for t in range(0, T, k)]
-        y = torch.cat(parts)
-        return y, y.sum()
+        return dense(torch.cat(parts))
 
-    out["floor: per step"] = (floor_step, params)
-    out["floor: 5-step chunks"] = (floor_chunked, params)
-    out["floor: folded"] = (floor_folded, params)
+    for cl, tag in ((False, ""), (True, ", channels-last")):
+        out[f"floor: per step{tag}"] = (lambda cl=cl: floor_step(cl), params)
+        out[f"floor: 5-step chunks{tag}"] = (lambda cl=cl: floor_chunked(cl), params)
+        out[f"floor: folded{tag}"] = (lambda cl=cl: floor_folded(cl), params)
     if snntorch is not None:
         from snntorch import surrogate as sg
 
         l1, l2, l3 = (snntorch.Leaky(beta=0.5, spike_grad=sg.atan()) for _ in range(3))
 
-        def snt() -> tuple[Tensor, Tensor]:
+        def snt() -> tuple[Tensor, DenseLoss]:
             m1, m2, m3 = l1.init_leaky(), l2.init_leaky(), l3.init_leaky()
             rec = []
             for t in range(T):
@@ -329,14 +385,13 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
                 s2, m2 = l2(pool(c2(s1)), m2)
                 s3, m3 = l3(fc(s2.flatten(1)), m3)
                 rec.append(s3)
-            s = torch.stack(rec)
-            return s, s.sum()
+            return dense(torch.stack(rec))
 
         out["snnTorch (tutorial loop)"] = (snt, params)
     if norse is not None:
         n1, n2, n3 = norse.LIFBoxCell(), norse.LIFBoxCell(), norse.LIFBoxCell()
 
-        def nor() -> tuple[Tensor, Tensor]:
+        def nor() -> tuple[Tensor, DenseLoss]:
             s1 = s2 = s3 = None
             rec = []
             for t in range(T):
@@ -344,8 +399,7 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
                 z, s2 = n2(pool(c2(z)), s2)
                 z, s3 = n3(fc(z.flatten(1)), s3)
                 rec.append(z)
-            s = torch.stack(rec)
-            return s, s.sum()
+            return dense(torch.stack(rec))
 
         out["Norse (LIFBoxCell loop)"] = (nor, params)
     if sj_neuron is not None and sj_layer is not None:
@@ -357,12 +411,31 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
                            sj_layer.SeqToANNContainer(c2, pool), sjl(),
                            sj_layer.SeqToANNContainer(nn.Flatten(), fc), sjl())
 
-        def sjr() -> tuple[Tensor, Tensor]:
+        def sjr() -> tuple[Tensor, DenseLoss]:
             sj_functional.reset_net(sj)
-            s = sj(x)
-            return s, s.sum()
+            return dense(sj(x))
 
         out["SpikingJelly (multi-step)"] = (sjr, params)
+    if sinabs_layers is not None:
+        from sinabs.activation import SingleSpike
+
+        def sinabs_lif() -> nn.Module:
+            # beta = exp(-1 / tau_mem) = 0.5; no input scaling, like the others
+            return sinabs_layers.LIFSqueeze(batch_size=B, tau_mem=1.0 / math.log(2.0),
+                                            spike_fn=SingleSpike, norm_input=False)
+
+        sb = nn.Sequential(c1, pool, sinabs_lif(), c2, pool, sinabs_lif(), nn.Flatten(), fc,
+                           sinabs_lif())
+
+        def sbr() -> tuple[Tensor, DenseLoss]:
+            for m in sb.modules():
+                if hasattr(m, "reset_states"):
+                    m.reset_states()
+            # Sinabs folds time batch-major: [B*T, ...]
+            y = sb(x.transpose(0, 1).reshape(B * T, 1, 28, 28))
+            return dense(y.reshape(B, T, 10).transpose(0, 1))
+
+        out["Sinabs (LIFSqueeze)"] = (sbr, params)
     return out
 
 

@@ -57,6 +57,8 @@ __all__ = [
     "func_transforms_active",
     "tracing",
     "once_differentiable",
+    "donate_input",
+    "input_donated",
 ]
 
 log = logging.getLogger("snncore.backends")
@@ -111,6 +113,16 @@ class Backend:
             for f in fields:
                 kept[f].append(getattr(state, f))
         return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
+
+    def run_linear(self, linear: Any, neuron: Neuron, x_seq: Tensor, state: Any
+                   ) -> tuple[Tensor, Any] | None:
+        """Optionally run ``neuron.run(linear(x_seq))`` as one operation, where ``linear`` is
+        a stateless layer applied to every step of ``x_seq`` ``[T, B, ...]`` (called by
+        :class:`~snncore.Sequential` for a layer followed by a neuron; ``state`` has been
+        checked already). Returns ``(spikes, final state)``, or None (the default) when this
+        backend has no such combined path for these arguments, and the caller then runs the
+        two one after the other. A combined path must give the same results."""
+        return None
 
 
 @contextlib.contextmanager
@@ -314,3 +326,31 @@ def once_differentiable(backend: str) -> Callable[[Callable[..., Any]], Callable
         return wrapper
 
     return decorate
+
+
+# -- input donation: a runner lends a temporary input buffer to a backend ------------------------
+_donated: contextvars.ContextVar[tuple[int, tuple[int, ...], tuple[int, ...]] | None] = (
+    contextvars.ContextVar("snncore_donated_input", default=None))
+
+
+def _key(x: Tensor) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    return x.data_ptr(), tuple(x.shape), tuple(x.stride())
+
+
+@contextlib.contextmanager
+def donate_input(x: Tensor) -> Iterator[None]:
+    """Within this context a backend may overwrite ``x`` (e.g. keep what its backward needs in
+    ``x``'s memory instead of a new buffer). Only for a temporary that nothing else reads
+    afterwards and that autograd has not saved: :class:`snncore.Sequential` lends the output of
+    a stateless layer (``Linear``, convolution, pooling) that feeds a neuron."""
+    token = _donated.set(_key(x))
+    try:
+        yield
+    finally:
+        _donated.reset(token)
+
+
+def input_donated(x: Tensor) -> bool:
+    """Whether ``x`` was lent with :func:`donate_input` (same memory, shape and strides)."""
+    key = _donated.get()
+    return key is not None and key == _key(x)

@@ -209,10 +209,11 @@ def _record(neuron: Any, names: tuple[str, ...]) -> tuple[Any, Any, int]:
                                             [gt for _, gt in pairs], allow_unused=True)
         return [gr if gr is not None else torch.zeros_like(x) for gr in grads]
 
-    x = torch.rand(n, dtype=dtype)
-    states = [torch.rand(n, dtype=dtype) for _ in range(ns)]
-    params = [torch.rand(n, dtype=dtype) + 0.5 for _ in range(npar)]
-    gouts = [torch.rand(n, dtype=dtype) for _ in range(1 + ns)]
+    gen = torch.Generator().manual_seed(0)  # the caller's random stream stays untouched
+    x = torch.rand(n, dtype=dtype, generator=gen)
+    states = [torch.rand(n, dtype=dtype, generator=gen) for _ in range(ns)]
+    params = [torch.rand(n, dtype=dtype, generator=gen) + 0.5 for _ in range(npar)]
+    gouts = [torch.rand(n, dtype=dtype, generator=gen) for _ in range(1 + ns)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gf = make_fx(fwd, tracing_mode="fake")(x, *states, *params)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from ._backends import donate_input, input_donated, select_backend
+from ._kernel import NotFusable, describe
 from ._neuron import Neuron, detach_tree
 
 __all__ = ["Sequential"]
@@ -16,17 +19,46 @@ _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)
 _SEQUENCE_LAYERS = (nn.RNNBase, nn.RNNCellBase, nn.MultiheadAttention, nn.Transformer,
                     nn.TransformerEncoder, nn.TransformerDecoder, nn.TransformerEncoderLayer,
                     nn.TransformerDecoderLayer)
+_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+          nn.ConvTranspose3d)
+#: torch.nn modules (by defining module) that treat every row of their input on its own, so
+#: that running them over time chunks gives the folded result
+_PER_SAMPLE_MODULES = frozenset({
+    "torch.nn.modules.activation", "torch.nn.modules.conv", "torch.nn.modules.linear",
+    "torch.nn.modules.pooling", "torch.nn.modules.flatten", "torch.nn.modules.padding",
+    "torch.nn.modules.pixelshuffle", "torch.nn.modules.upsampling",
+    "torch.nn.modules.channelshuffle", "torch.nn.modules.fold",
+})
+_PER_SAMPLE_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNorm)
+#: stateless layers whose output autograd does not keep for their backward: a runner may lend
+#: that output to the next neuron as its buffer (see :func:`snncore._backends.donate_input`)
+_OUTPUT_NOT_SAVED = (nn.Linear, *_CONVS, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
+                     nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
+#: bytes of the largest stateless-layer activation in one time chunk of the automatic plan,
+#: measured on the tutorial-6 conv network (2-core Xeon, 4 MiB L2 per core): 2-16 MiB chunks
+#: run 10-15% faster than folding all of T and than single steps (docs/backends.md)
+CHUNK_BYTES = 8 << 20
+_in_chunk: contextvars.ContextVar[bool] = contextvars.ContextVar("snncore_in_chunk",
+                                                                 default=False)
 
 
 class Sequential(nn.Sequential):
     r"""A network run over a whole sequence ``[T, B, ...]`` one layer at a time.
 
     Stateless layers (``Linear``, convolutions, pooling, ``Flatten``, batch norm, ...) see time
-    folded into the batch: one call over ``T·B`` rows instead of ``T`` small ones. Neurons run the
-    whole sequence at once through :meth:`Neuron.run` on the selected backend (``fused`` by
-    default where it applies). Dropout layers draw **one mask per sequence** (the same units are
-    dropped at every step), and the mask is part of the state so that a sequence fed in chunks or
-    step by step keeps it.
+    folded into the batch: one call over ``T·B`` rows instead of ``T`` small ones. Neurons run
+    the whole sequence at once through :meth:`Neuron.run` on the selected backend (``fused`` by
+    default where it applies). Dropout layers draw **one mask per sequence** (the same units
+    are dropped at every step), and the mask is part of the state so that a sequence fed in
+    chunks or step by step keeps it.
+
+    How the runner gets the folded result is chosen per call (docs/backends.md, "How a
+    sequence is executed"): convolutional networks run depth-first over blocks of time steps
+    (``time_chunk``) with channels-last convolutions (``channels_last``); in a training forward
+    a non-overlapping ``MaxPool2d`` keeps only the indices of its maxima for the backward; a
+    time-constant input (stride 0 over time, e.g. ``img.expand(T, ...)``) runs the leading
+    stateless layers once; the output of a ``Linear``, convolution or pooling layer that feeds
+    a fused neuron holds that neuron's saved membrane.
 
     Args:
         *layers: modules in order: :class:`~snncore.Neuron` instances, nested
@@ -37,6 +69,17 @@ class Sequential(nn.Sequential):
         backend: backend name for every neuron in this runner (overrides the neurons' own
             ``backend`` attribute; a ``backend=`` argument of :meth:`forward` overrides it).
             None selects as :meth:`Neuron.run` does. Default: None.
+        time_chunk: how :meth:`forward` walks through time. ``"auto"``: on CPU, a network with
+            a convolution and only per-sample ``torch.nn`` stateless layers runs depth-first
+            over blocks of time steps, each block's largest stateless-layer output about
+            :data:`CHUNK_BYTES` (8 MiB; measured on the first call for an input shape), every
+            other network folded; an ``int`` >= 1: blocks of that many steps for any network;
+            None: always fold all of ``T``. Neuron states and dropout masks carry over between
+            blocks, so the result equals the folded run (gradients up to summation order).
+            Batch norm that uses batch statistics always runs folded. Default: ``"auto"``.
+        channels_last: put every ``Conv2d`` input in channels-last memory order (faster
+            oneDNN convolutions and max-pooling); elementwise neurons with scalar parameters
+            keep that order. None: on CPU. Default: None.
 
     Shape:
         - Input: ``(T, B, *)`` for :meth:`forward`, ``(B, *)`` for :meth:`step`.
@@ -60,7 +103,8 @@ class Sequential(nn.Sequential):
     _snncore_state_holder = True
 
     def __init__(self, *layers: nn.Module, stateful: bool = False,
-                 backend: str | None = None) -> None:
+                 backend: str | None = None, time_chunk: int | str | None = "auto",
+                 channels_last: bool | None = None) -> None:
         super().__init__(*layers)
         for i, layer in enumerate(self):
             if not isinstance(layer, nn.Module):
@@ -83,9 +127,22 @@ class Sequential(nn.Sequential):
             raise TypeError(f"Sequential: stateful must be a bool, got {stateful!r}")
         if backend is not None and not isinstance(backend, str):
             raise TypeError(f"Sequential: backend must be a backend name or None, got {backend!r}")
+        if not (time_chunk is None or time_chunk == "auto" or (
+                isinstance(time_chunk, int) and not isinstance(time_chunk, bool)
+                and time_chunk >= 1)):
+            raise ValueError(f"Sequential: time_chunk must be 'auto', a number of steps >= 1 or "
+                             f"None (run the whole sequence folded), got {time_chunk!r}")
+        if channels_last is not None and not isinstance(channels_last, bool):
+            raise TypeError("Sequential: channels_last must be True, False or None (automatic: "
+                            f"on CPU), got {channels_last!r}")
         self.stateful = stateful
         self.backend = backend
+        self.time_chunk = time_chunk
+        self.channels_last = channels_last
         self.state: Any = None
+        #: largest stateless-layer activation of one time step, per input shape (auto chunks)
+        self._step_bytes: dict[Any, int] = {}
+        self._last_bytes = 0
 
     # -- helpers ------------------------------------------------------------------------------
     def _check_state(self, state: Any, where: str) -> tuple[Any, ...]:
@@ -123,28 +180,138 @@ class Sequential(nn.Sequential):
             )
         if self.stateful and state is None:
             state = self.state
-        states = self._check_state(state, "forward")
+        states = list(self._check_state(state, "forward"))
         backend = backend or self.backend
-        new_states: list[Any] = []
-        for layer, st in zip(self, states, strict=True):
-            x, st = self._run_layer(layer, x, st, backend)
-            new_states.append(st)
-        out_state = tuple(new_states)
+        x_in, start = x, 0
+        if x.shape[0] > 1 and x.stride(0) == 0 and not _compiling():
+            x, start = self._shared_prefix(x)
+        sizes = self._chunk_sizes(x, start, (tuple(x_in.shape[1:]), x_in.dtype))
+        if not _compiling():
+            self._last_bytes = 0
+        if sizes is None:
+            x = self._run_layers(x, states, start, backend)
+        else:
+            outs = []
+            token = _in_chunk.set(True)
+            try:
+                t0 = 0
+                for k in sizes:
+                    outs.append(self._run_layers(x[t0:t0 + k], states, start, backend))
+                    t0 += k
+            finally:
+                _in_chunk.reset(token)
+            x = torch.cat(outs) if len(outs) > 1 else outs[0]
+        if self.time_chunk == "auto" and self._last_bytes and not _compiling():
+            self._step_bytes[(tuple(x_in.shape[1:]), x_in.dtype)] = self._last_bytes
+        out_state = tuple(states)
         if self.stateful:
             self.state = out_state
             return x
         return x, out_state
 
+    def _run_pair(self, layer: nn.Module, neuron: nn.Module, x: Tensor, st: Any,
+                  backend: str | None) -> tuple[Tensor, Any] | None:
+        """An ``nn.Linear`` followed by a neuron as one operation where the neuron's backend
+        has a combined path for the pair (:meth:`Backend.run_linear`, the same results with
+        one buffer and one pass fewer); None to run them one after the other."""
+        if not isinstance(layer, nn.Linear) or not isinstance(neuron, Neuron) or x.dim() != 3 \
+                or x.shape[0] < 1 or not x.is_floating_point():
+            return None
+        _check_layer_input(layer, x)
+        # the neuron's input as the checks and the backend selection see it, without its data
+        probe = x.new_empty(()).expand(x.shape[0], x.shape[1], layer.out_features)
+        if neuron.stateful and st is None:
+            st = neuron.state
+        state = neuron.prepare(probe[0], st)
+        res = select_backend(neuron, probe, backend).run_linear(layer, neuron, x, state)
+        if res is None:
+            return None
+        spk, new_state = res
+        self._last_bytes = max(self._last_bytes, spk[0].numel() * spk.element_size())
+        if neuron.stateful:
+            neuron.state = new_state
+            return spk, None
+        return spk, new_state
+
+    def _run_layers(self, x: Tensor, states: list[Any], start: int, backend: str | None
+                    ) -> Tensor:
+        """Layers ``start:`` over ``x`` (the whole sequence or one time chunk); ``states`` is
+        updated in place."""
+        lend = False
+        i = start
+        while i < len(self):
+            layer = self[i]
+            if i + 1 < len(self) and not _compiling():
+                pair = self._run_pair(layer, self[i + 1], x, states[i + 1], backend)
+                if pair is not None:
+                    x, states[i + 1] = pair
+                    states[i] = None
+                    i += 2
+                    lend = False
+                    continue
+            if isinstance(layer, Neuron) and lend:
+                with donate_input(x):
+                    x, states[i] = self._run_layer(layer, x, states[i], backend)
+            else:
+                x, states[i] = self._run_layer(layer, x, states[i], backend)
+            lend = (not _compiling() and isinstance(layer, _OUTPUT_NOT_SAVED)
+                    and not _hooked(layer))
+            i += 1
+        return x
+
+    def _shared_prefix(self, x: Tensor) -> tuple[Tensor, int]:
+        """``x`` is the same at every step (stride 0 over time, e.g. ``img.expand(T, ...)``):
+        the leading stateless per-sample layers run once on one step and their output is
+        expanded over time. Returns the (expanded) output and the index of the first layer
+        still to run."""
+        T = x.shape[0]
+        z, i = x[0], 0
+        while i < len(self) and _per_sample(self[i]) and not _batch_stats(self[i]):
+            _check_layer_input(self[i], x if i == 0 else z.unsqueeze(0))
+            z = self[i](z)
+            i += 1
+        if i == 0:
+            return x, 0
+        return z.expand(T, *z.shape), i
+
+    def _chunk_sizes(self, x: Tensor, start: int, key: Any) -> list[int] | None:
+        """Steps of each time chunk, or None to run the whole sequence folded."""
+        T = x.shape[0]
+        chunk = self.time_chunk
+        if _compiling() or chunk is None or T < 2 or _in_chunk.get():
+            return None
+        layers = list(self)[start:]
+        if any(_batch_stats(m) for layer in layers for m in _stateless_leaves(layer)):
+            return None  # batch statistics over the whole sequence: keep it folded
+        if chunk == "auto":
+            if x.device.type != "cpu" or not self._auto_chunkable(layers):
+                return None
+            per_step = self._step_bytes.get(key)
+            if per_step is None:  # measure one step's activations first
+                return [1, T - 1]
+            steps = max(1, CHUNK_BYTES // max(per_step, 1))
+        else:
+            steps = chunk
+        if steps >= T:
+            return None
+        n = -(-T // steps)
+        return [T // n + (j < T % n) for j in range(n)]
+
+    @staticmethod
+    def _auto_chunkable(layers: list[nn.Module]) -> bool:
+        leaves = [m for layer in layers for m in _stateless_leaves(layer)]
+        return (any(isinstance(m, _CONVS) for m in leaves)
+                and all(_per_sample(m) or isinstance(m, _DROPOUTS) for m in leaves))
+
     def _run_layer(self, layer: nn.Module, x: Tensor, st: Any, backend: str | None
                    ) -> tuple[Tensor, Any]:
         if isinstance(layer, Neuron):
-            if layer.stateful:
-                return layer.run(x, st, backend=backend), None
-            return layer.run(x, st, backend=backend)
+            return _run_neuron(layer, x, st, backend)
         if isinstance(layer, Sequential):
-            if layer.stateful:
-                return layer(x, st, backend=backend), None
-            return layer(x, st, backend=backend)
+            out = layer(x, st, backend=backend)
+            if not _compiling():
+                self._last_bytes = max(self._last_bytes, layer._last_bytes)
+            return (out, None) if layer.stateful else out
         if isinstance(layer, _DROPOUTS):
             if not layer.training or layer.p == 0:
                 return x, None
@@ -152,13 +319,26 @@ class Sequential(nn.Sequential):
             return x * mask, mask
         _check_layer_input(layer, x)
         t, b = x.shape[0], x.shape[1]
-        y = layer(x.reshape(t * b, *x.shape[2:]))
+        z = x.reshape(t * b, *x.shape[2:])
+        if isinstance(layer, nn.Conv2d) and z.dim() == 4 and self._channels_last(z):
+            z = _to_channels_last(z)
+        if _lean_pool(layer, z):
+            y = _MaxPool2dIndices.apply(z, layer.kernel_size, layer.stride or layer.kernel_size)
+        else:
+            y = layer(z)
         if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != t * b:
             raise ValueError(
                 f"Sequential: stateless layer {type(layer).__name__} must map [T*B, ...] to "
                 f"[T*B, ...]; got {tuple(y.shape) if isinstance(y, Tensor) else type(y)}"
             )
+        if not _compiling():
+            self._last_bytes = max(self._last_bytes, y.numel() * y.element_size() // t)
         return y.reshape(t, b, *y.shape[1:]), None
+
+    def _channels_last(self, z: Tensor) -> bool:
+        if self.channels_last is None:
+            return z.device.type == "cpu" and z.is_floating_point() and not _compiling()
+        return self.channels_last
 
     # -- one step -------------------------------------------------------------------------------
     def step(self, x: Tensor, state: Any = None) -> Any:
@@ -219,6 +399,10 @@ class Sequential(nn.Sequential):
             parts.append("stateful=True")
         if self.backend:
             parts.append(f"backend={self.backend!r}")
+        if self.time_chunk != "auto":
+            parts.append(f"time_chunk={self.time_chunk!r}")
+        if self.channels_last is not None:
+            parts.append(f"channels_last={self.channels_last!r}")
         return ", ".join(parts)
 
 
@@ -254,3 +438,132 @@ def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
                     f"shape {tuple(x.shape)}"
                 )
             return
+
+
+# -- execution helpers -------------------------------------------------------------------------
+def _compiling() -> bool:
+    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+
+
+def _hooked(layer: nn.Module) -> bool:
+    """Whether someone can see the layer's output (forward hooks)."""
+    from torch.nn.modules import module as _module
+
+    return bool(layer._forward_hooks or _module._global_forward_hooks)
+
+
+def _stateless_leaves(layer: nn.Module) -> list[nn.Module]:
+    """The stateless modules a runner layer applies (inside nested runners too)."""
+    if isinstance(layer, Neuron):
+        return []
+    if isinstance(layer, Sequential):
+        return [m for sub in layer for m in _stateless_leaves(sub)]
+    return [layer]
+
+
+def _per_sample(layer: nn.Module) -> bool:
+    """A torch.nn layer known to treat every row of its input on its own (no batch
+    statistics, no randomness): running it once per time chunk, or once for a shared input,
+    gives the folded result."""
+    if isinstance(layer, (Neuron, Sequential, *_DROPOUTS)):
+        return False
+    if isinstance(layer, nn.RReLU):
+        return False
+    if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+        return not _batch_stats(layer)
+    if isinstance(layer, nn.modules.instancenorm._InstanceNorm):
+        return not (layer.training and layer.track_running_stats)
+    if isinstance(layer, _PER_SAMPLE_NORMS):
+        return True
+    if isinstance(layer, nn.Sequential) and type(layer) is nn.Sequential:
+        return all(_per_sample(m) for m in layer)
+    return type(layer).__module__ in _PER_SAMPLE_MODULES
+
+
+def _batch_stats(layer: nn.Module) -> bool:
+    """Batch norm that normalises with the statistics of the batch it is given (training
+    mode, or no running statistics)."""
+    return isinstance(layer, nn.modules.batchnorm._BatchNorm) and (
+        layer.training or not layer.track_running_stats or layer.running_mean is None)
+
+
+def _to_channels_last(z: Tensor) -> Tensor:
+    """``z`` ``[N, C, H, W]`` in channels-last memory order (a view when ``C == 1``)."""
+    if z.is_contiguous(memory_format=torch.channels_last) and (z.shape[1] > 1 or z.stride(1) == 1):
+        return z
+    n, c, h, w = z.shape
+    if c == 1 and z.is_contiguous():
+        return z.view(n, h, w, 1).permute(0, 3, 1, 2)
+    return z.contiguous(memory_format=torch.channels_last)
+
+
+def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
+    """A ``MaxPool2d`` with non-overlapping windows in a training forward: its backward needs
+    only the indices of the maxima, not its input (which autograd would otherwise keep)."""
+    if type(layer) is not nn.MaxPool2d or z.dim() != 4:
+        return False
+    k, s = layer.kernel_size, layer.stride or layer.kernel_size
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    s = (s, s) if isinstance(s, int) else tuple(s)
+    d = layer.dilation if not isinstance(layer.dilation, int) else (layer.dilation,) * 2
+    p = layer.padding if not isinstance(layer.padding, int) else (layer.padding,) * 2
+    return (k == s and tuple(d) == (1, 1) and tuple(p) == (0, 0) and not layer.ceil_mode
+            and not layer.return_indices and torch.is_grad_enabled() and z.requires_grad
+            and not _compiling() and not _hooked(layer))
+
+
+class _MaxPool2dIndices(torch.autograd.Function):
+    """``max_pool2d`` over non-overlapping windows that keeps only the argmax indices for the
+    backward (the gradient lands on each window's maximum, as in ``nn.MaxPool2d``)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, kernel: Any, stride: Any) -> Tensor:  # type: ignore[override]
+        y, idx = torch.nn.functional.max_pool2d(z, kernel, stride, return_indices=True)
+        ctx.save_for_backward(idx)
+        ctx.args = (kernel, stride, z.shape[-2:])
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (idx,) = ctx.saved_tensors
+        kernel, stride, size = ctx.args
+        return torch.nn.functional.max_unpool2d(g, idx, kernel, stride, output_size=size), \
+            None, None
+
+
+def _elementwise(neuron: Neuron, x: Tensor) -> bool:
+    """Whether ``neuron`` treats every element on its own with scalar parameters, so that it
+    may run on a permuted view of its input."""
+    if neuron.stateful:
+        return False
+    for t in (*neuron.parameters(recurse=False), *neuron.buffers(recurse=False)):
+        if t.numel() != 1:
+            return False
+    try:
+        describe(neuron)
+    except NotFusable:
+        return False
+    except Exception:  # a description that fails for another reason: run as given
+        return False
+    return all(tuple(s) == tuple(x.shape[1:]) for s in neuron.state_shapes(x[0]))
+
+
+def _run_neuron(layer: Neuron, x: Tensor, st: Any, backend: str | None) -> tuple[Tensor, Any]:
+    """``layer.run``; an input in channels-last order ``[T, B, C, H, W]`` runs as its
+    contiguous permutation ``[T, B, H, W, C]`` (elementwise neurons), so that the spikes keep
+    the order the next convolution wants without a copy."""
+    if (x.dim() == 5 and not x.is_contiguous() and x.permute(0, 1, 3, 4, 2).is_contiguous()
+            and not _compiling() and _elementwise(layer, x)):
+        xp = x.permute(0, 1, 3, 4, 2)
+        stp = None if st is None else type(st)(*(f.permute(0, 2, 3, 1) for f in st))
+        lent = input_donated(x)
+        if lent:
+            with donate_input(xp):
+                spk, new = layer.run(xp, stp, backend=backend)
+        else:
+            spk, new = layer.run(xp, stp, backend=backend)
+        return (spk.permute(0, 1, 4, 2, 3),
+                type(new)(*(f.permute(0, 3, 1, 2) for f in new)))
+    if layer.stateful:
+        return layer.run(x, st, backend=backend), None
+    return layer.run(x, st, backend=backend)

@@ -298,3 +298,19 @@ def test_fused_step_falls_back_where_it_does_not_apply():
     a = lif2.fused_step(x, lif2.init_state(x))
     b = lif2.step(x, lif2.init_state(x))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1].mem, b[1].mem)
+
+
+def test_fused_step_reuses_the_last_spikes_only_while_they_are_valid():
+    x = torch.rand(6, 4, 3) * 1.5
+    for change in ("threshold", "spikes", "none"):
+        ref, fused = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9)
+        s_ref, s_f = ref.init_state(x[0]), fused.init_state(x[0])
+        for t in range(x.shape[0]):
+            a, s_ref = ref.step(x[t], s_ref)
+            b, s_f = fused.fused_step(x[t], s_f)
+            assert torch.equal(a, b) and torch.equal(s_ref.mem, s_f.mem), (change, t)
+            if t == 2 and change == "threshold":
+                for n in (ref, fused):
+                    n.threshold = torch.tensor(0.5)
+            if t == 2 and change == "spikes":
+                b.mul_(0.0)  # an in-place change of the returned spikes is not reused

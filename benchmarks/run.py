@@ -436,6 +436,13 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
     if "families" not in skip:
         md.append(f"## 5. Every shipped neuron family, alone on [T={T}, {M}] fp32, forward + "
                   "backward (loss = sum of outputs)\n")
+        md.append("Every family that runs fused, on the backend `auto` picks for it, against its "
+                  "own step-by-step `eager` run. Both pay the same first touch of the two "
+                  "[T, N] buffers a training step must allocate (the output and the input "
+                  "gradient), which bounds the ratio for the cheapest steps (LI: one multiply "
+                  "and one add per neuron and step). The shipped neurons that run eager, and "
+                  "why, are listed in [backends](backends.md#the-generic-backend-every-"
+                  "elementwise-neuron-fused).\n")
         rows = []
         for name, (make, scale) in wl.family_neurons().items():
             cont = wl.family_contenders(make, scale, T, M)

@@ -65,10 +65,10 @@ class DenseLoss:
 def family_neurons() -> dict[str, tuple[Callable[[], nn.Module], float]]:
     """Every shipped neuron family that runs fused: name -> (factory, input scale).
 
-    The families that run eager (their steps mix neurons: all-to-all recurrent weights, LSTM
-    gates, associative memory, the projection inside LeakyParallel/LinearLeaky; and the
-    stateless layers BatchNormTT and GradedSpikes) are listed with the reason in
-    docs/backends.md."""
+    The families that run eager (their steps mix neurons: LSTM gates, associative memory, the
+    projection inside LeakyParallel/LinearLeaky; and the stateless layers BatchNormTT and
+    GradedSpikes) are listed with the reason in docs/backends.md; all-to-all recurrent
+    RLeaky/RSynaptic are timed in the recurrent section."""
     fams: dict[str, tuple[Callable[[], nn.Module], float]] = {
         "leaky": (lambda: snn.Leaky(beta=BETA), 0.6)}
     sx = optional("snn_neurons_extra")

@@ -135,6 +135,47 @@ def record_contenders(T: int = 25, B: int = 256) -> Contenders:
     return {"record (fused)": (with_record, params), "trace (eager)": (with_trace, params)}
 
 
+def readout_contenders(T: int = 25, B: int = 256) -> Contenders:
+    """The demo's readout layer alone ([T, B, 10], reset none), cross-entropy on the time-mean
+    membrane: the part of the demo's step that ``record`` replaces."""
+    torch.manual_seed(4)
+    x = torch.rand(T, B, 10, requires_grad=True)
+    y = torch.randint(0, 10, (B,))
+    ro = snn.Leaky(beta=0.9, reset="none")
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        _, _, rec = ro.record(x, "mem")
+        return rec["mem"], nn.functional.cross_entropy(rec["mem"].mean(0), y)
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        _, st = ro.trace(x)
+        return st.mem, nn.functional.cross_entropy(st.mem.mean(0), y)
+
+    return {"record (fused)": (with_record, [x]), "trace (eager)": (with_trace, [x])}
+
+
+def regression_contenders(T: int = 100, B: int = 64) -> Contenders:
+    """A regression training step (1-128-1, membrane MSE on the readout; snnTorch's regression
+    tutorials): hidden layer fused, readout recorded or traced."""
+    torch.manual_seed(9)
+    fc1, fc2 = nn.Linear(1, 128), nn.Linear(128, 1)
+    hidden, ro = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9, reset="none")
+    x, target = torch.rand(T, B, 1), torch.rand(T, B, 1)
+    params = [*fc1.parameters(), *fc2.parameters()]
+
+    def with_record() -> tuple[Tensor, Tensor]:
+        s, _ = hidden.run(fc1(x))
+        _, _, rec = ro.record(fc2(s), "mem")
+        return rec["mem"], ((rec["mem"] - target) ** 2).mean()
+
+    def with_trace() -> tuple[Tensor, Tensor]:
+        s, _ = hidden.run(fc1(x))
+        _, st = ro.trace(fc2(s))
+        return st.mem, ((st.mem - target) ** 2).mean()
+
+    return {"record (fused)": (with_record, params), "trace (eager)": (with_trace, params)}
+
+
 def long_record_contenders(T: int, M: int) -> Contenders:
     torch.manual_seed(5)
     x = (torch.rand(T, M) * 0.6).requires_grad_(True)

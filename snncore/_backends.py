@@ -114,6 +114,16 @@ class Backend:
                 kept[f].append(getattr(state, f))
         return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
 
+    def run_linear(self, linear: Any, neuron: Neuron, x_seq: Tensor, state: Any
+                   ) -> tuple[Tensor, Any] | None:
+        """Optionally run ``neuron.run(linear(x_seq))`` as one operation, where ``linear`` is
+        a stateless layer applied to every step of ``x_seq`` ``[T, B, ...]`` (called by
+        :class:`~snncore.Sequential` for a layer followed by a neuron; ``state`` has been
+        checked already). Returns ``(spikes, final state)``, or None (the default) when this
+        backend has no such combined path for these arguments, and the caller then runs the
+        two one after the other. A combined path must give the same results."""
+        return None
+
 
 @contextlib.contextmanager
 def use_backend(name: str | None) -> Iterator[None]:

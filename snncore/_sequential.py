@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._backends import donate_input, input_donated
+from ._backends import donate_input, input_donated, select_backend
 from ._kernel import NotFusable, describe
 from ._neuron import Neuron, detach_tree
 
@@ -210,13 +210,46 @@ class Sequential(nn.Sequential):
             return x
         return x, out_state
 
+    def _run_pair(self, layer: nn.Module, neuron: nn.Module, x: Tensor, st: Any,
+                  backend: str | None) -> tuple[Tensor, Any] | None:
+        """An ``nn.Linear`` followed by a neuron as one operation where the neuron's backend
+        has a combined path for the pair (:meth:`Backend.run_linear`, the same results with
+        one buffer and one pass fewer); None to run them one after the other."""
+        if not isinstance(layer, nn.Linear) or not isinstance(neuron, Neuron) or x.dim() != 3 \
+                or x.shape[0] < 1 or not x.is_floating_point():
+            return None
+        _check_layer_input(layer, x)
+        # the neuron's input as the checks and the backend selection see it, without its data
+        probe = x.new_empty(()).expand(x.shape[0], x.shape[1], layer.out_features)
+        if neuron.stateful and st is None:
+            st = neuron.state
+        state = neuron.prepare(probe[0], st)
+        res = select_backend(neuron, probe, backend).run_linear(layer, neuron, x, state)
+        if res is None:
+            return None
+        spk, new_state = res
+        self._last_bytes = max(self._last_bytes, spk[0].numel() * spk.element_size())
+        if neuron.stateful:
+            neuron.state = new_state
+            return spk, None
+        return spk, new_state
+
     def _run_layers(self, x: Tensor, states: list[Any], start: int, backend: str | None
                     ) -> Tensor:
         """Layers ``start:`` over ``x`` (the whole sequence or one time chunk); ``states`` is
         updated in place."""
         lend = False
-        for i in range(start, len(self)):
+        i = start
+        while i < len(self):
             layer = self[i]
+            if i + 1 < len(self) and not _compiling():
+                pair = self._run_pair(layer, self[i + 1], x, states[i + 1], backend)
+                if pair is not None:
+                    x, states[i + 1] = pair
+                    states[i] = None
+                    i += 2
+                    lend = False
+                    continue
             if isinstance(layer, Neuron) and lend:
                 with donate_input(x):
                     x, states[i] = self._run_layer(layer, x, states[i], backend)
@@ -224,6 +257,7 @@ class Sequential(nn.Sequential):
                 x, states[i] = self._run_layer(layer, x, states[i], backend)
             lend = (not _compiling() and isinstance(layer, _OUTPUT_NOT_SAVED)
                     and not _hooked(layer))
+            i += 1
         return x
 
     def _shared_prefix(self, x: Tensor) -> tuple[Tensor, int]:

@@ -150,7 +150,8 @@ class _Loop:
             lambda a, b: (self.kind, self.rid, int(cfg.delay), 1, self.M, a, b, at(x), at(spk),
                           at(h), at(synseq), ptr(state["mem"]), ptr(state["syn"]), ptr(fb),
                           ptr(full["beta"]), ptr(full.get("alpha")), ptr(full["V"]),
-                          ptr(full["thr"]), ptr(full["g"]), fused._BLOCK, None))
+                          ptr(full["thr"]), ptr(full["g"]), fused._BLOCK, None, None,
+                          None))
         state["spk"] = fb
 
     def backward(self, t: int, gspk: tuple[Tensor, int] | Tensor | None, h: Tensor,
@@ -188,7 +189,8 @@ class _Loop:
                           ptr(init["syn"]), ptr(init["spk"]), ptr(h), ptr(carry["mem"]),
                           ptr(carry["syn"]), ptr(carry["spk"]), *(ptr(v) for v in accs),
                           ptr(full["beta"]), ptr(full.get("alpha")), ptr(full["V"]),
-                          ptr(full["thr"]), ptr(full["g"]), self.sg_param))
+                          ptr(full["thr"]), ptr(full["g"]), self.sg_param, None, 0, None, 0,
+                          None))
 
 
 # -- the feedback layer and its gradients ---------------------------------------------------------

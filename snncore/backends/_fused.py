@@ -40,7 +40,8 @@ from . import _feedback
 from . import _generic as generic
 from . import _native as native
 
-__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "kind_supported"]
+__all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "fused_record", "fused_linear_run",
+           "kind_supported", "linear_unfusable", "record_fields"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -60,6 +61,8 @@ class _Config(NamedTuple):
     recompute: bool
     #: the input is a temporary lent by the runner: the stored membrane overwrites it
     donate: bool = False
+    #: state fields recorded at every step (native loops only: "mem", and "syn" where it exists)
+    record: tuple[str, ...] = ()
 
     @property
     def syn(self) -> bool:
@@ -238,109 +241,256 @@ class _FusedFunction(torch.autograd.Function):
     def forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
                 spk0: Tensor | None, beta: Tensor, alpha: Tensor | None, V: Tensor | None,
                 thr: Tensor, g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
-        shape = x.shape[1:]
         x = x.contiguous()
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
-        p = {k: v.detach() for k, v in raw.items() if v is not None}
         need_grad = any(ctx.needs_input_grad[1:])
         learn = {k: ctx.needs_input_grad[5 + i] for i, k in enumerate(_PARAMS)}
         recompute = need_grad and cfg.recompute
-        store = need_grad and not recompute
-        T = x.shape[0]
-        new = native.empty_like if cfg.native else torch.empty_like
-        spk = new(x)
-        h = (x if cfg.donate else new(x)) if store else None
-        # the current is needed by the native reverse loop whenever a parameter is learned
-        keep_syn = learn["alpha"] or (cfg.native and any(learn.values()))
-        synseq = new(x) if (store and cfg.syn and keep_syn) else None
-        ckpt = x.new_empty((-(-T // _BLOCK), 1 + cfg.syn + cfg.rec, *shape)) if recompute \
-            else None
-        mem = mem0.detach().contiguous().clone()
-        syn = syn0.detach().contiguous().clone() if cfg.syn else None
-        sst = spk0.detach().contiguous().clone() if cfg.rec else None
-        if cfg.native:
-            lib = native.native_library()
-            full = {k: _full(v, shape) for k, v in p.items()}
-            M = mem.numel()
-            kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
-            ptr = native.ptr
-            native.call_parallel(
-                lib.snncore_fused_fwd_f32, native.parallel_ranges(M, native.threads()),
-                lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
-                              ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
-                              ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                              ptr(full["g"]), _BLOCK, ptr(ckpt)), work=T * M)
-        else:
-            mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
-        ctx.cfg = cfg
-        ctx.shape = shape
-        ctx.T = T
-        ctx.learn = learn
-        ctx.recompute = recompute
-        ctx.buffers = (h, synseq, ckpt)
+        outs = _forward_loops(ctx, cfg, x, mem0, syn0, spk0, raw, learn, need_grad, recompute,
+                              in_place=cfg.donate)
         ctx.save_for_backward(x if recompute else None, mem0, syn0, spk0,
                               *(raw[k] for k in _PARAMS))
-        outs = [spk]
-        for field in _state_fields(cfg.kind):
-            outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
-        return tuple(outs)
+        return outs
+
+    @staticmethod
+    @once_differentiable("fused")
+    def backward(ctx: Any, gspk: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
+        x, mem0, syn0, spk0, *raw = ctx.saved_tensors
+        nf = len(_state_fields(ctx.cfg.kind))
+        gstate, grec = grads[:nf], dict(zip(ctx.cfg.record, grads[nf:], strict=True))
+        gx, carry, grads_p = _backward_loops(ctx, gspk, gstate, x, mem0, syn0, spk0, raw,
+                                             grec=grec)
+        return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
+
+
+def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
+                   spk0: Tensor | None, raw: dict[str, Tensor | None], learn: dict[str, bool],
+                   need_grad: bool, recompute: bool, in_place: bool = False
+                   ) -> tuple[Tensor, ...]:
+    """The forward time loop over contiguous ``x`` [T, *S]; keeps in ``ctx`` what the backward
+    needs and returns (spikes, final state fields). ``in_place``: ``x`` is a buffer of the
+    caller's that nobody else reads; it is overwritten with the stored membrane ``h`` (or with
+    the spikes when nothing is kept for the backward), or, recomputing, kept and overwritten
+    with the input gradient in the backward: a buffer the size of the input fewer."""
+    shape = x.shape[1:]
+    p = {k: v.detach() for k, v in raw.items() if v is not None}
+    store = need_grad and not recompute
+    T = x.shape[0]
+    new = native.empty_like if cfg.native else torch.empty_like
+    if in_place and store:
+        spk, h = new(x), x
+    elif in_place and not need_grad:
+        spk, h = x, None
+    else:
+        spk = new(x)
+        h = new(x) if store else None
+    # the current is needed by the native reverse loop whenever a parameter is learned
+    keep_syn = learn["alpha"] or (cfg.native and any(learn.values()))
+    synseq = new(x) if (store and cfg.syn and keep_syn) else None
+    ckpt = x.new_empty((-(-T // _BLOCK), 1 + cfg.syn + cfg.rec, *shape)) if recompute \
+        else None
+    mem = mem0.detach().contiguous().clone()
+    syn = syn0.detach().contiguous().clone() if cfg.syn else None
+    sst = spk0.detach().contiguous().clone() if cfg.rec else None
+    recs = {f: new(x) for f in cfg.record}
+    if cfg.native:
+        lib = native.native_library()
+        full = {k: _full(v, shape) for k, v in p.items()}
+        M = mem.numel()
+        kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
+        ptr = native.ptr
+        # x may alias spk or h: every element of x is read before the same element is written
+        native.call_parallel(
+            lib.snncore_fused_fwd_f32, native.parallel_ranges(M, native.threads()),
+            lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
+                          ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
+                          ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
+                          ptr(full["g"]), _BLOCK, ptr(ckpt), ptr(recs.get("mem")),
+                          ptr(recs.get("syn"))), work=T * M)
+    else:
+        mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
+    ctx.cfg = cfg
+    ctx.shape = shape
+    ctx.T = T
+    ctx.learn = learn
+    ctx.recompute = recompute
+    ctx.buffers = (h, synseq, ckpt)
+    ctx.in_place = in_place
+    outs = [spk]
+    for field in _state_fields(cfg.kind):
+        outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
+    outs.extend(recs[f] for f in cfg.record)
+    return tuple(outs)
+
+
+def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, ...],
+                    x: Tensor | None, mem0: Tensor, syn0: Tensor | None, spk0: Tensor | None,
+                    raw: list[Tensor | None], gsum: Tensor | None = None,
+                    grec: dict[str, Tensor | None] | None = None
+                    ) -> tuple[Tensor, dict[str, Tensor | None], list[Any]]:
+    """The reverse loop for what :func:`_forward_loops` kept: (input gradient, gradients of the
+    initial state, gradients of the parameters). ``gsum`` (native loops): float64 per neuron,
+    receives the input gradient summed over time; ``grec``: gradients of the recorded
+    fields."""
+    cfg: _Config = ctx.cfg
+    if ctx.buffers is None:
+        raise RuntimeError(
+            "the fused backend's backward ran a second time (retain_graph=True): it reuses its "
+            "saved buffer for the gradient; run this layer with backend='eager' to "
+            "backpropagate through it more than once"
+        )
+    h, synseq, ckpt = ctx.buffers
+    if not ctx.recompute or ctx.in_place:
+        ctx.buffers = None  # h (or the input) is about to become the input gradient
+    raw_p = dict(zip(_PARAMS, raw, strict=True))
+    p = {k: v.detach() for k, v in raw_p.items() if v is not None}
+    shape = ctx.shape
+    dtype, device = mem0.dtype, mem0.device
+    fields = _state_fields(cfg.kind)
+    given = dict(zip(fields, gstate, strict=True))
+    carry: dict[str, Tensor | None] = {}
+    for field in ("mem", "syn", "spk"):
+        if field not in fields:
+            carry[field] = None
+            continue
+        gfin = given.get(field)
+        carry[field] = torch.zeros(shape, dtype=dtype, device=device) if gfin is None \
+            else gfin.to(dtype).contiguous().clone()
+    # per-neuron gradient sums over time in float64 (float32 where a device has no float64)
+    acc_dtype = torch.float32 if device.type == "mps" else torch.float64
+    acc = {k: torch.zeros(shape, dtype=acc_dtype, device=device)
+           for k in _PARAMS if ctx.learn[k]}
+    init = {"mem": mem0.detach(), "syn": syn0.detach() if syn0 is not None else None,
+            "spk": spk0.detach() if spk0 is not None else None}
+    if gspk is not None and gspk.dtype != dtype:
+        gspk = gspk.to(dtype)
+    grec = {k: (v.to(dtype) if v is not None else None) for k, v in (grec or {}).items()}
+    if ctx.recompute:
+        gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T,
+                                        gsum, x if ctx.in_place else None, grec)
+    elif cfg.native:
+        _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape, gsum, grec)
+        gx = h
+    else:
+        _torch_backward(cfg, gspk, h, synseq, init, carry, acc, p)
+        gx = h
+    grads_p = []
+    for k in _PARAMS:
+        v = raw_p[k]
+        if k not in acc or v is None:
+            grads_p.append(None)
+            continue
+        a = acc[k]
+        red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
+        grads_p.append(red.to(v.dtype))
+    grads_p = unused_as_none(cfg.kind, cfg.reset, gspk is None, grads_p)
+    return gx, carry, grads_p
+
+
+class _FusedLinearFunction(torch.autograd.Function):
+    """``nn.Linear`` over every step followed by a fused neuron layer, as one operation.
+
+    Inputs: config, x [T*B, in], weight [N, in], bias [N] or None, T, then the initial state and
+    the parameters as in :class:`_FusedFunction`. Outputs: spikes [T, B, N] and the final state.
+
+    The linear layer's output is computed exactly as ``nn.Linear`` computes it and then
+    becomes the neuron loop's buffer: with a surrogate built into the native loops it is kept
+    (plus the state every :data:`_BLOCK` steps) and the backward recomputes the membranes from
+    it block by block, else it is overwritten with the pre-reset membrane; without gradients it
+    receives the spikes. The backward writes the neuron layer's input gradient into it and sums
+    that gradient over time for the bias in the same reverse loop. So the pair keeps one buffer
+    the size of the linear layer's output instead of two, writes no membranes in the forward,
+    and makes no separate pass over the gradient for the bias.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, cfg: _Config, x2: Tensor, weight: Tensor, bias: Tensor | None,
+                T: int, mem0: Tensor, syn0: Tensor | None, spk0: Tensor | None, beta: Tensor,
+                alpha: Tensor | None, V: Tensor | None, thr: Tensor,
+                g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
+        ctx.set_materialize_grads(False)
+        y = torch.nn.functional.linear(x2, weight, bias)  # the numbers of nn.Linear
+        y = y.view(T, *mem0.shape)
+        raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
+        nig = ctx.needs_input_grad
+        need_grad = any(nig[1:4]) or any(nig[5:])
+        learn = {k: nig[8 + i] for i, k in enumerate(_PARAMS)}
+        recompute = need_grad and cfg.recompute
+        outs = _forward_loops(ctx, cfg, y, mem0, syn0, spk0, raw, learn, need_grad, recompute,
+                              in_place=True)
+        ctx.y = y if recompute else None
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x2 if nig[2] else None, weight if nig[1] else None, mem0, syn0,
+                              spk0, *(raw[k] for k in _PARAMS))
+        return outs
 
     @staticmethod
     @once_differentiable("fused")
     def backward(ctx: Any, gspk: Tensor | None, *gstate: Tensor | None) -> tuple[Any, ...]:
-        cfg: _Config = ctx.cfg
-        if ctx.buffers is None:
-            raise RuntimeError(
-                "the fused backend's backward ran a second time (retain_graph=True): it reuses its "
-                "saved buffer for the gradient; run this layer with backend='eager' to "
-                "backpropagate through it more than once"
-            )
-        h, synseq, ckpt = ctx.buffers
-        if not ctx.recompute:
-            ctx.buffers = None  # h is about to become the input gradient
-        x, mem0, syn0, spk0, *raw = ctx.saved_tensors
-        raw_p = dict(zip(_PARAMS, raw, strict=True))
-        p = {k: v.detach() for k, v in raw_p.items() if v is not None}
-        shape = ctx.shape
-        dtype, device = mem0.dtype, mem0.device
-        fields = _state_fields(cfg.kind)
-        given = dict(zip(fields, gstate, strict=True))
-        carry: dict[str, Tensor | None] = {}
-        for field in ("mem", "syn", "spk"):
-            if field not in fields:
-                carry[field] = None
-                continue
-            gfin = given.get(field)
-            carry[field] = torch.zeros(shape, dtype=dtype, device=device) if gfin is None \
-                else gfin.to(dtype).contiguous().clone()
-        # per-neuron gradient sums over time in float64 (float32 where a device has no float64)
-        acc_dtype = torch.float32 if device.type == "mps" else torch.float64
-        acc = {k: torch.zeros(shape, dtype=acc_dtype, device=device)
-               for k in _PARAMS if ctx.learn[k]}
-        init = {"mem": mem0.detach(), "syn": syn0.detach() if syn0 is not None else None,
-                "spk": spk0.detach() if spk0 is not None else None}
-        if gspk is not None and gspk.dtype != dtype:
-            gspk = gspk.to(dtype)
-        if ctx.recompute:
-            gx = _native_backward_recompute(cfg, gspk, x, ckpt, carry, acc, p, shape, ctx.T)
-        elif cfg.native:
-            _native_backward(cfg, gspk, h, synseq, init, carry, acc, p, shape)
-            gx = h
-        else:
-            _torch_backward(cfg, gspk, h, synseq, init, carry, acc, p)
-            gx = h
-        grads_p = []
-        for k in _PARAMS:
-            v = raw_p[k]
-            if k not in acc or v is None:
-                grads_p.append(None)
-                continue
-            a = acc[k]
-            red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
-            grads_p.append(red.to(v.dtype))
-        grads_p = unused_as_none(cfg.kind, cfg.reset, gspk is None, grads_p)
-        return (None, gx, carry["mem"], carry["syn"], carry["spk"], *grads_p)
+        x2, weight, mem0, syn0, spk0, *raw = ctx.saved_tensors
+        nig = ctx.needs_input_grad
+        gsum = torch.zeros(ctx.shape, dtype=torch.float64) if ctx.has_bias and nig[3] else None
+        y, ctx.y = ctx.y, None
+        gy, carry, grads_p = _backward_loops(ctx, gspk, gstate, y, mem0, syn0, spk0, raw,
+                                             gsum)
+        gy2 = gy.view(-1, gy.shape[-1])
+        # the same products as the backward of nn.Linear (addmm)
+        gx = gy2.mm(weight) if nig[1] else None
+        gw = gy2.t().mm(x2) if nig[2] else None
+        gb = None
+        if gsum is not None:
+            gb = gsum.view(-1, gsum.shape[-1]).sum(0).to(gy.dtype)
+        return (None, gx, gw, gb, None, carry["mem"], carry["syn"], carry["spk"], *grads_p)
+
+
+def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
+    """Why ``linear`` followed by ``neuron`` cannot run as one fused operation on
+    ``x_seq`` [T, B, in] ("" when it can): a plain ``nn.Linear`` without hooks, float32 on
+    CPU with the native loops, no autocast, a neuron whose ``run`` is the base class's."""
+    from .._neuron import Neuron
+
+    if type(linear) is not torch.nn.Linear:
+        return "not a plain nn.Linear"
+    if (linear._forward_hooks or linear._forward_pre_hooks or linear._backward_hooks
+            or linear._backward_pre_hooks or torch.nn.modules.module._global_forward_hooks
+            or torch.nn.modules.module._global_forward_pre_hooks
+            or torch.nn.modules.module._global_backward_hooks
+            or torch.nn.modules.module._global_backward_pre_hooks):
+        return "hooks are registered"
+    if type(neuron).run is not Neuron.run:
+        return "the neuron overrides run()"
+    if getattr(neuron, "fused_kind", None) not in native.KIND_IDS:
+        return f"fused_kind {getattr(neuron, 'fused_kind', None)!r} has no element-wise loop"
+    w, b = linear.weight, linear.bias
+    if x_seq.dim() != 3 or x_seq.shape[-1] != linear.in_features:
+        return "the input is not [T, B, in_features]"
+    for t in (x_seq, w, b):
+        if t is not None and (t.dtype != torch.float32 or t.device.type != "cpu"
+                              or t.layout != torch.strided):
+            return "not float32 strided tensors on CPU"
+    if torch.is_autocast_enabled("cpu"):
+        return "autocast is enabled"
+    if native.native_library() is None:
+        return "the native loops are unavailable"
+    return ""
+
+
+def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
+                     ) -> tuple[Tensor, Any]:
+    """``neuron.run(linear(x_seq))`` for ``x_seq`` [T, B, in] as one fused operation (see
+    :class:`_FusedLinearFunction`); the caller checks :func:`linear_unfusable` first."""
+    kind = neuron.fused_kind
+    T, B = x_seq.shape[0], x_seq.shape[1]
+    cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
+                  True, _native_surrogate(neuron.surrogate)[0] != 0)
+    p = _params_of(neuron, x_seq, kind)
+    st = state._asdict()
+    outs = _FusedLinearFunction.apply(cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight,
+                                      linear.bias, T, st["mem"], st.get("syn"), st.get("spk"),
+                                      p["beta"], p["alpha"], p["V"], p["thr"], p["g"])
+    spk, *fin = outs
+    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
 
 
 def _spike_grad_rows(gspk: Tensor | None, M: int, like: Tensor) -> tuple[Tensor, int]:
@@ -351,6 +501,15 @@ def _spike_grad_rows(gspk: Tensor | None, M: int, like: Tensor) -> tuple[Tensor,
     if gspk.stride(0) == 0:
         return gspk[0].contiguous(), 0
     return gspk.contiguous(), M
+
+
+def _rec_rows(g: Tensor | None, M: int) -> tuple[Tensor | None, int]:
+    """The gradient of a recorded field as (contiguous tensor or None, time stride)."""
+    if g is None:
+        return None, 0
+    if g.stride(0) == 0:
+        return g[0].contiguous(), 0
+    return g.contiguous(), M
 
 
 def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
@@ -365,15 +524,22 @@ def _acc_list(acc: dict[str, Tensor], shape: torch.Size, device: torch.device
 
 def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckpt: Tensor,
                                carry: dict[str, Tensor | None], acc: dict[str, Tensor],
-                               p: dict[str, Tensor], shape: torch.Size, T: int) -> Tensor:
+                               p: dict[str, Tensor], shape: torch.Size, T: int,
+                               gsum: Tensor | None = None, out: Tensor | None = None,
+                               grec: dict[str, Tensor | None] | None = None) -> Tensor:
+    """The reverse loop recomputing the membranes from ``x`` and the checkpoints; the input
+    gradient goes to ``out`` (which may be ``x`` itself) or a new buffer; ``gsum`` as in
+    :func:`_native_backward`."""
     lib = native.native_library()
     full = {k: _full(v, shape) for k, v in p.items()}
     M = math.prod(shape)
     sg_code, sg_param = _native_surrogate(cfg.surrogate)
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
     gs, gts = _spike_grad_rows(gspk, M, x)
-    gx = native.empty_like(x)
+    gx = native.empty_like(x) if out is None else out
     accs = _acc_list(acc, shape, x.device)
+    rm, rmts = _rec_rows((grec or {}).get("mem"), M)
+    rs, rsts = _rec_rows((grec or {}).get("syn"), M)
     ptr = native.ptr
     native.call_parallel(
         lib.snncore_fused_bwd_rc_f32, native.parallel_ranges(M, native.threads()),
@@ -381,13 +547,18 @@ def _native_backward_recompute(cfg: _Config, gspk: Tensor | None, x: Tensor, ckp
                       gts, ptr(gs), ptr(gx), ptr(carry["mem"]), ptr(carry["syn"]),
                       ptr(carry["spk"]), *(ptr(t) for t in accs), ptr(full["beta"]),
                       ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                      ptr(full["g"]), sg_param), work=T * M)
+                      ptr(full["g"]), sg_param, ptr(gsum), rmts, ptr(rm), rsts, ptr(rs)),
+        work=T * M)
     return gx
 
 
 def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tensor | None,
                      init: dict[str, Tensor | None], carry: dict[str, Tensor | None],
-                     acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size) -> None:
+                     acc: dict[str, Tensor], p: dict[str, Tensor], shape: torch.Size,
+                     gsum: Tensor | None = None,
+                     grec: dict[str, Tensor | None] | None = None) -> None:
+    """The reverse loop over the stored membranes ``h``, writing the input gradient into ``h``;
+    with ``gsum`` (float64, one per neuron) it also adds up the input gradient over time."""
     lib = native.native_library()
     full = {k: _full(v, shape) for k, v in p.items()}
     inits = {k: (v.contiguous() if v is not None else None) for k, v in init.items()}
@@ -402,17 +573,22 @@ def _native_backward(cfg: _Config, gspk: Tensor | None, h: Tensor, synseq: Tenso
     for t1 in range(T, 0, -step):
         t0 = max(0, t1 - step)
         gs, gts = _spike_grad_rows(None if gspk is None else gspk[t0:t1], M, h)
+        gm = (grec or {}).get("mem")
+        gy = (grec or {}).get("syn")
+        rm, rmts = _rec_rows(None if gm is None else gm[t0:t1], M)
+        rs, rsts = _rec_rows(None if gy is None else gy[t0:t1], M)
         sg = None if sg_code else cfg.surrogate.derivative(h[t0:t1] - p["thr"]).to(
             h.dtype).contiguous()
         native.call_parallel(
             lib.snncore_fused_bwd_f32, ranges,
-            lambda a, b, t0=t0, t1=t1, gs=gs, gts=gts, sg=sg: (
+            lambda a, b, t0=t0, t1=t1, gs=gs, gts=gts, sg=sg, rm=rm, rs=rs, rmts=rmts,
+            rsts=rsts: (
                 kind, rid, int(cfg.delay), sg_code, M, a, b, t0, t1, gts, ptr(gs), ptr(h),
                 ptr(sg), ptr(synseq), ptr(inits["mem"]), ptr(inits["syn"]), ptr(inits["spk"]),
                 ptr(h), ptr(carry["mem"]), ptr(carry["syn"]), ptr(carry["spk"]),
                 *(ptr(t) for t in accs), ptr(full["beta"]),
                 ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]), ptr(full["g"]),
-                sg_param), work=(t1 - t0) * M)
+                sg_param, ptr(gsum), rmts, ptr(rm), rsts, ptr(rs)), work=(t1 - t0) * M)
 
 
 # -- backend -------------------------------------------------------------------------------------
@@ -435,8 +611,26 @@ def use_native_loops(x_seq: Tensor, native_loops: bool | None) -> bool:
     return native.native_library() is not None
 
 
+def fused_record(neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+                 ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """:func:`fused_run` that also returns ``{field: [T, ...]}`` for ``fields`` (a subset of
+    :func:`record_fields`), each field's value after every step, with gradients through it."""
+    return fused_run(neuron, x_seq, state, record=tuple(fields))  # type: ignore[return-value]
+
+
+def record_fields(neuron: Any, x_seq: Tensor) -> tuple[str, ...]:
+    """The state fields the hand-written loops record for ``neuron`` on ``x_seq`` (none
+    without the native loops: float32 on CPU)."""
+    kind = getattr(neuron, "fused_kind", None)
+    if kind not in native.KIND_IDS or x_seq.device.type != "cpu" \
+            or x_seq.dtype != torch.float32 or native.native_library() is None:
+        return ()
+    return tuple(f for f in _state_fields(kind) if f in ("mem", "syn"))
+
+
 def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | None = None,
-              recompute: bool | None = None) -> tuple[Tensor, Any]:
+              recompute: bool | None = None, record: tuple[str, ...] = ()
+              ) -> tuple[Any, ...]:
     """Run ``neuron`` (with a supported ``fused_kind``) over ``x_seq`` as one fused operation.
 
     ``native_loops=None`` uses the native loops where possible (CPU, float32); False forces the
@@ -452,18 +646,25 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     elif recompute and not can_recompute:
         raise ValueError("fused_run: recompute=True needs the native loops and a surrogate "
                          f"built into them ({sorted(native.SURROGATE_IDS)})")
+    if record and (not use_native or not set(record) <= set(record_fields(neuron, x_seq))):
+        raise ValueError(f"fused_run: record={record!r}: the native loops record "
+                         f"{record_fields(neuron, x_seq)} here")
     # a lent temporary (snn.Sequential's stateless-layer output) holds the stored membrane:
     # the native loop reads x[t] before writing h[t] at the same place
     donate = (use_native and not recompute and x_seq.is_contiguous()
               and input_donated(x_seq))
     cfg = _Config(kind, neuron.reset_mechanism, bool(neuron.reset_delay), neuron.surrogate,
-                  use_native, bool(recompute), donate)
+                  use_native, bool(recompute), donate, tuple(record))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],
                                 p["alpha"], p["V"], p["thr"], p["g"])
-    spk, *fin = outs
-    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
+    fields = _state_fields(kind)
+    spk, fin, recs = outs[0], outs[1:1 + len(fields)], outs[1 + len(fields):]
+    final = neuron.State(**dict(zip(fields, fin, strict=True)))
+    if record:
+        return spk, final, dict(zip(record, recs, strict=True))
+    return spk, final
 
 
 def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS) -> tuple[bool, str]:
@@ -523,10 +724,18 @@ class FusedBackend(Backend):
             return _feedback.feedback_run(neuron, x_seq, state)
         return fused_run(neuron, x_seq, state)
 
+    def run_linear(self, linear: Any, neuron: Any, x_seq: Tensor, state: Any
+                   ) -> tuple[Tensor, Any] | None:
+        if linear_unfusable(linear, neuron, x_seq):
+            return None
+        return fused_linear_run(linear, neuron, x_seq, state)
+
     def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:
         if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
             return _feedback.feedback_run(neuron, x_seq, state, fields)
+        if fields and set(fields) <= set(record_fields(neuron, x_seq)):
+            return fused_record(neuron, x_seq, state, fields)
         if generic.generic_supports(neuron, x_seq)[0]:
             return generic.generic_run(neuron, x_seq, state, fields)
         return super().record(neuron, x_seq, state, fields)

@@ -62,7 +62,7 @@ SOURCE_DIR = Path(__file__).with_name("native")
 _SOURCES = ("fused_loops.cpp", "fused_loops.h")
 _MAIN_SOURCE = "fused_loops.cpp"
 #: must equal SNNCORE_FUSED_ABI_VERSION in fused_loops.h
-ABI_VERSION = 6
+ABI_VERSION = 8
 
 
 def source_text() -> str:
@@ -157,15 +157,15 @@ def _setup(lib: Any) -> None:
     lib.snncore_fused_openmp.argtypes = []
     fn = lib.snncore_fused_fwd_f32
     fn.restype = i32
-    fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12 + [i64, vp]
+    fn.argtypes = [i32, i32, i32, i64, i64, i64, i64] + [vp] * 12 + [i64, vp, vp, vp]
     fn = lib.snncore_fused_bwd_f32
     fn.restype = i32
     fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, i64] + [vp] * 21 + [
-        ctypes.c_float]
+        ctypes.c_float, vp, i64, vp, i64, vp]
     fn = lib.snncore_fused_bwd_rc_f32
     fn.restype = i32
     fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, vp, vp, i64] + [vp] * 15 + [
-        ctypes.c_float]
+        ctypes.c_float, vp, i64, vp, i64, vp]
 
 
 #: measured cost of the PyTorch loop against the native one (training, CPU, float32)

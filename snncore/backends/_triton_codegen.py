@@ -149,14 +149,17 @@ def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[i
                     gout: bool, grec: tuple[bool, ...]) -> KernelSource:
     """The backward kernel of forward ``f`` and gradient program ``b`` (``gout``: an output
     gradient is given; ``grec[k]``: a gradient of recorded field ``k`` is given; the input
-    gradient and the parameter gradients are computed where ``b`` has them)."""
-    frx, frs_in, frs_out = f.inputs[0], f.inputs[1:1 + ns], f.outputs[1:]
+    gradient and the parameter gradients are computed where ``b`` has them). When ``b`` reads
+    no state field (a linear step), there is nothing to recompute: the kernel takes no
+    checkpoints and no scratch, and the input only when ``b`` reads it."""
     bi, bo = b.inputs, b.outputs
     brx, brs_in = bi[0], bi[1:1 + ns]
     brgout, brgs_out = bi[1 + ns + npar], bi[2 + ns + npar:]
     brgx, brgs_in, brgp = bo[0], bo[1:1 + ns], bo[1 + ns:]
     learned = [k for k, r in enumerate(brgp) if r >= 0]
-    args = [("X", "*fp32"), ("CK", "*fp32"), ("SCR", "*fp32")]
+    recompute = any(b.reads(r) for r in brs_in)
+    args = [("X", "*fp32")] if recompute or b.reads(brx) else []
+    args += [("CK", "*fp32"), ("SCR", "*fp32")] if recompute else []
     args += [(f"P{k}", "*fp32") for k in range(npar)]
     args += [("GOUT", "*fp32"), ("GTS", "i32")] if gout else []
     for k in range(ns):
@@ -167,7 +170,7 @@ def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[i
     args += [(f"A{k}", "*fp64") for k in learned]
     args += [("C", "*fp32"), ("T", "i32"), ("M", "i32"), ("K", "i32"), ("BLOCK", "constexpr")]
     L = [f"def snncore_bwd({_sig(args)}):", *_PROLOGUE]
-    L += _setup(f, ns, npar, "f", 0, pstride)
+    L += _setup(f, ns, npar, "f", 0, pstride) if recompute else []
     L += _setup(b, ns, npar, "b", len(f.consts), pstride)
     L += [f"    g{k} = tl.load(GS{k} + offs, mask=mask, other=0.0)" for k in range(ns)]
     L += [f"    a{k} = tl.zeros([BLOCK], dtype=tl.float64)" for k in learned]
@@ -175,24 +178,14 @@ def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[i
         L.append("    GTSw = offs * 0 + GTS")
     L += [f"    GRTSw{k} = offs * 0 + GRTS{k}" for k in range(ns) if grec[k]]
     L += ["    for i in range(T):",
-          "        t = T - 1 - i",
-          "        t0 = (t // K) * K",
-          "        if t % K == K - 1 or t == T - 1:  # entering a block: recompute its states",
-          ]
-    L += [f"            s{k} = tl.load(CK + ((t // K) * {ns} + {k}) * Mw + offs, mask=mask, "
-          "other=0.0)" for k in range(ns)]
-    L.append("            for u in range(t0, t):")
-    L += [f"                tl.store(SCR + ((u - t0) * {ns} + {k}) * Mw + offs, s{k}, mask=mask)"
-          for k in range(ns)]
-    L.append(f"                f{frx} = tl.load(X + u * Mw + offs, mask=mask, other=0.0)")
-    L += [f"                f{r} = s{k}" for k, r in enumerate(frs_in)]
-    L += _lines(f.code, "                ", TRITON_EXPR, "f", "")
-    L += [f"                s{k} = {_block(f, r, ns, npar, 'f')}" for k, r in enumerate(frs_out)]
-    L += [f"            tl.store(SCR + ((t - t0) * {ns} + {k}) * Mw + offs, s{k}, mask=mask)"
-          for k in range(ns)]
-    L.append(f"        b{brx} = tl.load(X + t * Mw + offs, mask=mask, other=0.0)")
-    L += [f"        b{r} = tl.load(SCR + ((t - t0) * {ns} + {k}) * Mw + offs, mask=mask, "
-          "other=0.0)" for k, r in enumerate(brs_in)]
+          "        t = T - 1 - i"]
+    if recompute:
+        L += _recompute_block(f, ns, npar)
+    if b.reads(brx):
+        L.append(f"        b{brx} = tl.load(X + t * Mw + offs, mask=mask, other=0.0)")
+    if recompute:
+        L += [f"        b{r} = tl.load(SCR + ((t - t0) * {ns} + {k}) * Mw + offs, mask=mask, "
+              "other=0.0)" for k, r in enumerate(brs_in)]
     if gout:
         L.append(f"        b{brgout} = tl.load(GOUT + t * GTSw + offs, mask=mask, other=0.0)")
     else:
@@ -210,3 +203,23 @@ def backward_kernel(f: Program, b: Program, ns: int, npar: int, pstride: tuple[i
     L += [f"    tl.store(GS{k} + offs, g{k}, mask=mask)" for k in range(ns)]
     L += [f"    tl.store(A{k} + offs, a{k}, mask=mask)" for k in learned]
     return KernelSource("snncore_bwd", _HEAD + "\n".join(L) + "\n", tuple(args))
+
+
+def _recompute_block(f: Program, ns: int, npar: int) -> list[str]:
+    """On entering a block of ``K`` steps from its end: its states from the checkpoint, one
+    step of ``f`` at a time, into the scratch buffer ``SCR``."""
+    frx, frs_in, frs_out = f.inputs[0], f.inputs[1:1 + ns], f.outputs[1:]
+    L = ["        t0 = (t // K) * K",
+         "        if t % K == K - 1 or t == T - 1:  # entering a block: recompute its states"]
+    L += [f"            s{k} = tl.load(CK + ((t // K) * {ns} + {k}) * Mw + offs, mask=mask, "
+          "other=0.0)" for k in range(ns)]
+    L.append("            for u in range(t0, t):")
+    L += [f"                tl.store(SCR + ((u - t0) * {ns} + {k}) * Mw + offs, s{k}, mask=mask)"
+          for k in range(ns)]
+    L.append(f"                f{frx} = tl.load(X + u * Mw + offs, mask=mask, other=0.0)")
+    L += [f"                f{r} = s{k}" for k, r in enumerate(frs_in)]
+    L += _lines(f.code, "                ", TRITON_EXPR, "f", "")
+    L += [f"                s{k} = {_block(f, r, ns, npar, 'f')}" for k, r in enumerate(frs_out)]
+    L += [f"            tl.store(SCR + ((t - t0) * {ns} + {k}) * Mw + offs, s{k}, mask=mask)"
+          for k in range(ns)]
+    return L

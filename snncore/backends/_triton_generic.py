@@ -162,10 +162,14 @@ class _TritonGenericFunction(torch.autograd.Function):
         x = x.detach().contiguous()
         need_grad = any(ctx.needs_input_grad[3:])
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
+        keep_x = recompute = False
+        if need_grad:  # what the backward's program reads (a linear step needs no states)
+            learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
+            keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
         out = torch.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
         recs = [torch.empty_like(x) if r else None for r in rec]
-        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if need_grad else None
+        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
         prow, pstr = _param_rows(params, shape)
         f = desc.forward
         src = tcg.forward_kernel(f, ns, npar, tuple(pstr), rec, ckpt is not None)
@@ -174,7 +178,8 @@ class _TritonGenericFunction(torch.autograd.Function):
                     *([ckpt] if ckpt is not None else []), _consts(f, device=x.device),
                     T, M, BLOCK)
         ctx.desc, ctx.rec, ctx.shape, ctx.T, ctx.deps, ctx.ckpt = desc, rec, shape, T, deps, ckpt
-        ctx.save_for_backward(x if need_grad else None, *params)
+        ctx.done, ctx.device = False, x.device
+        ctx.save_for_backward(x if keep_x or recompute else None, *params)
         return (out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
                 *(r for r in recs if r is not None))
 
@@ -182,7 +187,7 @@ class _TritonGenericFunction(torch.autograd.Function):
     @once_differentiable("triton")
     def backward(ctx: Any, gout: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
         desc: KernelDescription = ctx.desc
-        if ctx.ckpt is None:
+        if ctx.done:
             raise RuntimeError("the triton backend's backward ran a second time "
                                "(retain_graph=True); use backend='eager' for that")
         ns, npar = len(desc.fields), len(desc.params)
@@ -196,10 +201,10 @@ class _TritonGenericFunction(torch.autograd.Function):
         it = iter(grec_given)
         grec = [next(it) if r else None for r in ctx.rec]
         f, b = desc.forward, desc.backward(need_x, learn)
-        dev = x.device
+        dev = ctx.device
         gstate = [torch.zeros(shape, dtype=torch.float32, device=dev) if g is None
                   else g.to(torch.float32).contiguous().clone() for g in gfin]
-        gx = torch.empty_like(x) if need_x else None
+        gx = torch.empty((T, *shape), dtype=torch.float32, device=dev) if need_x else None
         learned = [k for k, r in enumerate(b.outputs[1 + ns:]) if r >= 0]
         accs = {k: torch.zeros(shape, dtype=torch.float64, device=dev) for k in learned}
         prow, pstr = _param_rows(params, shape)
@@ -207,8 +212,11 @@ class _TritonGenericFunction(torch.autograd.Function):
         grow = [_rows(g, M) for g in grec]
         src = tcg.backward_kernel(f, b, ns, npar, tuple(pstr), g0 is not None,
                                   tuple(g is not None for g, _ in grow))
-        scratch = x.new_empty((min(BLOCK, T), ns, *shape))
-        args: list[Any] = [x, ctx.ckpt, scratch, *prow]
+        args: list[Any] = [] if x is None else [x]
+        if ctx.ckpt is not None:  # the states are recomputed block by block into the scratch
+            args += [ctx.ckpt, torch.empty((min(BLOCK, T), ns, *shape), dtype=torch.float32,
+                                           device=dev)]
+        args += prow
         if g0 is not None:
             args += [g0, gts]
         for g, ts in grow:
@@ -219,7 +227,7 @@ class _TritonGenericFunction(torch.autograd.Function):
         args += [accs[k] for k in learned]
         if M > 0 and T > 0:
             _launch(src, M, *args, _consts(f, b, device=dev), T, M, BLOCK)
-        ctx.ckpt = None
+        ctx.ckpt, ctx.done = None, True
         gparams = parameter_grads(ctx, gout, gfin, grec_given, params,
                                   [accs.get(j) if learn[j] else None for j in range(npar)])
         return (None, None, None, gx, *gstate, *gparams)

@@ -65,6 +65,20 @@ class SoftLIF(snn.Neuron):
         return spk, TanhState(mem, 0.7 * state.trace + spk)
 
 
+class IntegratorState(NamedTuple):
+    mem: Tensor
+
+
+class LeakyIntegrator(snn.Neuron):
+    """A linear step (fixed decay, output the membrane): its gradient reads no state."""
+
+    State = IntegratorState
+
+    def step(self, x, state):
+        mem = 0.75 * state.mem + x
+        return 2.0 * mem, self.State(mem)
+
+
 def _core_cases() -> list:
     cases = []
     for reset in ("subtract", "zero", "none"):
@@ -73,6 +87,7 @@ def _core_cases() -> list:
                 beta=0.9, surrogate="sigmoid", reset=r, reset_delay=d, learn_beta=True,
                 learn_threshold=True, learn_graded_spikes_factor=True), 1.0))
     cases += [("soft_lif", lambda: SoftLIF(learn_threshold=True), 1.5),
+              ("linear_integrator", LeakyIntegrator, 1.0),
               ("leaky_atan_generic", lambda: snn.Leaky(beta=torch.linspace(0.5, 0.95, N),
                                                        learn_beta=True), 1.0)]
     return cases
@@ -198,6 +213,18 @@ def test_kernels_block_and_lane_edges(t, n, device):
     x, state, w_out, w_state = _inputs(neuron, 1.5, seed=3, t=t, b=1, n=n)
     ref = _run(neuron, x, state, w_out, w_state, "eager", device)
     _assert_same(_run(neuron, x, state, w_out, w_state, "triton", device), ref)
+
+
+def test_linear_step_keeps_no_checkpoints():
+    """A backward that reads no state recomputes nothing: no checkpoints, no scratch, no input
+    (the case itself runs in test_kernels_equal_eager)."""
+    from snncore.backends import _triton_generic as tg
+
+    _, bwd = tg.kernel_sources(LeakyIntegrator(), torch.rand(5, B, N))
+    names = [a for a, _ in bwd.args]
+    assert "CK" not in names and "SCR" not in names and "X" not in names
+    _, bwd = tg.kernel_sources(SoftLIF(), torch.rand(5, B, N))
+    assert {"CK", "SCR", "X"} <= {a for a, _ in bwd.args}
 
 
 def test_kernels_backward_once(device):
@@ -328,7 +355,7 @@ def test_supports_reasons():
 
 
 def _aot_cases():
-    names = ["soft_lif", "leaky_sigmoid_subtract_True"]
+    names = ["soft_lif", "leaky_sigmoid_subtract_True", "linear_integrator"]
     names += [f"family_{n}" for n in ("adex", "alif_quant", "lapicque", "izhikevich")]
     first = {}
     for i, c in enumerate(CASES):

@@ -161,10 +161,11 @@ inline void frow(int64_t n, const F* xt, F* st, F* ht, F* it, F* mem, F* syn, F*
 
 // One reverse step for n neurons. FIRST: the previous state comes from (mem0, syn0, spk0)
 // instead of the previous pre-reset membrane hp (and current ipp).
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool FIRST>
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool FIRST,
+          bool SUM = false>
 inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem0,
                  const F* syn0, const F* spk0, const F* gt, const F* sgt, F* gxt, F* gmem,
-                 F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
+                 F* gsyn, F* gsst, Acc acc, Par<F> p, F sa, double* gsum = nullptr) {
 #pragma GCC ivdep
     for (int64_t j = 0; j < n; ++j) {
         const F th = p.thr[j], gf = p.g[j], hv = ht[j];
@@ -183,13 +184,31 @@ inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem
         F gsy = Kind<KIND>::SYN ? gsyn[j] : F(0);
         F gss = Kind<KIND>::REC ? gsst[j] : F(0);
         F gm = gmem[j];
-        gxt[j] = bstep<F, KIND, RESET, DELAY, LEARN>(
+        const F gxv = bstep<F, KIND, RESET, DELAY, LEARN>(
             hv, up, sp, ip, gt[j], sgv, gm, gsy, gss, acc, j, p.beta[j],
             Kind<KIND>::SYN ? p.alpha[j] : F(0), Kind<KIND>::REC ? p.V[j] : F(0), th, gf);
+        gxt[j] = gxv;
+        if (SUM) gsum[j] += double(gxv);
         gmem[j] = gm;
         if (Kind<KIND>::SYN) gsyn[j] = gsy;
         if (Kind<KIND>::REC) gsst[j] = gss;
     }
+}
+
+// Recorded states: copy a row of n neurons into rec + o (rec may be null).
+template <typename F>
+inline void record_row(int64_t n, F* rec, int64_t o, const F* row) {
+    if (!rec) return;
+    F* r = rec + o;
+    for (int64_t j = 0; j < n; ++j) r[j] = row[j];
+}
+
+// Gradients of recorded states: add the row of n neurons at g + o to the carried gradient acc.
+template <typename F>
+inline void add_row(int64_t n, const F* g, int64_t o, F* acc) {
+    if (!g) return;
+    const F* r = g + o;
+    for (int64_t j = 0; j < n; ++j) acc[j] += r[j];
 }
 
 // Forward over neurons [m0, m1) and all T steps; optionally stores h (pre-reset membrane),
@@ -197,7 +216,7 @@ inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem
 // then syn and spk where the kind has them).
 template <typename F, int KIND, int RESET, int DELAY, int STORE>
 void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq,
-         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt) {
+         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt, F* rmem, F* rsyn) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -216,6 +235,8 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
                 n, x + o, spk + o, STORE >= 1 ? h + o : nullptr,
                 STORE == 2 ? synseq + o : nullptr, mem + a,
                 Kind<KIND>::SYN ? syn + a : nullptr, Kind<KIND>::REC ? sst + a : nullptr, pa);
+            record_row(n, rmem, o, mem + a);
+            if (Kind<KIND>::SYN) record_row(n, rsyn, o, syn + a);
         }
     }
 }
@@ -225,11 +246,13 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
 // gspk has time stride gts (M, or 0 for one row used at every step) and sgarr (derivatives
 // computed outside when SG == 0) are relative to t0. gx may alias h: each element of h is read
 // before the same element of gx is written, and h[t-1] is read at step t before step t-1
-// overwrites it.
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
+// overwrites it. SUM: also add every step's input gradient to gsum (per neuron, in double; the
+// gradient of a bias added to the input at every step).
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
          const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
-         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa) {
+         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa,
+         double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -238,20 +261,24 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
         F* gm = gmem + a;
         F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
         F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
+        double* gu = SUM ? gsum + a : nullptr;
         for (int64_t t = t1 - 1; t >= t0; --t) {
             const F* ht = h + t * M + a;
             const F* gt = gspk + (t - t0) * gts + a;
             const F* sgt = SG == 0 ? sgarr + (t - t0) * M + a : nullptr;
             F* gxt = gx + t * M + a;
+            add_row(n, grmem, (t - t0) * gmts + a, gm);
+            if (Kind<KIND>::SYN) add_row(n, grsyn, (t - t0) * gsts + a, gy);
             if (t > 0) {
                 const F* ipp = (Kind<KIND>::SYN && LEARN) ? synseq + (t - 1) * M + a : nullptr;
-                brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
                     n, ht, ht - M, ipp, nullptr, nullptr, nullptr, gt, sgt, gxt, gm, gy, gz, ca,
-                    pa, sa);
+                    pa, sa, gu);
             } else {
-                brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                brow<F, KIND, RESET, DELAY, SG, LEARN, true, SUM>(
                     n, ht, nullptr, nullptr, mem0 + a, Kind<KIND>::SYN ? syn0 + a : nullptr,
-                    Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa);
+                    Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa,
+                    gu);
             }
         }
     }
@@ -259,10 +286,12 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
 
 // Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
 // (every K steps) and the input x, so that nothing of size T is kept between the passes.
-template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN>
+// gx may alias x: a block's inputs are all read (recomputing its membranes) before any of its
+// gradients is written, and earlier blocks are not touched yet. SUM: as in bwd.
+template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
             int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
-            F sa) {
+            F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
     constexpr bool KEEP_I = Kind<KIND>::SYN && LEARN;
     std::vector<F> hbuf(K * TILE), ibuf(KEEP_I ? K * TILE : 1);
     F u[TILE], I[TILE], S[TILE];
@@ -275,6 +304,7 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
         F* gm = gmem + a;
         F* gy = Kind<KIND>::SYN ? gsyn + a : nullptr;
         F* gz = Kind<KIND>::REC ? gsst + a : nullptr;
+        double* gu = SUM ? gsum + a : nullptr;
         for (int64_t blk = nb - 1; blk >= 0; --blk) {
             const int64_t t0 = blk * K, t1 = t0 + K < T ? t0 + K : T;
             const F* c = ckpt + blk * Kind<KIND>::NS * M;
@@ -295,15 +325,17 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
                 const F* ht = hbuf.data() + (t - t0) * TILE;
                 const F* gt = gspk + t * gts + a;
                 F* gxt = gx + t * M + a;
+                add_row(n, grmem, t * gmts + a, gm);
+                if (Kind<KIND>::SYN) add_row(n, grsyn, t * gsts + a, gy);
                 if (t > t0) {
                     const F* ipp = KEEP_I ? ibuf.data() + (t - 1 - t0) * TILE : nullptr;
-                    brow<F, KIND, RESET, DELAY, SG, LEARN, false>(
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, false, SUM>(
                         n, ht, ht - TILE, ipp, nullptr, nullptr, nullptr, gt, nullptr, gxt, gm,
-                        gy, gz, ca, pa, sa);
+                        gy, gz, ca, pa, sa, gu);
                 } else {
-                    brow<F, KIND, RESET, DELAY, SG, LEARN, true>(
+                    brow<F, KIND, RESET, DELAY, SG, LEARN, true, SUM>(
                         n, ht, nullptr, nullptr, cm, cy, cz, gt, nullptr, gxt, gm, gy, gz, ca,
-                        pa, sa);
+                        pa, sa, gu);
                 }
             }
         }
@@ -378,13 +410,15 @@ void split(int64_t m0, int64_t m1, int64_t work, Body&& body) {
 template <typename F>
 int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, int64_t m1,
               const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, const F* beta,
-              const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt) {
+              const F* alpha, const F* V, const F* thr, const F* g, int64_t K, F* ckpt,
+              F* rmem, F* rsyn) {
     Par<F> p{beta, alpha, V, thr, g};
     const int store = h ? (synseq ? 2 : 1) : 0;
     return dispatch<3>(kind, reset, delay, store, [&](auto k, auto r, auto d, auto s) {
         split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
             fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
-                decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt);
+                decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt,
+                                    rmem, rsyn);
         });
     });
 }
@@ -396,18 +430,25 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
               const F* synseq, const F* mem0, const F* syn0, const F* spk0, F* gx, F* gmem,
               F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV, double* gthr,
               double* gg, const F* beta, const F* alpha, const F* V, const F* thr, const F* g,
-              F sa) {
+              F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts,
+              const F* grsyn) {
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
-    return dispatch<6>(kind, reset, delay, sg + 3 * learn, [&](auto k, auto r, auto d, auto x) {
-        constexpr int XV = decltype(x)::value;
-        split(m0, m1, (t1 - t0) * (m1 - m0), [&](int64_t a, int64_t b) {
-            bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
-                (XV >= 3)>(M, a, b, t0, t1, gts, gspk, h, sgarr, synseq, mem0, syn0, spk0, gx,
-                           gmem, gsyn, gsst, acc, p, sa);
+    auto run = [&](auto sum) {
+        return dispatch<6>(kind, reset, delay, sg + 3 * learn,
+                           [&](auto k, auto r, auto d, auto x) {
+            constexpr int XV = decltype(x)::value;
+            split(m0, m1, (t1 - t0) * (m1 - m0), [&](int64_t a, int64_t b) {
+                bwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 3,
+                    (XV >= 3), decltype(sum)::value>(M, a, b, t0, t1, gts, gspk, h, sgarr,
+                                                     synseq, mem0, syn0, spk0, gx, gmem, gsyn,
+                                                     gsst, acc, p, sa, gsum, gmts, grmem, gsts,
+                                                     grsyn);
+            });
         });
-    });
+    };
+    return gsum ? run(std::true_type{}) : run(std::false_type{});
 }
 
 template <typename F>
@@ -415,21 +456,26 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
                  int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, const F* gspk,
                  F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, double* gV,
                  double* gthr, double* gg, const F* beta, const F* alpha, const F* V,
-                 const F* thr, const F* g, F sa) {
+                 const F* thr, const F* g, F sa, double* gsum, int64_t gmts,
+                 const F* grmem, int64_t gsts, const F* grsyn) {
     if (sg != 1 && sg != 2) return 2;  // needs a native surrogate
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
     // extra = (surrogate code - 1) + 2 * learn
-    return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
-                       [&](auto k, auto r, auto d, auto xx) {
-        constexpr int XV = decltype(xx)::value;
-        split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
-            bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value, XV % 2 + 1,
-                   (XV >= 2)>(T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p,
-                              sa);
+    auto run = [&](auto sum) {
+        return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
+                           [&](auto k, auto r, auto d, auto xx) {
+            constexpr int XV = decltype(xx)::value;
+            split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
+                bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
+                       XV % 2 + 1, (XV >= 2), decltype(sum)::value>(
+                    T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa, gsum,
+                    gmts, grmem, gsts, grsyn);
+            });
         });
-    });
+    };
+    return gsum ? run(std::true_type{}) : run(std::false_type{});
 }
 
 }  // namespace
@@ -439,28 +485,31 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
 extern "C" int snncore_fused_fwd_##SUFFIX(int kind, int reset, int delay, int64_t T, int64_t M, \
         int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq, F* mem, F* syn, F* sst, \
         const F* beta, const F* alpha, const F* V, const F* thr, const F* g, int64_t K, \
-        F* ckpt) { \
+        F* ckpt, F* rmem, F* rsyn) { \
     return fwd_entry<F>(kind, reset, delay, T, M, m0, m1, x, spk, h, synseq, mem, syn, sst, \
-                        beta, alpha, V, thr, g, K, ckpt); }
+                        beta, alpha, V, thr, g, K, ckpt, rmem, rsyn); }
 #define EXPORT_BWD(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_##SUFFIX(int kind, int reset, int delay, int sg, int64_t M, \
         int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk, \
         const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0, \
         const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa) { \
+        const F* thr, const F* g, F sa, double* gsum, int64_t gmts, const F* grmem, \
+        int64_t gsts, const F* grsyn) { \
     return bwd_entry<F>(kind, reset, delay, sg, M, m0, m1, t0, t1, gts, gspk, h, sgarr, \
                         synseq, mem0, syn0, spk0, gx, gmem, gsyn, gsst, gbeta, galpha, gV, \
-                        gthr, gg, beta, alpha, V, thr, g, sa); }
+                        gthr, gg, beta, alpha, V, thr, g, sa, gsum, gmts, grmem, gsts, \
+                        grsyn); }
 #define EXPORT_BWD_RC(SUFFIX, F) \
 extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int sg, int64_t T, \
         int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt, int64_t gts, \
         const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, double* gbeta, double* galpha, \
         double* gV, double* gthr, double* gg, const F* beta, const F* alpha, const F* V, \
-        const F* thr, const F* g, F sa) { \
+        const F* thr, const F* g, F sa, double* gsum, int64_t gmts, const F* grmem, \
+        int64_t gsts, const F* grsyn) { \
     return bwd_rc_entry<F>(kind, reset, delay, sg, T, M, m0, m1, K, x, ckpt, gts, gspk, gx, \
                            gmem, gsyn, gsst, gbeta, galpha, gV, gthr, gg, beta, alpha, V, thr, \
-                           g, sa); }
+                           g, sa, gsum, gmts, grmem, gsts, grsyn); }
 
 #if !defined(SNN_PART) || SNN_PART == 0
 EXPORT_FWD(f32, float)

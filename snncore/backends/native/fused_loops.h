@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#define SNNCORE_FUSED_ABI_VERSION 6
+#define SNNCORE_FUSED_ABI_VERSION 8
 
 extern "C" {
 
@@ -20,13 +20,16 @@ int snncore_fused_openmp();
 extern int64_t snncore_fused_serial_work;
 
 // Forward over T steps for neurons [m0, m1) of M: spikes, pre-reset membranes h (or
-// checkpoints every K steps into ckpt), final state in mem/syn/sst.
+// checkpoints every K steps into ckpt), final state in mem/syn/sst; rmem/rsyn (when not null)
+// receive the membrane/current after every step ([T, M]).
 int snncore_fused_fwd_f32(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0,
                           int64_t m1, const float* x, float* spk, float* h, float* synseq,
                           float* mem, float* syn, float* sst, const float* beta,
                           const float* alpha, const float* V, const float* thr, const float* g,
-                          int64_t K, float* ckpt);
-// Reverse loop over steps [t0, t1) from stored pre-reset membranes h.
+                          int64_t K, float* ckpt, float* rmem, float* rsyn);
+// Reverse loop over steps [t0, t1) from stored pre-reset membranes h; when gsum is not null,
+// every step's input gradient is also added to gsum[m] (double, M neurons); grmem/grsyn (time
+// strides gmts/gsts: M, or 0 for one row) are gradients of the recorded membrane/current.
 int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int64_t m0,
                           int64_t m1, int64_t t0, int64_t t1, int64_t gts, const float* gspk,
                           const float* h, const float* sgarr, const float* synseq,
@@ -34,15 +37,19 @@ int snncore_fused_bwd_f32(int kind, int reset, int delay, int sg, int64_t M, int
                           float* gmem, float* gsyn, float* gsst, double* gbeta, double* galpha,
                           double* gV, double* gthr, double* gg, const float* beta,
                           const float* alpha, const float* V, const float* thr, const float* g,
-                          float sa);
-// Reverse loop that recomputes h from the checkpoints written by the forward.
+                          float sa, double* gsum, int64_t gmts, const float* grmem,
+                          int64_t gsts, const float* grsyn);
+// Reverse loop that recomputes h from the checkpoints written by the forward; gx may alias x;
+// gsum as in snncore_fused_bwd_f32.
 int snncore_fused_bwd_rc_f32(int kind, int reset, int delay, int sg, int64_t T, int64_t M,
                              int64_t m0, int64_t m1, int64_t K, const float* x,
                              const float* ckpt, int64_t gts, const float* gspk, float* gx,
                              float* gmem, float* gsyn, float* gsst, double* gbeta,
                              double* galpha, double* gV, double* gthr, double* gg,
                              const float* beta, const float* alpha, const float* V,
-                             const float* thr, const float* g, float sa);
+                             const float* thr, const float* g, float sa, double* gsum,
+                             int64_t gmts, const float* grmem, int64_t gsts,
+                             const float* grsyn);
 
 }  // extern "C"
 

@@ -83,8 +83,8 @@ class Leaky(Neuron):
         ``detach_reset=False``, ``state_quant``, ``inhibition``, a non-:class:`Surrogate`
         spike function) it is :meth:`step`. Like :meth:`step` it does not check its arguments.
         When ``state.mem`` is the membrane the previous call returned, unmodified (and the
-        threshold and a factor ``g = 1`` are unchanged), the reset signal :math:`H(U_{t-1} - \theta)` is that
-        call's spikes, reused instead of recomputed.
+        threshold and a factor ``g = 1`` are unchanged), the reset signal
+        :math:`H(U_{t-1} - \theta)` is that call's spikes, reused instead of recomputed.
         """
         if not self._fused_step_ok():
             return Leaky.step(self, x, state)
@@ -128,8 +128,8 @@ class Leaky(Neuron):
 
 
 #: neuron -> (weak ref to the membrane it returned last, threshold buffer and version, spikes'
-#: version, spikes, membrane version): the reset signal of the next step (not on the module: copies and pickles
-#: of a neuron never carry it)
+#: version, spikes, membrane version): the reset signal of the next step (not on the module:
+#: copies and pickles of a neuron never carry it)
 _LAST_SPIKES: weakref.WeakKeyDictionary[Leaky, tuple[Any, ...]] = weakref.WeakKeyDictionary()
 
 

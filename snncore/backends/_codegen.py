@@ -3,8 +3,11 @@
 The interpreter in ``native/kernel_vm.cpp`` runs any program at once; for speed, the programs of a
 description are also turned into straight-line C++ (every register a local float, one loop over
 the neurons of a tile per time step, so the compiler keeps the whole step in vector registers)
-and compiled once per program pair, cached on disk like the other native loops. The arithmetic
-is the interpreter's, operation by operation, so both give the same bits.
+and compiled once per program pair, cached on disk like the other native loops. Tiles hold up
+to 2048 neurons in the forward and 1024 in the backward (measured: 5-10% faster training than
+512/256 for LI, ALIF and AdEx on [500, 32768]), narrower when a layer is too small to give
+every thread a tile. The arithmetic is the interpreter's, operation by operation, so both give
+the same bits.
 """
 
 from __future__ import annotations
@@ -49,9 +52,15 @@ _HEAD = """#include <cmath>
 #include "kernel_vm.h"
 
 namespace {
-constexpr int64_t TILE = 512;
+constexpr int64_t TILE = 2048;
 }
 """
+
+#: the tile width TW: up to TILE neurons, narrower when that keeps every thread busy
+_TILES = ["  const int64_t M = A->M, T = A->T;",
+          "  const int64_t per = (M + A->nthreads - 1) / A->nthreads;",
+          "  const int64_t TW = (A->nthreads > 1 && per < TILE) ? (per + 15) / 16 * 16 : TILE;",
+          "  const int64_t ntiles = (M + TW - 1) / TW;"]
 
 
 def _flit(v: float) -> str:
@@ -95,17 +104,26 @@ def _invariant_loads(prog: Program, ns: int, npar: int, tag: str, indent: str) -
     return [f"{indent}const float r{r} = {tag}{r}[j];" for r in list(rp) + _pre_regs(prog)]
 
 
+def _prologue(prog: Program, ns: int, npar: int, pinned: set[int], tag: str, indent: str
+              ) -> list[str]:
+    """The start of the loop body over a tile's neurons: constants, the parameters and hoisted
+    values of neuron ``j``, and the declaration of the program's temporaries."""
+    out = _consts(prog, indent) + _invariant_loads(prog, ns, npar, tag, indent)
+    decl = _decl(prog, pinned, indent)
+    return out + [decl] if decl else out
+
+
 def forward_source(f: Program, ns: int, npar: int) -> str:
     """C++ of ``snncore_gen_fwd(const SnnVmFwd*)`` for forward program ``f``."""
     rx, rs_in, rs_out, rout = f.inputs[0], f.inputs[1:1 + ns], f.outputs[1:], f.outputs[0]
     pinned = set(f.inputs[1 + ns:]) | set(_pre_regs(f))
     L = [_HEAD, 'extern "C" int snncore_gen_fwd(const SnnVmFwd* A) {',
-         "  const int64_t M = A->M, T = A->T, ntiles = (M + TILE - 1) / TILE;",
+         *_TILES,
          "#ifdef _OPENMP",
          "#pragma omp parallel for schedule(static) num_threads(A->nthreads) if (A->nthreads > 1)",
          "#endif",
          "  for (int64_t tile = 0; tile < ntiles; ++tile) {",
-         "    const int64_t a = tile * TILE, w = (a + TILE <= M) ? TILE : M - a;"]
+         "    const int64_t a = tile * TW, w = (a + TW <= M) ? TW : M - a;"]
     L += _tile_prologue(f, ns, npar, "PF", "    ")
     for k in range(ns):
         L.append(f"    alignas(64) float S{k}[TILE], scratch{k}[TILE];")
@@ -121,11 +139,7 @@ def forward_source(f: Program, ns: int, npar: int) -> str:
         L.append(f"      float* R{k} = A->rec[{k}] ? A->rec[{k}] + t * M + a : scratch{k};")
     L.append("#pragma GCC ivdep")
     L.append("      for (int64_t j = 0; j < w; ++j) {")
-    L += _consts(f, "        ")
-    L += _invariant_loads(f, ns, npar, "PF", "        ")
-    decl = _decl(f, pinned, "        ")
-    if decl:
-        L.append(decl)
+    L += _prologue(f, ns, npar, pinned, "PF", "        ")
     L.append(f"        r{rx} = X[j];")
     L += [f"        r{r} = S{k}[j];" for k, r in enumerate(rs_in)]
     L += _lines(f.code, "        ")
@@ -153,9 +167,9 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
     reads_x = recompute or b.reads(brx)
     fpinned = set(f.inputs[1 + ns:]) | set(_pre_regs(f))
     bpinned = set(b.inputs[1 + ns:1 + ns + npar]) | set(_pre_regs(b))
-    L = [_HEAD.replace("TILE = 512", "TILE = 256"),
+    L = [_HEAD.replace("TILE = 2048", "TILE = 1024"),
          'extern "C" int snncore_gen_bwd(const SnnVmBwd* A) {',
-         "  const int64_t M = A->M, T = A->T, ntiles = (M + TILE - 1) / TILE;"]
+         *_TILES]
     if recompute:
         L += ["  const int64_t K = A->K, nblk = (T + K - 1) / K;",
               "  if (!A->ckpt || !A->x) return 2;"]
@@ -171,7 +185,7 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
           "#pragma omp for schedule(static)",
           "#endif",
           "  for (int64_t tile = 0; tile < ntiles; ++tile) {",
-          "    const int64_t a = tile * TILE, w = (a + TILE <= M) ? TILE : M - a;"]
+          "    const int64_t a = tile * TW, w = (a + TW <= M) ? TW : M - a;"]
     if recompute:
         L += _tile_prologue(f, ns, npar, "PF", "    ")
     L += _tile_prologue(b, ns, npar, "PB", "    ")
@@ -193,11 +207,7 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
               "        const float* X = A->x + t * M + a;",
               "#pragma GCC ivdep",
               "        for (int64_t j = 0; j < w; ++j) {"]
-        L += _consts(f, "          ")
-        L += _invariant_loads(f, ns, npar, "PF", "          ")
-        decl = _decl(f, fpinned, "          ")
-        if decl:
-            L.append(decl)
+        L += _prologue(f, ns, npar, fpinned, "PF", "          ")
         L.append(f"          r{frx} = X[j];")
         L += [f"          r{r} = S{k}[j];" for k, r in enumerate(frs_in)]
         L += _lines(f.code, "          ")
@@ -218,11 +228,7 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
         if r >= 0:
             L.append(f"        double* GP{k} = A->gp[{k}] + a;")
     L += ["#pragma GCC ivdep", "        for (int64_t j = 0; j < w; ++j) {"]
-    L += _consts(b, "          ")
-    L += _invariant_loads(b, ns, npar, "PB", "          ")
-    decl = _decl(b, bpinned, "          ")
-    if decl:
-        L.append(decl)
+    L += _prologue(b, ns, npar, bpinned, "PB", "          ")
     L.append(f"          r{brx} = {'X[j]' if reads_x else '0.0f'};")
     L += [f"          r{r} = {f'sb[{k} * TILE + j]' if recompute else '0.0f'};"
           for k, r in enumerate(brs_in)]

@@ -261,3 +261,59 @@ def test_detach_reset_false_passes_gradient_through_reset():
         spk.sum().backward()
         grads.append(xi.grad)
     assert not torch.allclose(grads[0], grads[1])
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("surrogate", ["atan", "fast_sigmoid"])
+@pytest.mark.parametrize("graded,threshold", [(1.0, 1.0), (0.5, 0.8), (1.0, 0.8)])
+def test_fused_step_equals_step_bitwise(reset, surrogate, graded, threshold):
+    """Leaky.fused_step: the same spikes, membranes and gradients as step(), to the bit."""
+    results = []
+    for use_fused in (False, True):
+        torch.manual_seed(0)
+        lif = snn.Leaky(beta=0.7, threshold=threshold, reset=reset, surrogate=surrogate,
+                        graded_spikes_factor=graded)
+        x = (torch.randn(12, 6, 5) + 0.6).requires_grad_()
+        state, spikes, mems = lif.init_state(x[0]), [], []
+        for t in range(x.shape[0]):
+            spk, state = (lif.fused_step if use_fused else lif.step)(x[t], state)
+            spikes.append(spk)
+            mems.append(state.mem)
+        spk, mem = torch.stack(spikes), torch.stack(mems)
+        w = torch.rand(spk.shape, generator=torch.Generator().manual_seed(1))
+        ((spk * w).sum() + state.mem.pow(2).sum()).backward()
+        results.append((spk.detach(), mem.detach(), x.grad))
+    for a, b in zip(*results, strict=True):
+        assert torch.equal(a, b)
+    assert results[0][0].sum() > 0
+
+
+def test_fused_step_falls_back_where_it_does_not_apply():
+    lif = snn.Leaky(beta=0.7, learn_beta=True)
+    x = torch.rand(4, 3)
+    spk, state = lif.fused_step(x, lif.init_state(x))
+    spk.sum().backward()  # the learnable beta gets its gradient through step()
+    assert state.mem.grad_fn is not None
+    lif2 = snn.Leaky(beta=0.7, reset_delay=False)
+    a = lif2.fused_step(x, lif2.init_state(x))
+    b = lif2.step(x, lif2.init_state(x))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1].mem, b[1].mem)
+
+
+def test_fused_step_reuses_the_last_spikes_only_while_they_are_valid():
+    x = torch.rand(6, 4, 3) * 1.5
+    for change in ("threshold", "spikes", "membrane", "none"):
+        ref, fused = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9)
+        s_ref, s_f = ref.init_state(x[0]), fused.init_state(x[0])
+        for t in range(x.shape[0]):
+            a, s_ref = ref.step(x[t], s_ref)
+            b, s_f = fused.fused_step(x[t], s_f)
+            assert torch.equal(a, b) and torch.equal(s_ref.mem, s_f.mem), (change, t)
+            if t == 2 and change == "threshold":
+                for n in (ref, fused):
+                    n.threshold = torch.tensor(0.5)
+            if t == 2 and change == "spikes":
+                b.mul_(0.0)  # an in-place change of the returned spikes is not reused
+            if t == 2 and change == "membrane":
+                for st in (s_ref, s_f):
+                    st.mem.add_(2.0)  # nor spikes of a membrane changed in place

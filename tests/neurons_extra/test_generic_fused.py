@@ -273,3 +273,24 @@ def test_every_registry_neuron_is_benchmarked_fused_or_documented_as_eager():
         if name in benchmarked and name not in ("rleaky", "rsynaptic"):
             make = wl.family_neurons()[name][0]
             assert select_backend(make(), x).name in ("fused", "generic"), name
+
+
+@pytest.mark.parametrize("make", [lambda: sx.ALIF(beta=0.9, learn_beta=True),
+                                  lambda: sx.LI(beta=0.9)])
+def test_narrow_tiles_over_threads_equal_eager(make, monkeypatch):
+    # enough work for two threads, and too few neurons to give each a full tile
+    monkeypatch.setenv("SNNCORE_FUSED_CODEGEN", "1")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        neuron = make()
+        g = torch.Generator().manual_seed(7)
+        x = torch.rand(800, 3001, generator=g) * 1.2
+        state = neuron.prepare(x[0], None)
+        w_out = torch.rand(800, 3001, generator=g)
+        w_state = [torch.rand(3001, generator=g) for _ in state]
+        ref = _run(neuron, x, state, w_out, w_state, "eager")
+        got = _run(neuron, x, state, w_out, w_state, "generic")
+    finally:
+        torch.set_num_threads(threads)
+    _assert_same(got, ref)

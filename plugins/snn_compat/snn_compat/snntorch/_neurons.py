@@ -280,7 +280,7 @@ class SpikingNeuron(snncore.Neuron):
         first = next(iter(given.values()))
         if isinstance(first, self.State) and len(passed) == 1:
             # snncore's convention (e.g. from snncore.Sequential.step): (spk, state)
-            spk, new = self.step(input_, self.prepare(input_, first))
+            spk, new = self._compat_step(input_, self.prepare(input_, first))
             self.state = new
             return spk, new
         stored = self.state
@@ -290,7 +290,7 @@ class SpikingNeuron(snncore.Neuron):
                 all(v is None or v is getattr(stored, k) for k, v in given.items()):
             # continuing from the state this module returned last, with an input like the last
             # one: everything prepare() checks is unchanged
-            spk, new = self.step(input_, stored)
+            spk, new = self._compat_step(input_, stored)
             self.state = new
             self._compat_sig = (*sig[:3], new)
             return self._compat_return(spk, new)
@@ -305,10 +305,14 @@ class SpikingNeuron(snncore.Neuron):
             fields = [fresh[i] if f is None or (isinstance(f, Tensor) and f.numel() == 0)
                       else f for i, f in enumerate(fields)]
         state = self.prepare(input_, self.State(*fields))
-        spk, new = self.step(input_, state)
+        spk, new = self._compat_step(input_, state)
         self.state = new
         self._compat_sig = (input_.shape, input_.dtype, input_.device, new)
         return self._compat_return(spk, new)
+
+    def _compat_step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """The update of one flat-convention call (the neuron's ``step``)."""
+        return self.step(x, state)
 
     def _compat_return(self, spk: Tensor, new: Any) -> Any:
         if self.stateful and not self.output:
@@ -419,6 +423,10 @@ class Leaky(LIF, snncore.Leaky):
     def forward(self, input_: Tensor, mem: Tensor | None = None) -> Any:
         """One step: ``(spk, mem)``, or ``spk`` with ``init_hidden=True`` and ``output=False``."""
         return self._compat_forward(input_, {"mem": mem})
+
+    def _compat_step(self, x: Tensor, state: Any) -> tuple[Tensor, Any]:
+        # one autograd node per step (the same numbers as step())
+        return self.fused_step(x, state)
 
     def init_leaky(self) -> Tensor:
         """Clear the stored membrane; returns an empty tensor (zeros on the next call)."""

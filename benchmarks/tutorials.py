@@ -9,7 +9,8 @@ For each tutorial three programs train on the same batches from the same initial
 - **snncore native**: the rewrite on snncore's own API in ``examples/tutorials/``
   (whole-sequence ``snn.Sequential``; the static input's first layer computed once);
 - **snncore, one Sequential**: the native network with every layer in one ``snn.Sequential``
-  over the input repeated ``T`` times (no special handling of the static input).
+  over the input expanded over ``T`` steps (no hand-written handling of the static input: the
+  runner sees the stride-0 time axis and runs the leading stateless layers once).
 
 One repeat is one training epoch (10 batches of 128 digits, forward, backward and Adam step);
 the programs take turns in every repeat, the table shows the median time, and the speed-ups
@@ -76,7 +77,7 @@ def switch_imports(source: str) -> str:
 
 def one_sequential(native: ModuleType, net: Any) -> Callable[[Any], Any]:
     """The native network with all of its layers in one ``snn.Sequential`` over the input
-    repeated ``T`` times (the same parameters)."""
+    expanded over ``T`` steps (the same parameters)."""
     if hasattr(net, "stem"):                                   # tutorial 6
         whole = snn.Sequential(*net.stem, *net.body)
 

@@ -82,9 +82,9 @@ class Leaky(Neuron):
         transforms); where it does not apply (learnable parameters, ``reset_delay=False``,
         ``detach_reset=False``, ``state_quant``, ``inhibition``, a non-:class:`Surrogate`
         spike function) it is :meth:`step`. Like :meth:`step` it does not check its arguments.
-        When ``state.mem`` is the membrane the previous call returned (and the threshold and a
-        factor ``g = 1`` are unchanged), the reset signal :math:`H(U_{t-1} - \theta)` is that
-        call's spikes, reused instead of recomputed.
+        When ``state.mem`` is the membrane the previous call returned, unmodified (and the
+        threshold and a factor ``g = 1`` are unchanged), the reset signal
+        :math:`H(U_{t-1} - \theta)` is that call's spikes, reused instead of recomputed.
         """
         if not self._fused_step_ok():
             return Leaky.step(self, x, state)
@@ -97,9 +97,9 @@ class Leaky(Neuron):
         prev = _LAST_SPIKES.get(self) if unit_g else None
         thr_buf = self.threshold
         r = None
-        if prev is not None and prev[0]() is state.mem and prev[1] is thr_buf and \
-                prev[2] == thr_buf._version and prev[3] == prev[4]._version and \
-                prev[4].dtype == x.dtype:
+        if prev is not None and prev[0]() is state.mem and prev[5] == state.mem._version and \
+                prev[1] is thr_buf and prev[2] == thr_buf._version and \
+                prev[3] == prev[4]._version and prev[4].dtype == x.dtype:
             r = prev[4]
         spk, mem = _LeakyStep.apply(x, state.mem, beta, thr, None if unit_g else g,
                                     self.surrogate, self.reset_mechanism,
@@ -107,7 +107,7 @@ class Leaky(Neuron):
         if unit_g and self.reset_mechanism != "none":
             base = spk.detach()
             _LAST_SPIKES[self] = (weakref.ref(mem), thr_buf, thr_buf._version, base._version,
-                                  base)
+                                  base, mem._version)
         return spk, LeakyState(mem)
 
     def _is_one(self, name: str) -> bool:
@@ -128,8 +128,8 @@ class Leaky(Neuron):
 
 
 #: neuron -> (weak ref to the membrane it returned last, threshold buffer and version, spikes'
-#: version, spikes): the reset signal of the next step (not on the module: copies and pickles
-#: of a neuron never carry it)
+#: version, spikes, membrane version): the reset signal of the next step (not on the module:
+#: copies and pickles of a neuron never carry it)
 _LAST_SPIKES: weakref.WeakKeyDictionary[Leaky, tuple[Any, ...]] = weakref.WeakKeyDictionary()
 
 

@@ -35,9 +35,10 @@ _PER_SAMPLE_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNor
 _OUTPUT_NOT_SAVED = (nn.Linear, *_CONVS, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
                      nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 #: bytes of the largest stateless-layer activation in one time chunk of the automatic plan,
-#: measured on the tutorial-6 conv network (2-core Xeon, 4 MiB L2 per core): 2-16 MiB chunks
-#: run 10-15% faster than folding all of T and than single steps (docs/backends.md)
-CHUNK_BYTES = 8 << 20
+#: measured on the tutorial-6 conv network [25, 64, 1, 28, 28] (2-core Xeon, 4 MiB L2 per
+#: core), relative to the fastest conv-only floor: blocks of 4 steps (7 MiB) 1.17x, 6 steps
+#: 1.08x, 9 steps (16 MiB) 1.04x, 13 steps 1.03x, all 25 steps folded 1.26x
+CHUNK_BYTES = 16 << 20
 _in_chunk: contextvars.ContextVar[bool] = contextvars.ContextVar("snncore_in_chunk",
                                                                  default=False)
 
@@ -72,7 +73,7 @@ class Sequential(nn.Sequential):
         time_chunk: how :meth:`forward` walks through time. ``"auto"``: on CPU, a network with
             a convolution and only per-sample ``torch.nn`` stateless layers runs depth-first
             over blocks of time steps, each block's largest stateless-layer output about
-            :data:`CHUNK_BYTES` (8 MiB; measured on the first call for an input shape), every
+            :data:`CHUNK_BYTES` (16 MiB; measured on the first call for an input shape), every
             other network folded; an ``int`` >= 1: blocks of that many steps for any network;
             None: always fold all of ``T``. Neuron states and dropout masks carry over between
             blocks, so the result equals the folded run (gradients up to summation order).

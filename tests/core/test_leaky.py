@@ -302,7 +302,7 @@ def test_fused_step_falls_back_where_it_does_not_apply():
 
 def test_fused_step_reuses_the_last_spikes_only_while_they_are_valid():
     x = torch.rand(6, 4, 3) * 1.5
-    for change in ("threshold", "spikes", "none"):
+    for change in ("threshold", "spikes", "membrane", "none"):
         ref, fused = snn.Leaky(beta=0.9), snn.Leaky(beta=0.9)
         s_ref, s_f = ref.init_state(x[0]), fused.init_state(x[0])
         for t in range(x.shape[0]):
@@ -314,3 +314,6 @@ def test_fused_step_reuses_the_last_spikes_only_while_they_are_valid():
                     n.threshold = torch.tensor(0.5)
             if t == 2 and change == "spikes":
                 b.mul_(0.0)  # an in-place change of the returned spikes is not reused
+            if t == 2 and change == "membrane":
+                for st in (s_ref, s_f):
+                    st.mem.add_(2.0)  # nor spikes of a membrane changed in place

@@ -442,33 +442,49 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
 # -- huge pages ------------------------------------------------------------------------------------
 def hugepage_measure(N: int = 2048, T: int = 500, B: int = 16, repeats: int = 5,
                      pause: float = 3.0) -> dict[str, float]:
-    """Median seconds of the fused forward of Linear+LIF at ``N`` with and without the
-    huge-page advice, back to back and with ``pause`` seconds of idling between steps."""
+    """Median seconds of a Linear+LIF training step at ``N`` with and without the huge-page
+    advice (``SNNCORE_HUGEPAGES``) for the fused loops' buffers, back to back and with
+    ``pause`` seconds of idling before each step; the two settings take turns step by step
+    (so that a busy spell of the machine hits both)."""
+    import os
+
     from snncore.backends import _native as _fused_native
 
     torch.manual_seed(8)
     x = torch.rand(T, B, N)
     fc = nn.Linear(N, N)
     net = snn.Sequential(fc, snn.Leaky(beta=BETA))
-    res: dict[str, float] = {}
     saved = _fused_native._madvise
+    saved_env = os.environ.get("SNNCORE_HUGEPAGES")
     try:
-        for advice in (True, False):
-            _fused_native._madvise = None if advice else False
-            if advice:
-                _fused_native.empty_like(x)  # resolves the advice function (or False)
-            for mode, wait in (("back-to-back", 0.0), (f"{pause:g} s pauses", pause)):
-                ts = []
-                for _ in range(repeats + 1):
+        # the switch is read when the advice function is first resolved
+        os.environ["SNNCORE_HUGEPAGES"] = "1"
+        _fused_native._madvise = None
+        _fused_native.empty_like(x.new_empty(8 << 20))
+        advise = _fused_native._madvise
+    finally:
+        if saved_env is None:
+            os.environ.pop("SNNCORE_HUGEPAGES", None)
+        else:
+            os.environ["SNNCORE_HUGEPAGES"] = saved_env
+    on = "THP advice" if advise else "THP advice unavailable here (not Linux madvise mode)"
+    res: dict[str, float] = {}
+    try:
+        for mode, wait in (("back-to-back", 0.0), (f"{pause:g} s pauses", pause)):
+            ts: dict[str, list[float]] = {on: [], "no advice": []}
+            for _ in range(repeats + 1):
+                for label, fn in ((on, advise), ("no advice", False)):
+                    _fused_native._madvise = fn
                     if wait:
                         time.sleep(wait)
                     t0 = time.perf_counter()
                     spk, _ = net(x)
                     spk.sum().backward()
-                    ts.append(time.perf_counter() - t0)
+                    ts[label].append(time.perf_counter() - t0)
                     del spk
-                ts = sorted(ts[1:])
-                res[f"{'THP advice' if advice else 'no advice'}, {mode}"] = ts[len(ts) // 2]
+            for label, v in ts.items():
+                v = sorted(v[1:])
+                res[f"{label}, {mode}"] = v[len(v) // 2]
     finally:
         _fused_native._madvise = saved
     return res

@@ -80,7 +80,9 @@ class Sequential(nn.Sequential):
             Batch norm that uses batch statistics always runs folded. Default: ``"auto"``.
         channels_last: put every ``Conv2d`` input in channels-last memory order (faster
             oneDNN convolutions and max-pooling); elementwise neurons with scalar parameters
-            keep that order. None: on CPU. Default: None.
+            keep that order. Its sums run in another order, so values can differ from the
+            default layout in the last bits; False keeps the default layout. None: on CPU.
+            Default: None.
 
     Shape:
         - Input: ``(T, B, *)`` for :meth:`forward`, ``(B, *)`` for :meth:`step`.

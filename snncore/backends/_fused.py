@@ -460,6 +460,8 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
         return "hooks are registered"
     if type(neuron).run is not Neuron.run:
         return "the neuron overrides run()"
+    if "run" in vars(neuron):  # run hooks (e.g. a Monitor) shadow run() on this instance
+        return "the neuron's run() is hooked (a Monitor or snncore.register_run_hook)"
     if getattr(neuron, "fused_kind", None) not in native.KIND_IDS:
         return f"fused_kind {getattr(neuron, 'fused_kind', None)!r} has no element-wise loop"
     w, b = linear.weight, linear.bias

@@ -141,6 +141,22 @@ def test_pairs_that_are_not_fused():
         assert _fused.linear_unfusable(fc, neuron, x) == "autocast is enabled"
 
 
+def test_monitored_neuron_after_a_linear_is_recorded():
+    """A Monitor (a run hook on the neuron instance) sees the neuron's run: the pair is not
+    fused while the hook is there, and is again once it is removed."""
+    fc, neuron = _layers("leaky", "subtract", True, False, learn=False)
+    net = snn.Sequential(fc, neuron)
+    x = torch.rand(T, B, IN)
+    ref, _ = net(x)
+    with torch.no_grad(), snn.Monitor(net, layers=type(neuron)) as mon:
+        assert "hooked" in _fused.linear_unfusable(fc, neuron, x)
+        spk, _ = net(x)
+        rec = mon.stacked()
+    assert list(rec) == ["1"]
+    assert torch.equal(rec["1"], spk) and torch.equal(spk, ref)
+    assert _fused.linear_unfusable(fc, neuron, x) == ""
+
+
 def test_second_backward_through_the_pair_is_refused():
     fc, neuron = _layers("leaky", "subtract", True, False)
     spk, _ = snn.Sequential(fc, neuron)(torch.rand(T, B, IN))

@@ -293,6 +293,20 @@ def _rows(g: Tensor | None, M: int) -> tuple[Tensor | None, int]:
     return g.contiguous(), M
 
 
+def backward_plan(ctx: Any, desc: KernelDescription) -> tuple[bool, bool, bool]:
+    """For a generic autograd function's forward (inputs: description, record mask, deps, x,
+    states, parameters): whether any gradient is needed, whether the backward reads ``x``
+    (also when it recomputes states from checkpoints) and whether it recomputes states (a
+    linear step's backward reads none). Unused outputs' gradients arrive as None."""
+    ctx.set_materialize_grads(False)
+    need_grad = any(ctx.needs_input_grad[3:])
+    if not need_grad:
+        return False, False, False
+    learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + len(desc.fields):])
+    keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
+    return True, keep_x or recompute, recompute
+
+
 class _GenericFunction(torch.autograd.Function):
     """Inputs: description, record mask, parameter dependencies (:func:`_dependencies`),
     x [T, *S], state fields, parameters (raw tensors).
@@ -309,13 +323,7 @@ class _GenericFunction(torch.autograd.Function):
         T, shape = x.shape[0], x.shape[1:]
         M = math.prod(shape)
         x = x.detach().contiguous()
-        need_grad = any(ctx.needs_input_grad[3:])
-        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
-        keep_x = recompute = False
-        if need_grad:  # what the backward's program will read (a linear step needs no states)
-            learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
-            keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
-            keep_x = keep_x or recompute
+        need_grad, keep_x, recompute = backward_plan(ctx, desc)
         out = native.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
         recs = [native.empty_like(x) if r else None for r in rec]

@@ -30,7 +30,7 @@ from torch import Tensor
 from .._backends import once_differentiable
 from .._kernel import KernelDescription, NotFusable, describe, parameter_names
 from . import _triton_codegen as tcg
-from ._generic import BLOCK, _param_rows, _rows, generic_run, parameter_grads
+from ._generic import BLOCK, _param_rows, _rows, backward_plan, generic_run, parameter_grads
 
 __all__ = ["triton_generic_supports", "triton_generic_run", "kernel_sources", "NEURONS_PER_PROGRAM"]
 
@@ -160,12 +160,7 @@ class _TritonGenericFunction(torch.autograd.Function):
         T, shape = x.shape[0], x.shape[1:]
         M = math.prod(shape)
         x = x.detach().contiguous()
-        need_grad = any(ctx.needs_input_grad[3:])
-        ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
-        keep_x = recompute = False
-        if need_grad:  # what the backward's program reads (a linear step needs no states)
-            learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
-            keep_x, recompute = desc.backward_reads(bool(ctx.needs_input_grad[3]), learn)
+        need_grad, keep_x, recompute = backward_plan(ctx, desc)
         out = torch.empty_like(x)
         fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
         recs = [torch.empty_like(x) if r else None for r in rec]
@@ -179,7 +174,7 @@ class _TritonGenericFunction(torch.autograd.Function):
                     T, M, BLOCK)
         ctx.desc, ctx.rec, ctx.shape, ctx.T, ctx.deps, ctx.ckpt = desc, rec, shape, T, deps, ckpt
         ctx.done, ctx.device = False, x.device
-        ctx.save_for_backward(x if keep_x or recompute else None, *params)
+        ctx.save_for_backward(x if keep_x else None, *params)
         return (out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
                 *(r for r in recs if r is not None))
 

@@ -13,6 +13,8 @@
 ``SNNCORE_CACHE_DIR=path``                build cache of the native loops
 ``SNNCORE_HUGEPAGES=1``                   advise transparent huge pages for large
                                           fused-loop buffers (off by default)
+``SNNCORE_BUFFER_CACHE_MB=n``             most idle MiB the fused loops' buffer cache keeps
+                                          (default 1024; 0 turns the cache off)
 ========================================  ======================================================
 
 Flags accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); anything else is warned about
@@ -33,6 +35,7 @@ __all__ = [
     "FUSED_CODEGEN",
     "CACHE_DIR",
     "HUGEPAGES",
+    "BUFFER_CACHE_MB",
     "ALL",
     "flag",
     "names",
@@ -47,9 +50,10 @@ FUSED_NATIVE = "SNNCORE_FUSED_NATIVE"
 FUSED_CODEGEN = "SNNCORE_FUSED_CODEGEN"
 CACHE_DIR = "SNNCORE_CACHE_DIR"
 HUGEPAGES = "SNNCORE_HUGEPAGES"
+BUFFER_CACHE_MB = "SNNCORE_BUFFER_CACHE_MB"
 #: every switch snncore reads
 ALL = (DISABLE_AUTOLOAD, PLUGINS, BLOCK_PLUGINS, BACKEND, FUSED_NATIVE, FUSED_CODEGEN,
-       CACHE_DIR, HUGEPAGES)
+       CACHE_DIR, HUGEPAGES, BUFFER_CACHE_MB)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})

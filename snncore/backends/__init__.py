@@ -8,6 +8,9 @@
 (native loops)        :mod:`snncore.backends._native`: the C++ time loops of ``fused``
                       (sources in ``native/fused_loops.cpp`` and ``.h``), built on
                       first use
+(buffer cache)        :mod:`snncore.backends._buffers`: large CPU output buffers reused
+                      from step to step (:func:`empty_cache`, :func:`buffer_cache_info`,
+                      ``SNNCORE_BUFFER_CACHE_MB``)
 ``triton``            :mod:`snncore.backends._triton`: GPU kernels, one launch per
                       layer and pass
 ====================  ==============================================================
@@ -19,4 +22,6 @@ The base class :class:`snncore.extend.Backend` and the selection rules are in th
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._buffers import buffer_cache_info, empty_cache
+
+__all__ = ["buffer_cache_info", "empty_cache"]

@@ -410,7 +410,12 @@ class _FusedLinearFunction(torch.autograd.Function):
                 alpha: Tensor | None, V: Tensor | None, thr: Tensor,
                 g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.set_materialize_grads(False)
-        y = torch.nn.functional.linear(x2, weight, bias)  # the numbers of nn.Linear
+        # the product nn.Linear computes (addmm / mm for 2-D input), into a cached buffer
+        y = native.empty((x2.shape[0], weight.shape[0]), x2.dtype)
+        if bias is not None:
+            torch.addmm(bias, x2, weight.t(), out=y)
+        else:
+            torch.mm(x2, weight.t(), out=y)
         y = y.view(T, *mem0.shape)
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
         nig = ctx.needs_input_grad
@@ -436,7 +441,10 @@ class _FusedLinearFunction(torch.autograd.Function):
                                              gsum)
         gy2 = gy.view(-1, gy.shape[-1])
         # the same products as the backward of nn.Linear (addmm)
-        gx = gy2.mm(weight) if nig[1] else None
+        gx = None
+        if nig[1]:
+            gx = torch.mm(gy2, weight, out=native.empty((gy2.shape[0], weight.shape[1]),
+                                                        gy2.dtype))
         gw = gy2.t().mm(x2) if nig[2] else None
         gb = None
         if gsum is not None:

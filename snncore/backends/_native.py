@@ -44,8 +44,10 @@ from torch import Tensor
 
 from .. import _env
 from .._errors import NativeBuildWarning
+from ._buffers import buffer_cache
 
 __all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
+           "empty",
            "SURROGATE_IDS"]
 
 log = logging.getLogger("snncore.backends.fused")
@@ -429,12 +431,14 @@ def _thp_madvise_mode() -> bool:
 
 
 def empty_like(x: Tensor) -> Tensor:
-    """``torch.empty_like(x)`` (contiguous). With ``SNNCORE_HUGEPAGES=1`` (off by default, see
+    """``torch.empty_like(x)`` (contiguous), large CPU buffers from the buffer cache
+    (:mod:`snncore.backends._buffers`: reused memory is not faulted in again). With
+    ``SNNCORE_HUGEPAGES=1`` (off by default, see
     docs/benchmarks.md), large buffers on Linux CPU are advised to use transparent huge pages
     before first touch: cheaper faults back to back, but on VMs that return freed huge pages to
     the host, steps after a pause pay for re-fetching them."""
     global _madvise
-    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    out = buffer_cache().empty_like(x)
     nbytes = out.untyped_storage().nbytes()
     if out.device.type != "cpu" or nbytes < 4 * _HUGE:
         return out
@@ -457,6 +461,11 @@ def empty_like(x: Tensor) -> Tensor:
         if hi > lo:
             _madvise(lo, hi - lo, _MADV_HUGEPAGE)  # a hint: failure changes nothing
     return out
+
+
+def empty(shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
+    """An uninitialised contiguous CPU tensor from the buffer cache (large) or the allocator."""
+    return empty_like(torch.empty((), dtype=dtype).expand(shape))
 
 
 def ptr(t: Tensor | None) -> int | None:

@@ -8,7 +8,7 @@
 (native loops)        :mod:`snncore.backends._native`: the C++ time loops of ``fused``
                       (sources in ``native/fused_loops.cpp`` and ``.h``), built on
                       first use
-(buffer cache)        :mod:`snncore.backends._buffers`: large CPU output buffers reused
+(buffer cache)        :mod:`snncore._buffers`: large CPU output buffers reused
                       from step to step (:func:`empty_cache`, :func:`buffer_cache_info`,
                       ``SNNCORE_BUFFER_CACHE_MB``)
 ``triton``            :mod:`snncore.backends._triton`: GPU kernels, one launch per
@@ -22,6 +22,6 @@ The base class :class:`snncore.extend.Backend` and the selection rules are in th
 
 from __future__ import annotations
 
-from ._buffers import buffer_cache_info, empty_cache
+from .._buffers import buffer_cache_info, empty_cache
 
 __all__ = ["buffer_cache_info", "empty_cache"]

@@ -43,8 +43,8 @@ import torch
 from torch import Tensor
 
 from .. import _env
+from .._buffers import buffer_cache
 from .._errors import NativeBuildWarning
-from ._buffers import buffer_cache
 
 __all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
            "empty",
@@ -432,7 +432,7 @@ def _thp_madvise_mode() -> bool:
 
 def empty_like(x: Tensor) -> Tensor:
     """``torch.empty_like(x)`` (contiguous), large CPU buffers from the buffer cache
-    (:mod:`snncore.backends._buffers`: reused memory is not faulted in again). With
+    (:mod:`snncore._buffers`: reused memory is not faulted in again). With
     ``SNNCORE_HUGEPAGES=1`` (off by default, see
     docs/benchmarks.md), large buffers on Linux CPU are advised to use transparent huge pages
     before first touch: cheaper faults back to back, but on VMs that return freed huge pages to

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import sys
 from typing import Any
 
 import torch
@@ -192,6 +193,10 @@ def _check(neuron: Any, x_seq: Tensor, require_cuda: bool) -> tuple[bool, str]:
     return True, ""
 
 
+#: why ``import triton`` failed ("" when it worked; None before the first try)
+_import_failure: str | None = None
+
+
 class TritonBackend(Backend):
     """Triton GPU kernels (one launch per layer and pass). Needs ``triton`` and CUDA.
 
@@ -206,12 +211,20 @@ class TritonBackend(Backend):
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        try:
-            import triton  # noqa: F401
-        except ImportError:
-            return False, "triton is not installed (pip install triton)"
-        except Exception as exc:  # a broken install must not break backend listing
-            return False, f"triton failed to import: {type(exc).__name__}: {exc}"
+        global _import_failure
+        # a failed import is not cached by Python, and automatic selection asks on every run:
+        # remember the failure (until something puts a triton module in sys.modules)
+        if _import_failure is None or "triton" in sys.modules:
+            try:
+                import triton  # noqa: F401
+            except ImportError:
+                _import_failure = "triton is not installed (pip install triton)"
+            except Exception as exc:  # a broken install must not break backend listing
+                _import_failure = f"triton failed to import: {type(exc).__name__}: {exc}"
+            else:
+                _import_failure = ""
+        if _import_failure:
+            return False, _import_failure
         if not torch.cuda.is_available():
             return False, "no CUDA device (the triton backend runs on NVIDIA GPUs)"
         return True, ""

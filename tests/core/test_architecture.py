@@ -20,6 +20,7 @@ PLUGINS = ROOT / "plugins"
 LAYERS: dict[str, int] = {
     # 0 foundations
     "snncore._errors": 0, "snncore._validate": 0, "snncore._env": 0, "snncore._catalogue": 0,
+    "snncore._buffers": 0,
     # 1 registry and hook specifications
     "snncore._registry": 1, "snncore._hookspecs": 1,
     # 2 maths and contracts
@@ -33,7 +34,7 @@ LAYERS: dict[str, int] = {
     "snncore.plasticity": 3,
     # 4 backend implementations
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
-    "snncore.backends._native": 4, "snncore.backends._buffers": 4, "snncore.backends._triton": 4,
+    "snncore.backends._native": 4, "snncore.backends._triton": 4,
     "snncore.backends._triton_kernels": 4, "snncore.backends._generic": 4,
     "snncore.backends._codegen": 4, "snncore.backends._feedback": 4,
     "snncore.backends._triton_codegen": 4, "snncore.backends._triton_generic": 4,

@@ -1,4 +1,4 @@
-"""The fused loops' buffer cache (``snncore.backends._buffers``): large CPU buffers are reused
+"""The buffer cache of the fused loops and the lean max-pool (``snncore._buffers``): large CPU buffers are reused
 only once nothing uses them, bounded, switchable, and results do not depend on reuse."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from torch import nn
 
 import snncore as snn
 from snncore import backends
-from snncore.backends import _buffers, _native
+from snncore import _buffers
+from snncore.backends import _native
 
 MB = 1 << 20
 
@@ -93,6 +94,22 @@ def test_sizes_are_kept_apart_and_dtypes_share_blocks():
     assert b.data_ptr() != pa
     d = cache.empty_like(_like(2 * MB, torch.float64))
     assert d.data_ptr() == pa and d.dtype == torch.float64 and d.numel() == 2 * MB // 8
+
+
+def test_a_request_takes_the_smallest_block_that_fits_within_the_slack():
+    cache = _buffers.BufferCache(64 * MB)
+    big, mid = cache.empty_like(_like(4 * MB)), cache.empty_like(_like(2 * MB))
+    p_big, p_mid = big.data_ptr(), mid.data_ptr()
+    del big, mid
+    a = cache.empty_like(_like(int(1.8 * MB) // 4 * 4))  # the 2 MiB block, the smallest fit
+    assert a.data_ptr() == p_mid and a.numel() == int(1.8 * MB) // 4
+    assert cache.info()["in_use_bytes"] == 2 * MB  # the whole block is in use
+    b = cache.empty_like(_like(3 * MB))  # takes at most 3.75 MiB: not the 4 MiB block
+    assert b.data_ptr() != p_big
+    c = cache.empty_like(_like(int(3.5 * MB) // 4 * 4))
+    assert c.data_ptr() == p_big
+    del a, b, c
+    assert cache.info()["in_use_bytes"] == 0
 
 
 def test_odd_sizes_round_to_pages_and_keep_their_shape():

@@ -81,3 +81,12 @@ def test_triton_fixed_parameters_and_surrogates(surrogate, device):
     x, state, w_spk, w_state = _inputs(neuron, seed=3)
     ref = _run(neuron, x, state, w_spk, w_state, "eager", device)
     _assert_same(ref, _run(neuron, x, state, w_spk, w_state, "triton", device))
+
+
+def test_a_failed_import_is_remembered_until_a_triton_module_appears(monkeypatch):
+    monkeypatch.setattr(_triton, "_import_failure", "triton is not installed (remembered)")
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
+    assert _triton.TritonBackend.available() == (False, "triton is not installed (remembered)")
+    monkeypatch.setitem(sys.modules, "triton", None)  # present but unimportable: asked again
+    ok, why = _triton.TritonBackend.available()
+    assert not ok and why == "triton is not installed (pip install triton)"

@@ -34,10 +34,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .. import _env
+from . import _env
 
-__all__ = ["BufferCache", "buffer_cache", "empty_cache", "buffer_cache_info", "MIN_BYTES",
-           "DEFAULT_LIMIT_MB"]
+__all__ = ["BufferCache", "buffer_cache", "empty", "empty_cache", "buffer_cache_info", "MIN_BYTES",
+           "DEFAULT_LIMIT_MB", "SLACK"]
 
 #: buffers smaller than this come from the ordinary allocator (malloc keeps them warm)
 MIN_BYTES = 1 << 20
@@ -45,10 +45,14 @@ MIN_BYTES = 1 << 20
 DEFAULT_LIMIT_MB = 1024
 
 _ROUND = 1 << 12  # blocks are sized in whole pages
+#: a block serves requests down to ``1 / (1 + SLACK)`` of its size (e.g. time chunks of 9 and 8
+#: steps share blocks)
+SLACK = 0.25
 
 
 class BufferCache:
-    """Cached blocks of CPU memory keyed by size (bytes, rounded up to a page).
+    """Cached blocks of CPU memory keyed by size (bytes, rounded up to a page); a request takes
+    the smallest idle block at least its size and at most :data:`SLACK` larger.
 
     Args:
         limit_bytes: the most idle bytes kept; a block returned beyond it evicts the least
@@ -78,8 +82,10 @@ class BufferCache:
             return torch.empty_like(x, memory_format=torch.contiguous_format)
         return self.empty(x.shape, x.dtype)
 
-    def empty(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype`` over a cached block."""
+    def empty(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype,
+              channels_last: bool = False) -> Tensor:
+        """An uninitialised CPU tensor of ``shape`` and ``dtype`` over a cached block,
+        contiguous, or channels-last for a 4-D ``shape`` when ``channels_last``."""
         numel = 1
         for s in shape:
             numel *= int(s)
@@ -87,22 +93,30 @@ class BufferCache:
         block = self._take(size)
         if block is None:
             block = torch.empty(size, dtype=torch.uint8)
+        size = block.numel()
         view = block.numpy()[:]  # a new array object: its release returns the block
         with self._lock:
             self.in_use_bytes += size
         fin = weakref.finalize(view, self._give_back, size, block)
         fin.atexit = False
-        return torch.frombuffer(view, dtype=dtype, count=numel).view(tuple(shape))
+        flat = torch.frombuffer(view, dtype=dtype, count=numel)
+        if channels_last:
+            n, c, h, w = (int(s) for s in shape)
+            return flat.view(n, h, w, c).permute(0, 3, 1, 2)
+        return flat.view(tuple(shape))
 
     def _take(self, size: int) -> Tensor | None:
+        """The idle block of the smallest size in ``[size, size * (1 + SLACK)]``, or None."""
         with self._lock:
-            blocks = self._free.get(size)
-            if not blocks:
+            fits = [k for k, blocks in self._free.items()
+                    if blocks and size <= k <= size + int(size * SLACK)]
+            if not fits:
                 self.misses += 1
                 return None
-            block = blocks.pop()
+            k = min(fits)
+            block = self._free[k].pop()
             self._idle.pop(id(block), None)
-            self.cached_bytes -= size
+            self.cached_bytes -= k
             self.hits += 1
             return block
 
@@ -164,6 +178,21 @@ def buffer_cache() -> BufferCache:
             if _cache is None:
                 _cache = BufferCache(_limit_from_env())
     return _cache
+
+
+def empty(shape: torch.Size | tuple[int, ...], dtype: torch.dtype, *,
+          channels_last: bool = False) -> Tensor:
+    """An uninitialised CPU tensor (contiguous, or channels-last for 4-D ``shape``), from the
+    process's cache when it is at least :data:`MIN_BYTES` and the cache is on."""
+    cache = buffer_cache()
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    if cache.limit_bytes == 0 or numel * dtype.itemsize < MIN_BYTES \
+            or torch.compiler.is_compiling():
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        return torch.empty(tuple(shape), dtype=dtype, memory_format=fmt)
+    return cache.empty(shape, dtype, channels_last)
 
 
 def empty_cache() -> None:

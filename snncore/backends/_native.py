@@ -357,9 +357,13 @@ def parallel_ranges(m: int, workers: int, align: int = 1024, min_size: int = 102
     return [(a, min(a + chunk, m)) for a in range(0, m, chunk)]
 
 
-#: below this many neuron-steps a call runs on the calling thread only (starting threads would
-#: cost more than it saves, and they would compete with PyTorch's own idle-spinning workers)
-SERIAL_WORK = 1 << 21
+#: below this many neuron-steps a native call runs on one OpenMP thread (PyTorch's own team, so
+#: nothing competes with it); measured: a Leaky layer of 9 steps x 110592 neurons (a chunk of
+#: the conv benchmark) trains 1.3x faster split over 2 threads than on one
+SERIAL_WORK = 1 << 18
+#: the Python thread pool (no OpenMP, e.g. in a forked child) starts at ``SERIAL_WORK`` times
+#: this: its threads cost more to wake and compete with PyTorch's idle-spinning workers
+POOL_FACTOR = 8
 
 
 def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
@@ -367,8 +371,8 @@ def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
     """Run ``fn(*make_args(m0, m1))`` over every range. A native function of a library built
     with OpenMP gets the whole range in one call and splits it over OpenMP threads itself.
     Otherwise, with several ranges (and ``work``, the number of neuron-steps, not below
-    :data:`SERIAL_WORK`) the calling thread and ``threads() - 1`` pool threads take ranges one at
-    a time until none are left."""
+    :data:`SERIAL_WORK` times :data:`POOL_FACTOR`) the calling thread and ``threads() - 1``
+    pool threads take ranges one at a time until none are left."""
     native_omp = _lib is not None and isinstance(fn, ctypes._CFuncPtr) \
         and bool(_lib.snncore_fused_openmp())
     if native_omp:
@@ -383,7 +387,8 @@ def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
             if rc != 0:
                 raise RuntimeError(f"fused native kernel failed with code {rc}")
             return
-    if len(ranges) == 1 or threads() == 1 or (work is not None and work < SERIAL_WORK):
+    if len(ranges) == 1 or threads() == 1 or (work is not None
+                                              and work < SERIAL_WORK * POOL_FACTOR):
         rc = fn(*make_args(ranges[0][0], ranges[-1][1]))
         if rc != 0:
             raise RuntimeError(f"fused native kernel failed with code {rc}")

@@ -10,7 +10,8 @@ Sections:
   4. With a CUDA GPU and triton: the triton backend's LIF at T=32 over 4M neurons against the
      GPU's copy bandwidth (target 80%) and eager, and every shipped family in the generic
      Triton kernels against eager (forward + backward with a dense upstream gradient).
-  5.-10. Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages.
+  5.-11. Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, the
+     buffer cache on and off.
 
 Usage::
 
@@ -431,7 +432,7 @@ _HEAD = ["", "forward", "backward", "total", "vs ref", "peak MiB"]
 
 def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int, quick: bool,
                   skip: set[str], T: int, M: int) -> list[str]:
-    """Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages."""
+    """Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, buffers."""
     import workloads as wl
 
     targets: list[str] = []
@@ -440,10 +441,10 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
         md.append(f"## 5. Every shipped neuron family, alone on [T={T}, {M}] fp32, forward + "
                   "backward (loss = sum of outputs)\n")
         md.append("Every family that runs fused, on the backend `auto` picks for it, against its "
-                  "own step-by-step `eager` run. Both pay the same first touch of the two "
-                  "[T, N] buffers a training step must allocate (the output and the input "
-                  "gradient), which bounds the ratio for the cheapest steps (LI: one multiply "
-                  "and one add per neuron and step). The shipped neurons that run eager, and "
+                  "own step-by-step `eager` run. Both allocate the two [T, N] buffers of a "
+                  "training step (the output and the input gradient); the fused loops take "
+                  "them from snncore's buffer cache (reused memory, no page faults), the eager "
+                  "run from PyTorch's allocator. The shipped neurons that run eager, and "
                   "why, are listed in [backends](backends.md#the-generic-backend-every-"
                   "elementwise-neuron-fused).\n")
         rows = []
@@ -558,6 +559,28 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
         md.append(table(["", "median step ms"], [[k, ms(v)] for k, v in hp.items()]) + "\n")
         for k, v in hp.items():
             print(f"hugepages {k:32s} {ms(v)} ms")
+    if "buffers" not in skip:
+        from snncore import _buffers
+
+        md.append("## 11. Buffer cache: training steps with the cache on and off\n")
+        md.append("The fused loops' large CPU buffers come from snncore's buffer cache (see "
+                  "[backends](backends.md)); `cache off` takes every buffer from PyTorch's "
+                  "allocator (`SNNCORE_BUFFER_CACHE_MB=0`). The two take turns step by step. "
+                  f"LI and Leaky alone on [T={T}, {M}], Linear(512)+Leaky at B=16, T={T}.\n")
+        real = _buffers.buffer_cache()
+        rows = []
+        try:
+            for name, cont in wl.buffer_cache_contenders(T, M).items():
+                res = _timed(cont, repeats, warmup, memory=False)
+                on, off = res["cache on"], res["cache off"]
+                sp = paired_ratio(off, on)
+                raw.setdefault("buffers", {})[name] = {"on": on, "off": off}
+                rows.append([name, ms(on["total"]), ms(off["total"]), f"{sp:.2f}x"])
+                print(f"buffers {name:24s} on {ms(on['total']):>8} off {ms(off['total']):>8} ms"
+                      f"  {sp:.2f}x")
+        finally:
+            _buffers._cache = real
+        md.append(table(["step", "cache on ms", "cache off ms", "off / on"], rows) + "\n")
     return targets
 
 
@@ -606,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated N for section 1 (default 512,2048; quick: 512)")
     ap.add_argument("--skip", default="",
                     help="comma-separated sections to skip: linear,lif,memory,families,"
-                         "record,dense,recurrent,conv,hugepages,gpu")
+                         "record,dense,recurrent,conv,hugepages,buffers,gpu")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)

@@ -440,6 +440,49 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
 
 
 # -- huge pages ------------------------------------------------------------------------------------
+def buffer_cache_contenders(T: int, M: int, B: int = 16, N: int = 512
+                            ) -> dict[str, Contenders]:
+    """Training steps with snncore's buffer cache on (the default) and off (every buffer from
+    PyTorch's allocator, as with ``SNNCORE_BUFFER_CACHE_MB=0``): LI and Leaky alone on
+    ``[T, M]`` and Linear(N)+Leaky at batch ``B``. Each contender switches the process's cache
+    before its step; blocks handed out by the real cache return to it whichever is active."""
+    from snncore import _buffers
+
+    real, off = _buffers.buffer_cache(), _buffers.BufferCache(0)
+    sx = optional("snn_neurons_extra")
+    torch.manual_seed(6)
+    x = (torch.rand(T, M) * 0.6).requires_grad_(True)
+    xl = torch.rand(T, B, N)
+    fc = nn.Linear(N, N)
+    pair = snn.Sequential(fc, snn.Leaky(beta=BETA))
+
+    def alone(neuron: nn.Module) -> Callable[[], tuple[Tensor, Tensor]]:
+        def step() -> tuple[Tensor, Tensor]:
+            out, _ = neuron.run(x)
+            return out, out.sum()
+        return step
+
+    def linear() -> tuple[Tensor, Tensor]:
+        spk, _ = pair(xl)
+        return spk, spk.sum()
+
+    steps = {"Leaky alone": (alone(snn.Leaky(beta=BETA)), [x]),
+             f"Linear({N})+Leaky": (linear, list(fc.parameters()))}
+    if sx is not None:
+        steps = {"LI alone": (alone(sx.LI(beta=BETA)), [x]), **steps}
+
+    def switched(cache: Any, fn: Callable[[], tuple[Tensor, Tensor]]
+                 ) -> Callable[[], tuple[Tensor, Tensor]]:
+        def run() -> tuple[Tensor, Tensor]:
+            _buffers._cache = cache
+            return fn()
+        return run
+
+    return {name: {"cache on": (switched(real, fn), params),
+                   "cache off": (switched(off, fn), params)}
+            for name, (fn, params) in steps.items()}
+
+
 def hugepage_measure(N: int = 2048, T: int = 500, B: int = 16, repeats: int = 5,
                      pause: float = 3.0) -> dict[str, float]:
     """Median seconds of a Linear+LIF training step at ``N`` with and without the huge-page

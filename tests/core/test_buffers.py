@@ -1,5 +1,5 @@
-"""The buffer cache of the fused loops and the lean max-pool (``snncore._buffers``): large CPU buffers are reused
-only once nothing uses them, bounded, switchable, and results do not depend on reuse."""
+"""The fused loops' buffer cache (``snncore._buffers``): large CPU buffers are reused only once
+nothing uses them, bounded, switchable, and results do not depend on reuse."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 import snncore as snn
-from snncore import backends
-from snncore import _buffers
+from snncore import _buffers, backends
 from snncore.backends import _native
 
 MB = 1 << 20

@@ -22,10 +22,13 @@ Limits, written down:
 - Idle cached bytes count towards the process's memory like any allocation; they are bounded
   by ``SNNCORE_BUFFER_CACHE_MB`` (default :data:`DEFAULT_LIMIT_MB`; ``0`` turns the cache off;
   least recently returned blocks are dropped first) and freed by :func:`empty_cache`.
+- Thread-safe; a forked child (e.g. a DataLoader worker) keeps the parent's idle blocks
+  (copy-on-write) with fresh locks.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections import OrderedDict
@@ -150,6 +153,18 @@ class BufferCache:
 
 _cache: BufferCache | None = None
 _cache_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # a lock held by another thread of the parent at the fork would never be released here
+    global _cache_lock
+    _cache_lock = threading.Lock()
+    if _cache is not None:
+        _cache._lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _limit_from_env() -> int:

@@ -3,7 +3,10 @@ nothing uses them, bounded, switchable, and results do not depend on reuse."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 
 import pytest
 import torch
@@ -221,3 +224,41 @@ def test_results_do_not_depend_on_reused_buffers():
         for f, r in zip(fused[1:], ref[1:], strict=True):
             torch.testing.assert_close(f, r, rtol=1e-5, atol=1e-6)
     assert backends.buffer_cache_info()["hits"] > hits
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_another_thread_holds_the_lock_can_allocate():
+    cache = _buffers.buffer_cache()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with cache._lock:
+            held.set()
+            release.wait(10)
+
+    th = threading.Thread(target=hold)
+    th.start()
+    held.wait(10)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:  # no parallel PyTorch op here: GNU OpenMP cannot run in a forked child
+            t = _native.empty_like(_like(2 * MB))
+            t[7] = 1.0
+            del t
+            code = 0 if cache.info()["cached_bytes"] >= 2 * MB else 2
+        finally:
+            os._exit(code)
+    release.set()
+    th.join()
+    deadline = time.monotonic() + 30
+    while True:  # a deadlocked child is killed and reported, not waited for forever
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the buffer cache's lock")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0

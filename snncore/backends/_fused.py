@@ -35,6 +35,7 @@ import torch
 from torch import Tensor
 
 from .._backends import Backend, input_donated, once_differentiable
+from .._buffers import buffer_cache_info
 from .._surrogate import heaviside
 from . import _feedback
 from . import _generic as generic
@@ -709,8 +710,13 @@ class FusedBackend(Backend):
 
     @classmethod
     def status(cls) -> str:
-        """The native loops: loaded, cached, to be built on first use, or why not."""
-        return "native loops: " + native.native_status(build=False)
+        """The native loops (loaded, cached, to be built on first use, or why not) and the
+        buffer cache's limit and idle bytes."""
+        info = buffer_cache_info()
+        cache = (f"buffer cache: up to {info['limit_bytes'] / 2**20:g} MiB idle, "
+                 f"{info['cached_bytes'] / 2**20:.1f} MiB now" if info["limit_bytes"]
+                 else "buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)")
+        return f"native loops: {native.native_status(build=False)}; {cache}"
 
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
         if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:

@@ -150,6 +150,15 @@ def test_plugins_listing_shows_the_native_status() -> None:
     out = io.StringIO()
     assert main(["plugins"], out=out) == 0
     assert "native loops: " in out.getvalue()
+    assert "buffer cache: up to 1024 MiB idle" in out.getvalue()
+
+
+def test_plugins_listing_shows_a_cache_turned_off(monkeypatch) -> None:
+    from snncore import _buffers
+
+    monkeypatch.setattr(_buffers, "_cache", _buffers.BufferCache(0))
+    status = snn.plugin_report()["backends"]["fused"]["status"]
+    assert status.endswith("buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)")
 
 
 def test_disabled_native_loops_do_not_warn(tmp_path) -> None:

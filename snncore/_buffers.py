@@ -39,7 +39,7 @@ from torch import Tensor
 
 from . import _env
 
-__all__ = ["BufferCache", "buffer_cache", "empty", "empty_cache", "buffer_cache_info", "MIN_BYTES",
+__all__ = ["BufferCache", "buffer_cache", "empty_cache", "buffer_cache_info", "MIN_BYTES",
            "DEFAULT_LIMIT_MB", "SLACK"]
 
 #: buffers smaller than this come from the ordinary allocator (malloc keeps them warm)
@@ -85,10 +85,9 @@ class BufferCache:
             return torch.empty_like(x, memory_format=torch.contiguous_format)
         return self.empty(x.shape, x.dtype)
 
-    def empty(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype,
-              channels_last: bool = False) -> Tensor:
-        """An uninitialised CPU tensor of ``shape`` and ``dtype`` over a cached block,
-        contiguous, or channels-last for a 4-D ``shape`` when ``channels_last``."""
+    def empty(self, shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> Tensor:
+        """An uninitialised contiguous CPU tensor of ``shape`` and ``dtype`` over a cached
+        block."""
         numel = 1
         for s in shape:
             numel *= int(s)
@@ -102,11 +101,7 @@ class BufferCache:
             self.in_use_bytes += size
         fin = weakref.finalize(view, self._give_back, size, block)
         fin.atexit = False
-        flat = torch.frombuffer(view, dtype=dtype, count=numel)
-        if channels_last:
-            n, c, h, w = (int(s) for s in shape)
-            return flat.view(n, h, w, c).permute(0, 3, 1, 2)
-        return flat.view(tuple(shape))
+        return torch.frombuffer(view, dtype=dtype, count=numel).view(tuple(shape))
 
     def _take(self, size: int) -> Tensor | None:
         """The idle block of the smallest size in ``[size, size * (1 + SLACK)]``, or None."""
@@ -193,21 +188,6 @@ def buffer_cache() -> BufferCache:
             if _cache is None:
                 _cache = BufferCache(_limit_from_env())
     return _cache
-
-
-def empty(shape: torch.Size | tuple[int, ...], dtype: torch.dtype, *,
-          channels_last: bool = False) -> Tensor:
-    """An uninitialised CPU tensor (contiguous, or channels-last for 4-D ``shape``), from the
-    process's cache when it is at least :data:`MIN_BYTES` and the cache is on."""
-    cache = buffer_cache()
-    numel = 1
-    for s in shape:
-        numel *= int(s)
-    if cache.limit_bytes == 0 or numel * dtype.itemsize < MIN_BYTES \
-            or torch.compiler.is_compiling():
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        return torch.empty(tuple(shape), dtype=dtype, memory_format=fmt)
-    return cache.empty(shape, dtype, channels_last)
 
 
 def empty_cache() -> None:

@@ -5,8 +5,8 @@ gradient, recorded states). On Linux, glibc serves allocations above its mmap th
 (at most 32 MiB, often less) with fresh pages from the kernel, and every page is faulted in and
 zeroed again on first touch: for the cheapest neurons that costs more than the time loop itself
 (docs/benchmarks.md). This cache keeps the memory of such buffers once their tensors are freed
-and hands it out again for a buffer of the same size, as PyTorch's CUDA caching allocator does
-for GPU memory.
+and hands it out again for a buffer of the same size (or up to :data:`SLACK` smaller), as
+PyTorch's CUDA caching allocator does for GPU memory.
 
 How it works: a cached block is a ``uint8`` tensor owned by the cache. A buffer handed out is a
 tensor over a NumPy view of the block (:func:`torch.frombuffer`); when the last tensor or view
@@ -21,7 +21,9 @@ Limits, written down:
   tensor subclasses (fake, functional tensors) get plain ``torch.empty_like``.
 - Idle cached bytes count towards the process's memory like any allocation; they are bounded
   by ``SNNCORE_BUFFER_CACHE_MB`` (default :data:`DEFAULT_LIMIT_MB`; ``0`` turns the cache off;
-  least recently returned blocks are dropped first) and freed by :func:`empty_cache`.
+  least recently returned blocks are dropped first) and freed by :func:`empty_cache`. Memory
+  waiting in the cache is not available to PyTorch's own allocations: a step that frees a
+  fused output early and then allocates PyTorch temporaries peaks higher by that block.
 - Thread-safe; a forked child (e.g. a DataLoader worker) keeps the parent's idle blocks
   (copy-on-write) with fresh locks.
 """

@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -307,6 +307,46 @@ def backward_plan(ctx: Any, desc: KernelDescription) -> tuple[bool, bool, bool]:
     return True, keep_x or recompute, recompute
 
 
+class ForwardBuffers(NamedTuple):
+    """What a generic autograd function's forward works on (:func:`forward_buffers`)."""
+
+    x: Tensor  # the input, detached and contiguous
+    states: list[Tensor]  # the initial state fields as given
+    params: list[Tensor]  # the raw parameters
+    out: Tensor  # the output [T, *S]
+    fin: list[Tensor]  # the state fields in float32, updated in place to the final state
+    recs: list[Tensor | None]  # one [T, *S] buffer per recorded field
+    ckpt: Tensor | None  # the state every BLOCK steps, when the backward recomputes
+    prow: list[Tensor]  # parameter rows for the kernels (:func:`_param_rows`)
+    pstr: list[int]  # their strides (0: one value for every neuron)
+
+    def outputs(self) -> tuple[Tensor, ...]:
+        """The autograd function's outputs: output, final states (in their dtypes), records."""
+        return (self.out, *(s.to(self.states[i].dtype) for i, s in enumerate(self.fin)),
+                *(r for r in self.recs if r is not None))
+
+
+def forward_buffers(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
+                    deps: tuple[frozenset[int], ...], x: Tensor,
+                    rest: tuple[Tensor, ...]) -> ForwardBuffers:
+    """The forward set-up shared by the CPU and Triton generic autograd functions: splits
+    ``rest`` into states and parameters, allocates the outputs (large CPU ones from the buffer
+    cache), plans the backward (:func:`backward_plan`) and saves what it reads on ``ctx``."""
+    ns = len(desc.fields)
+    states, params = list(rest[:ns]), list(rest[ns:])
+    T, shape = x.shape[0], x.shape[1:]
+    x = x.detach().contiguous()
+    _, keep_x, recompute = backward_plan(ctx, desc)
+    out = native.empty_like(x)
+    fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
+    recs = [native.empty_like(x) if r else None for r in rec]
+    ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
+    prow, pstr = _param_rows(params, shape)
+    ctx.desc, ctx.rec, ctx.shape, ctx.T, ctx.deps, ctx.ckpt = desc, rec, shape, T, deps, ckpt
+    ctx.save_for_backward(x if keep_x else None, *params)
+    return ForwardBuffers(x, states, params, out, fin, recs, ckpt, prow, pstr)
+
+
 class _GenericFunction(torch.autograd.Function):
     """Inputs: description, record mask, parameter dependencies (:func:`_dependencies`),
     x [T, *S], state fields, parameters (raw tensors).
@@ -317,41 +357,26 @@ class _GenericFunction(torch.autograd.Function):
     def forward(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
                 deps: tuple[frozenset[int], ...], x: Tensor,
                 *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
-        ns = len(desc.fields)
-        states, params = list(rest[:ns]), list(rest[ns:])
-
-        T, shape = x.shape[0], x.shape[1:]
-        M = math.prod(shape)
-        x = x.detach().contiguous()
-        need_grad, keep_x, recompute = backward_plan(ctx, desc)
-        out = native.empty_like(x)
-        fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
-        recs = [native.empty_like(x) if r else None for r in rec]
-        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
-        prow, pstr = _param_rows(params, shape)
+        b = forward_buffers(ctx, desc, rec, deps, x, rest)
+        x, out, fin, recs, ckpt = b.x, b.out, b.fin, b.recs, b.ckpt
+        ns, T, M = len(desc.fields), x.shape[0], math.prod(x.shape[1:])
         f = desc.forward
         pk = _pack(f)
         rx, rs_in, rp = f.inputs[0], f.inputs[1:1 + ns], f.inputs[1 + ns:]
         arrays = dict(rs_in=_ints(rs_in), rs_out=_ints(f.outputs[1:]), state=_ptrs(fin),
-                      rp=_ints(rp), params=_ptrs(prow), pstride=_i64s(pstr), rec=_ptrs(recs))
+                      rp=_ints(rp), params=_ptrs(b.prow), pstride=_i64s(b.pstr), rec=_ptrs(recs))
         ad = {k: ctypes.addressof(v) for k, v in arrays.items()}
         a = _Fwd(code=ctypes.addressof(pk.code), ncode=pk.n, pre=ctypes.addressof(pk.pre),
                  npre=pk.npre, nregs=pk.nregs,
                  consts=ctypes.addressof(pk.consts), nconst=pk.nconst, T=T, M=M,
-                 nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(params),
+                 nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(b.params),
                  rout=f.outputs[0], out=out.data_ptr(), K=BLOCK,
                  ckpt=0 if ckpt is None else ckpt.data_ptr(), **ad)
         rc = _fwd_fn(desc)(ctypes.byref(a))
         del arrays
         if rc != 0:
             raise RuntimeError(f"generic fused forward failed with code {rc}")
-        ctx.desc, ctx.rec, ctx.shape, ctx.T = desc, rec, shape, T
-        ctx.deps = deps
-        ctx.ckpt = ckpt
-        ctx.save_for_backward(x if keep_x else None, *params)
-        outs = [out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
-                *(r for r in recs if r is not None)]
-        return tuple(outs)
+        return b.outputs()
 
     @staticmethod
     @once_differentiable("generic")

@@ -30,7 +30,7 @@ from torch import Tensor
 from .._backends import once_differentiable
 from .._kernel import KernelDescription, NotFusable, describe, parameter_names
 from . import _triton_codegen as tcg
-from ._generic import BLOCK, _param_rows, _rows, backward_plan, generic_run, parameter_grads
+from ._generic import BLOCK, _param_rows, _rows, forward_buffers, generic_run, parameter_grads
 
 __all__ = ["triton_generic_supports", "triton_generic_run", "kernel_sources", "NEURONS_PER_PROGRAM"]
 
@@ -155,28 +155,18 @@ class _TritonGenericFunction(torch.autograd.Function):
     def forward(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
                 deps: tuple[frozenset[int], ...], x: Tensor,
                 *rest: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
-        ns, npar = len(desc.fields), len(desc.params)
-        states, params = list(rest[:ns]), list(rest[ns:])
-        T, shape = x.shape[0], x.shape[1:]
-        M = math.prod(shape)
-        x = x.detach().contiguous()
-        need_grad, keep_x, recompute = backward_plan(ctx, desc)
-        out = torch.empty_like(x)
-        fin = [s.detach().to(torch.float32).contiguous().clone() for s in states]
-        recs = [torch.empty_like(x) if r else None for r in rec]
-        ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
-        prow, pstr = _param_rows(params, shape)
+        b = forward_buffers(ctx, desc, rec, deps, x, rest)
+        x, ckpt = b.x, b.ckpt
+        T, M = x.shape[0], math.prod(x.shape[1:])
         f = desc.forward
-        src = tcg.forward_kernel(f, ns, npar, tuple(pstr), rec, ckpt is not None)
+        src = tcg.forward_kernel(f, len(desc.fields), len(desc.params), tuple(b.pstr), rec,
+                                 ckpt is not None)
         if M > 0 and T > 0:
-            _launch(src, M, x, out, *fin, *prow, *(r for r in recs if r is not None),
+            _launch(src, M, x, b.out, *b.fin, *b.prow, *(r for r in b.recs if r is not None),
                     *([ckpt] if ckpt is not None else []), _consts(f, device=x.device),
                     T, M, BLOCK)
-        ctx.desc, ctx.rec, ctx.shape, ctx.T, ctx.deps, ctx.ckpt = desc, rec, shape, T, deps, ckpt
         ctx.done, ctx.device = False, x.device
-        ctx.save_for_backward(x if keep_x else None, *params)
-        return (out, *(s.to(states[i].dtype) for i, s in enumerate(fin)),
-                *(r for r in recs if r is not None))
+        return b.outputs()
 
     @staticmethod
     @once_differentiable("triton")

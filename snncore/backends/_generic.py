@@ -347,6 +347,51 @@ def forward_buffers(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
     return ForwardBuffers(x, states, params, out, fin, recs, ckpt, prow, pstr)
 
 
+class BackwardInputs(NamedTuple):
+    """What a generic autograd function's backward works on (:func:`backward_inputs`)."""
+
+    x: Tensor | None  # the input, when the backward reads it
+    params: list[Tensor]  # the raw parameters
+    T: int
+    shape: torch.Size
+    M: int
+    need_x: bool  # whether the input's gradient is needed
+    learn: tuple[bool, ...]  # per parameter: whether its gradient is needed
+    gfin: list[Tensor | None]  # the final states' gradients as given
+    grec_given: list[Tensor | None]  # the recorded fields' gradients as given
+    gstate: list[Tensor]  # float32 carries of the states' gradients (updated in place)
+    gx: Tensor | None  # the input gradient's buffer
+    prow: list[Tensor]  # parameter rows (:func:`_param_rows`)
+    pstr: list[int]
+    g0: Tensor | None  # the output's gradient rows and their time stride (:func:`_rows`)
+    gts: int
+    grow: list[tuple[Tensor | None, int]]  # per recorded-or-not field, as g0 and gts
+
+
+def backward_inputs(ctx: Any, gout: Tensor | None, grads: tuple[Tensor | None, ...],
+                    device: torch.device) -> BackwardInputs:
+    """The backward set-up shared by the CPU and Triton generic autograd functions."""
+    ns = len(ctx.desc.fields)
+    x, *params = ctx.saved_tensors
+    T, shape = ctx.T, ctx.shape
+    M = math.prod(shape)
+    need_x = bool(ctx.needs_input_grad[3])
+    learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
+    gfin, grec_given = list(grads[:ns]), list(grads[ns:])
+    it = iter(grec_given)
+    grec = [next(it) if r else None for r in ctx.rec]
+    gstate = [torch.zeros(shape, dtype=torch.float32, device=device) if g is None
+              else g.to(torch.float32).contiguous().clone() for g in gfin]
+    gx = None
+    if need_x:  # x is not kept when the backward does not read it
+        gx = native.empty_like(x if x is not None else torch.empty(
+            (), dtype=torch.float32, device=device).expand(T, *shape))
+    prow, pstr = _param_rows(params, shape)
+    g0, gts = _rows(gout, M)
+    return BackwardInputs(x, params, T, shape, M, need_x, learn, gfin, grec_given, gstate, gx,
+                          prow, pstr, g0, gts, [_rows(g, M) for g in grec])
+
+
 class _GenericFunction(torch.autograd.Function):
     """Inputs: description, record mask, parameter dependencies (:func:`_dependencies`),
     x [T, *S], state fields, parameters (raw tensors).
@@ -383,30 +428,12 @@ class _GenericFunction(torch.autograd.Function):
     def backward(ctx: Any, gout: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
         desc: KernelDescription = ctx.desc
         ns = len(desc.fields)
-        x, *params = ctx.saved_tensors
-        T, shape = ctx.T, ctx.shape
-        M = math.prod(shape)
-        need_x = ctx.needs_input_grad[3]
-        learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
-        gfin = list(grads[:ns])
-        grec_given = list(grads[ns:])
-        grec: list[Tensor | None] = []
-        it = iter(grec_given)
-        for r in ctx.rec:
-            grec.append(next(it) if r else None)
-
-        f, b = desc.forward, desc.backward(need_x, learn)
+        i = backward_inputs(ctx, gout, grads, torch.device("cpu"))
+        x, params, T, M, gstate, gx, g0, gts, grow = (i.x, i.params, i.T, i.M, i.gstate,
+                                                      i.gx, i.g0, i.gts, i.grow)
+        f, b = desc.forward, desc.backward(i.need_x, i.learn)
         fpk, bpk = _pack(f), _pack(b)
-        gstate = [torch.zeros(shape, dtype=torch.float32) if g is None
-                  else g.to(torch.float32).contiguous().clone() for g in gfin]
-        gx = None
-        if need_x:  # x is not kept when the backward does not read it
-            gx = native.empty_like(x if x is not None else
-                                   torch.empty((), dtype=torch.float32).expand(T, *shape))
-        accs = [torch.zeros(shape, dtype=torch.float64) if lr else None for lr in learn]
-        prow, pstr = _param_rows(params, shape)
-        g0, gts = _rows(gout, M)
-        grow = [_rows(g, M) for g in grec]
+        accs = [torch.zeros(i.shape, dtype=torch.float64) if lr else None for lr in i.learn]
         bi = b.inputs
         brx, brs_in, brp = bi[0], bi[1:1 + ns], bi[1 + ns:1 + ns + len(params)]
         brgout, brgs_out = bi[1 + ns + len(params)], bi[2 + ns + len(params):]
@@ -416,7 +443,7 @@ class _GenericFunction(torch.autograd.Function):
             frs_in=_ints(f.inputs[1:1 + ns]), frs_out=_ints(f.outputs[1:]),
             frp=_ints(f.inputs[1 + ns:]), brs_in=_ints(brs_in), brp=_ints(brp),
             brgs_out=_ints(brgs_out), brgs_in=_ints(brgs_in), brgp=_ints(brgp),
-            params=_ptrs(prow), pstride=_i64s(pstr), grec=_ptrs([g for g, _ in grow]),
+            params=_ptrs(i.prow), pstride=_i64s(i.pstr), grec=_ptrs([g for g, _ in grow]),
             grec_ts=_i64s([s for _, s in grow]), gstate=_ptrs(gstate), gp=_ptrs(accs))
         ad = {k: ctypes.addressof(v) for k, v in arrays.items()}
         a = _Bwd(fcode=ctypes.addressof(fpk.code), nfcode=fpk.n, fpre=ctypes.addressof(fpk.pre),
@@ -435,7 +462,7 @@ class _GenericFunction(torch.autograd.Function):
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")
         ctx.ckpt = None
-        gparams = parameter_grads(ctx, gout, gfin, grec_given, params, accs)
+        gparams = parameter_grads(ctx, gout, i.gfin, i.grec_given, params, accs)
         return (None, None, None, gx, *gstate, *gparams)
 
 

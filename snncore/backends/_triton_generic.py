@@ -30,7 +30,14 @@ from torch import Tensor
 from .._backends import once_differentiable
 from .._kernel import KernelDescription, NotFusable, describe, parameter_names
 from . import _triton_codegen as tcg
-from ._generic import BLOCK, _param_rows, _rows, forward_buffers, generic_run, parameter_grads
+from ._generic import (
+    BLOCK,
+    _param_rows,
+    backward_inputs,
+    forward_buffers,
+    generic_run,
+    parameter_grads,
+)
 
 __all__ = ["triton_generic_supports", "triton_generic_run", "kernel_sources", "NEURONS_PER_PROGRAM"]
 
@@ -176,34 +183,22 @@ class _TritonGenericFunction(torch.autograd.Function):
             raise RuntimeError("the triton backend's backward ran a second time "
                                "(retain_graph=True); use backend='eager' for that")
         ns, npar = len(desc.fields), len(desc.params)
-        x, *params = ctx.saved_tensors
-        T, shape = ctx.T, ctx.shape
-        M = math.prod(shape)
-        need_x = ctx.needs_input_grad[3]
-        learn = tuple(bool(v) for v in ctx.needs_input_grad[4 + ns:])
-        gfin = list(grads[:ns])
-        grec_given = list(grads[ns:])
-        it = iter(grec_given)
-        grec = [next(it) if r else None for r in ctx.rec]
-        f, b = desc.forward, desc.backward(need_x, learn)
         dev = ctx.device
-        gstate = [torch.zeros(shape, dtype=torch.float32, device=dev) if g is None
-                  else g.to(torch.float32).contiguous().clone() for g in gfin]
-        gx = torch.empty((T, *shape), dtype=torch.float32, device=dev) if need_x else None
+        i = backward_inputs(ctx, gout, grads, dev)
+        x, T, shape, M, gstate, gx, g0, grow = (i.x, i.T, i.shape, i.M, i.gstate, i.gx, i.g0,
+                                                i.grow)
+        f, b = desc.forward, desc.backward(i.need_x, i.learn)
         learned = [k for k, r in enumerate(b.outputs[1 + ns:]) if r >= 0]
         accs = {k: torch.zeros(shape, dtype=torch.float64, device=dev) for k in learned}
-        prow, pstr = _param_rows(params, shape)
-        g0, gts = _rows(gout, M)
-        grow = [_rows(g, M) for g in grec]
-        src = tcg.backward_kernel(f, b, ns, npar, tuple(pstr), g0 is not None,
+        src = tcg.backward_kernel(f, b, ns, npar, tuple(i.pstr), g0 is not None,
                                   tuple(g is not None for g, _ in grow))
         args: list[Any] = [] if x is None else [x]
         if ctx.ckpt is not None:  # the states are recomputed block by block into the scratch
             args += [ctx.ckpt, torch.empty((min(BLOCK, T), ns, *shape), dtype=torch.float32,
                                            device=dev)]
-        args += prow
+        args += i.prow
         if g0 is not None:
-            args += [g0, gts]
+            args += [g0, i.gts]
         for g, ts in grow:
             if g is not None:
                 args += [g, ts]
@@ -213,8 +208,8 @@ class _TritonGenericFunction(torch.autograd.Function):
         if M > 0 and T > 0:
             _launch(src, M, *args, _consts(f, b, device=dev), T, M, BLOCK)
         ctx.ckpt, ctx.done = None, True
-        gparams = parameter_grads(ctx, gout, gfin, grec_given, params,
-                                  [accs.get(j) if learn[j] else None for j in range(npar)])
+        gparams = parameter_grads(ctx, gout, i.gfin, i.grec_given, i.params,
+                                  [accs.get(j) if i.learn[j] else None for j in range(npar)])
         return (None, None, None, gx, *gstate, *gparams)
 
 

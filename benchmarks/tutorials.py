@@ -49,7 +49,7 @@ TUTORIALS = ROOT / "examples" / "tutorials"
 sys.path[:0] = [str(ROOT), str(HERE), str(TUTORIALS)]
 
 from _common import load_digits  # noqa: E402
-from run import MemoryTracker  # noqa: E402
+from run import MemoryTracker, frozen_heap  # noqa: E402
 
 import snncore as snn  # noqa: E402
 
@@ -166,14 +166,15 @@ def measure(tutorial: int, batches: int, repeats: int, warmup: int, seed: int
     progs = contenders(tutorial, seed)
     times: dict[str, list[float]] = {name: [] for name in progs}
     losses: dict[str, float] = {}
-    for rep in range(warmup + repeats):
-        for name, step in progs.items():
-            gc.collect()
-            t0 = time.perf_counter()
-            for x, y in data:
-                losses[name] = step(x, y)
-            if rep >= warmup:
-                times[name].append(time.perf_counter() - t0)
+    with frozen_heap():
+        for rep in range(warmup + repeats):
+            for name, step in progs.items():
+                gc.collect()
+                t0 = time.perf_counter()
+                for x, y in data:
+                    losses[name] = step(x, y)
+                if rep >= warmup:
+                    times[name].append(time.perf_counter() - t0)
     peaks: dict[str, float] = {}
     for name, step in progs.items():
         gc.collect()

@@ -325,19 +325,22 @@ def test_native_loops_status():
 
 
 @pytest.mark.parametrize("kind", ["leaky", "rsynaptic_elementwise"])
-def test_parallel_neuron_ranges(kind, monkeypatch):
-    """Enough neurons to split the native loops over several threads."""
+@pytest.mark.parametrize("nthreads,width", [(2, 1024), (2, 751), (3, 1024), (4, 1300)])
+def test_parallel_neuron_ranges(kind, nthreads, width, monkeypatch):
+    """Enough neurons to split the native loops over several threads: each thread's share of
+    the 1024-neuron tiles (a last tile cut short when the width is odd), and more threads than
+    cores, so that a delayed thread's tiles are taken by the others."""
     monkeypatch.setattr(_fused_native, "SERIAL_WORK", 0)  # no serial shortcut for small work
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(nthreads)
     try:
         gen = torch.Generator().manual_seed(9)
         neuron = _make(kind, "subtract", True, False)
-        x = torch.randn(6, 4, 1024, generator=gen) + 0.4
-        state = neuron.State(*(torch.zeros(4, 1024) for _ in neuron.State._fields))
+        x = torch.randn(6, 4, width, generator=gen) + 0.4
+        state = neuron.State(*(torch.zeros(4, width) for _ in neuron.State._fields))
         assert len(_fused_native.parallel_ranges(x[0].numel(), 2)) > 1
-        w_spk = torch.randn(6, 4, 1024, generator=gen)
-        w_state = [torch.randn(4, 1024, generator=gen) for _ in neuron.State._fields]
+        w_spk = torch.randn(6, 4, width, generator=gen)
+        w_state = [torch.randn(4, width, generator=gen) for _ in neuron.State._fields]
         ref = _run(neuron, x, state, w_spk, w_state, "eager")
         ref_sum = _run(neuron, x, state, w_spk, w_state, "eager", "sum")
         for how in ("native", "store"):

@@ -382,23 +382,49 @@ int dispatch(int kind, int reset, int delay, int extra, Fn&& fn) {
     return 1;
 }
 
-// Run body(a, b) over neuron ranges covering [m0, m1). With OpenMP (the same runtime, and so the
-// same threads, as PyTorch's own when it is loaded) the threads take ranges one at a time until
-// none are left, so a thread delayed by a busy machine does not hold up the others.
+// Run body(a, b) over neuron ranges covering [m0, m1), TILE neurons at a time. With OpenMP (the
+// same runtime, and so the same threads, as PyTorch's own when it is loaded) every thread owns
+// one contiguous share of the tiles and takes them from its front; a thread done with its own
+// share takes the remaining tiles of the others from their backs, so a thread delayed by a busy
+// machine does not hold up the others. Contiguous shares matter: measured on a 2-core VM, tiles
+// dealt out alternately to the threads (neighbouring 4 KiB of every step on different cores)
+// made a Leaky forward over 500 x 8192 neurons 1.45x slower than contiguous shares.
 template <typename Body>
 void split(int64_t m0, int64_t m1, int64_t work, Body&& body) {
 #ifdef _OPENMP
     const int nt = omp_get_max_threads();
-    if (nt > 1 && work >= snncore_fused_serial_work && m1 - m0 > TILE) {
-        const int64_t parts = 4 * int64_t(nt);
-        const int64_t chunk = ((m1 - m0 + parts - 1) / parts + TILE - 1) / TILE * TILE;
-        std::atomic<int64_t> next(m0);
-#pragma omp parallel num_threads(nt)
-        {
+    const int64_t tiles = (m1 - m0 + TILE - 1) / TILE;
+    if (nt > 1 && work >= snncore_fused_serial_work && tiles > 1 && tiles < (int64_t(1) << 31)) {
+        const int parts = int(tiles < nt ? tiles : nt);
+        // share r: tiles [front, back) packed as front << 32 | back
+        std::vector<std::atomic<uint64_t>> share(parts);
+        for (int r = 0; r < parts; ++r) {
+            const uint64_t lo = uint64_t(tiles * r / parts), hi = uint64_t(tiles * (r + 1) / parts);
+            share[r].store(lo << 32 | hi, std::memory_order_relaxed);
+        }
+        // take one tile of share r (from its front or its back); false when it is empty
+        auto take = [&](int r, bool front, int64_t& tile) {
+            uint64_t cur = share[r].load(std::memory_order_relaxed);
             for (;;) {
-                const int64_t a = next.fetch_add(chunk);
-                if (a >= m1) break;
-                body(a, a + chunk < m1 ? a + chunk : m1);
+                const uint64_t lo = cur >> 32, hi = cur & 0xffffffffu;
+                if (lo >= hi) return false;
+                const uint64_t nxt = front ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+                if (share[r].compare_exchange_weak(cur, nxt, std::memory_order_relaxed)) {
+                    tile = int64_t(front ? lo : hi - 1);
+                    return true;
+                }
+            }
+        };
+#pragma omp parallel num_threads(parts)
+        {
+            const int me = omp_get_thread_num();
+            int64_t tile;
+            for (int k = 0; k < parts; ++k) {
+                const int r = (me + k) % parts;
+                while (take(r, k == 0, tile)) {
+                    const int64_t a = m0 + tile * TILE;
+                    body(a, a + TILE < m1 ? a + TILE : m1);
+                }
             }
         }
         return;

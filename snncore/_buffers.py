@@ -165,21 +165,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def _limit_from_env() -> int:
-    raw = _env.text(_env.BUFFER_CACHE_MB)
-    if raw is None:
-        return DEFAULT_LIMIT_MB << 20
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = -1.0
-    if not mb >= 0:
-        import warnings
-
-        warnings.warn(f"snncore: environment variable {_env.BUFFER_CACHE_MB}={raw!r} is not a "
-                      f"number of MiB >= 0 (0 turns the buffer cache off); using the default "
-                      f"({DEFAULT_LIMIT_MB})", RuntimeWarning, stacklevel=3)
-        return DEFAULT_LIMIT_MB << 20
-    return int(mb * (1 << 20))
+    return _env.mebibytes(_env.BUFFER_CACHE_MB, DEFAULT_LIMIT_MB, "turns the buffer cache off")
 
 
 def buffer_cache() -> BufferCache:

@@ -15,6 +15,8 @@
                                           fused-loop buffers (off by default)
 ``SNNCORE_BUFFER_CACHE_MB=n``             most idle MiB the fused loops' buffer cache keeps
                                           (default 1024; 0 turns the cache off)
+``SNNCORE_STREAM_STORES_MB=n``            native loops write outputs of at least n MiB with
+                                          streaming stores (default 32; 0 turns them off)
 ========================================  ======================================================
 
 Flags accept ``1/true/yes/on`` and ``0/false/no/off`` (any case); anything else is warned about
@@ -36,6 +38,7 @@ __all__ = [
     "CACHE_DIR",
     "HUGEPAGES",
     "BUFFER_CACHE_MB",
+    "STREAM_STORES_MB",
     "ALL",
     "flag",
     "names",
@@ -51,9 +54,10 @@ FUSED_CODEGEN = "SNNCORE_FUSED_CODEGEN"
 CACHE_DIR = "SNNCORE_CACHE_DIR"
 HUGEPAGES = "SNNCORE_HUGEPAGES"
 BUFFER_CACHE_MB = "SNNCORE_BUFFER_CACHE_MB"
+STREAM_STORES_MB = "SNNCORE_STREAM_STORES_MB"
 #: every switch snncore reads
 ALL = (DISABLE_AUTOLOAD, PLUGINS, BLOCK_PLUGINS, BACKEND, FUSED_NATIVE, FUSED_CODEGEN,
-       CACHE_DIR, HUGEPAGES, BUFFER_CACHE_MB)
+       CACHE_DIR, HUGEPAGES, BUFFER_CACHE_MB, STREAM_STORES_MB)
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -84,6 +88,24 @@ def flag(name: str, default: bool) -> bool:
         stacklevel=2,
     )
     return default
+
+
+def mebibytes(name: str, default_mb: int, zero: str) -> int:
+    """A size in MiB (a number >= 0), returned in bytes; an invalid value warns and gives
+    ``default_mb``. ``zero`` says what 0 means, for the warning."""
+    raw = text(name)
+    if raw is None:
+        return default_mb << 20
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = -1.0
+    if not mb >= 0 or mb == float("inf"):
+        warnings.warn(f"snncore: environment variable {name}={raw!r} is not a number of MiB >= 0 "
+                      f"(0 {zero}); using the default ({default_mb})", RuntimeWarning,
+                      stacklevel=3)
+        return default_mb << 20
+    return int(mb * (1 << 20))
 
 
 def names(name: str) -> set[str] | None:

@@ -56,8 +56,10 @@ constexpr int64_t TILE = 2048;
 }
 """
 
-#: the tile width TW: up to TILE neurons, narrower when that keeps every thread busy
+#: the tile width TW: up to TILE neurons, narrower when that keeps every thread busy; whether
+#: the outputs are written with streaming stores (streaming.h)
 _TILES = ["  const int64_t M = A->M, T = A->T;",
+          "  const bool stream = SNN_CAN_STREAM && A->stream;",
           "  const int64_t per = (M + A->nthreads - 1) / A->nthreads;",
           "  const int64_t TW = (A->nthreads > 1 && per < TILE) ? (per + 15) / 16 * 16 : TILE;",
           "  const int64_t ntiles = (M + TW - 1) / TW;"]
@@ -125,6 +127,7 @@ def forward_source(f: Program, ns: int, npar: int) -> str:
          "  for (int64_t tile = 0; tile < ntiles; ++tile) {",
          "    const int64_t a = tile * TW, w = (a + TW <= M) ? TW : M - a;"]
     L += _tile_prologue(f, ns, npar, "PF", "    ")
+    L.append("    alignas(64) float obuf[TILE];")
     for k in range(ns):
         L.append(f"    alignas(64) float S{k}[TILE], scratch{k}[TILE];")
         L.append(f"    std::memcpy(S{k}, A->state[{k}] + a, 4 * w);")
@@ -134,9 +137,10 @@ def forward_source(f: Program, ns: int, npar: int) -> str:
     L += [f"        std::memcpy(c + {k} * M + a, S{k}, 4 * w);" for k in range(ns)]
     L += ["      }",
           "      const float* X = A->x + t * M + a;",
-          "      float* O = A->out + t * M + a;"]
+          "      float* O = stream ? obuf : A->out + t * M + a;"]
     for k in range(ns):
-        L.append(f"      float* R{k} = A->rec[{k}] ? A->rec[{k}] + t * M + a : scratch{k};")
+        L.append(f"      float* R{k} = (A->rec[{k}] && !stream) ? A->rec[{k}] + t * M + a"
+                 f" : scratch{k};")
     L.append("#pragma GCC ivdep")
     L.append("      for (int64_t j = 0; j < w; ++j) {")
     L += _prologue(f, ns, npar, pinned, "PF", "        ")
@@ -147,9 +151,14 @@ def forward_source(f: Program, ns: int, npar: int) -> str:
     for k, r in enumerate(rs_out):
         L.append(f"        R{k}[j] = r{r};")
     L += [f"        S{k}[j] = r{r};" for k, r in enumerate(rs_out)]
+    L += ["      }",
+          "      if (stream) {",
+          "        snn_stream_row(A->out + t * M + a, obuf, w);"]
+    L += [f"        if (A->rec[{k}]) snn_stream_row(A->rec[{k}] + t * M + a, scratch{k}, w);"
+          for k in range(ns)]
     L += ["      }", "    }"]
     L += [f"    std::memcpy(A->state[{k}] + a, S{k}, 4 * w);" for k in range(ns)]
-    L += ["  }", "  return 0;", "}", ""]
+    L += ["    if (stream) snn_stream_fence();", "  }", "  return 0;", "}", ""]
     return "\n".join(L)
 
 
@@ -189,7 +198,7 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
     if recompute:
         L += _tile_prologue(f, ns, npar, "PF", "    ")
     L += _tile_prologue(b, ns, npar, "PB", "    ")
-    L.append("    alignas(64) float zeros[TILE] = {0}, scratch[TILE];")
+    L.append("    alignas(64) float zeros[TILE] = {0}, scratch[TILE], gxbuf[TILE];")
     for k in range(ns):
         if recompute:
             L.append(f"    alignas(64) float S{k}[TILE];")
@@ -220,7 +229,7 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
     if reads_x:
         L.append("        const float* X = A->x + t * M + a;")
     L += ["        const float* G = A->gout ? A->gout + t * A->gout_ts + a : zeros;",
-          "        float* GX = A->gx ? A->gx + t * M + a : scratch;"]
+          "        float* GX = A->gx ? (stream ? gxbuf : A->gx + t * M + a) : scratch;"]
     for k in range(ns):
         L.append(f"        const float* GR{k} = A->grec[{k}] ? A->grec[{k}] + t * A->grec_ts[{k}]"
                  f" + a : zeros;")
@@ -241,9 +250,11 @@ def backward_source(f: Program, b: Program, ns: int, npar: int) -> str:
         if r >= 0:
             L.append(f"          GP{k}[j] += double(r{r});")
     L += [f"          GS{k}[j] = r{r};" for k, r in enumerate(brgs_in)]
-    L += ["        }", "      }", "    }"]
+    L += ["        }",
+          "        if (stream && A->gx) snn_stream_row(A->gx + t * M + a, gxbuf, w);",
+          "      }", "    }"]
     L += [f"    std::memcpy(A->gstate[{k}] + a, GS{k}, 4 * w);" for k in range(ns)]
-    L += ["  }", "  }", "  return 0;", "}", ""]
+    L += ["    if (stream) snn_stream_fence();", "  }", "  }", "  return 0;", "}", ""]
     return "\n".join(L)
 
 

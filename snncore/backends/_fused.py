@@ -710,13 +710,16 @@ class FusedBackend(Backend):
 
     @classmethod
     def status(cls) -> str:
-        """The native loops (loaded, cached, to be built on first use, or why not) and the
-        buffer cache's limit and idle bytes."""
+        """The native loops (loaded, cached, to be built on first use, or why not), the
+        buffer cache's limit and idle bytes, and the streaming-store threshold."""
         info = buffer_cache_info()
         cache = (f"buffer cache: up to {info['limit_bytes'] / 2**20:g} MiB idle, "
                  f"{info['cached_bytes'] / 2**20:.1f} MiB now" if info["limit_bytes"]
                  else "buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)")
-        return f"native loops: {native.native_status(build=False)}; {cache}"
+        sb = native.stream_bytes()
+        stream = (f"streaming stores from {sb / 2**20:g} MiB" if sb < 1 << 62
+                  else "streaming stores: off (SNNCORE_STREAM_STORES_MB=0)")
+        return f"native loops: {native.native_status(build=False)}; {cache}; {stream}"
 
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
         if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:

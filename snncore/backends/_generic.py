@@ -49,6 +49,11 @@ BLOCK = 32
 _VALUE_SAFE_FLAGS = ["-fno-trapping-math"]
 _SRC = native.SOURCE_DIR / "kernel_vm.cpp"
 _HDR = native.SOURCE_DIR / "kernel_vm.h"
+_STREAM_HDR = native.SOURCE_DIR / "streaming.h"
+
+
+def _headers() -> str:
+    return _HDR.read_text(encoding="utf-8") + _STREAM_HDR.read_text(encoding="utf-8")
 _lock = threading.Lock()
 _lib: Any = None
 _status = "not built yet"
@@ -67,7 +72,7 @@ class _Fwd(ctypes.Structure):
                 ("T", _i64), ("M", _i64), ("nthreads", _i32), ("x", _p), ("rx", _i32),
                 ("ns", _i32), ("rs_in", _p), ("rs_out", _p), ("state", _p), ("np", _i32),
                 ("rp", _p), ("params", _p), ("pstride", _p), ("rout", _i32), ("out", _p),
-                ("rec", _p), ("K", _i64), ("ckpt", _p)]
+                ("rec", _p), ("K", _i64), ("ckpt", _p), ("stream", _i32)]
 
 
 class _Bwd(ctypes.Structure):
@@ -81,7 +86,7 @@ class _Bwd(ctypes.Structure):
                 ("M", _i64), ("K", _i64), ("nthreads", _i32), ("ns", _i32), ("np", _i32),
                 ("x", _p), ("ckpt", _p), ("params", _p), ("pstride", _p), ("gout", _p),
                 ("gout_ts", _i64), ("grec", _p), ("grec_ts", _p), ("gstate", _p), ("gx", _p),
-                ("gp", _p)]
+                ("gp", _p), ("stream", _i32)]
 
 
 def _compile(cxx: str, out: Path, flags: list[str], source: Path = _SRC) -> str | None:
@@ -112,7 +117,7 @@ def generic_library() -> Any:
         if cxx is None:
             _status = why
             return None
-        source = _SRC.read_text(encoding="utf-8") + _HDR.read_text(encoding="utf-8")
+        source = _SRC.read_text(encoding="utf-8") + _headers()
         errors: list[str] = []
         for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
             flags = native._BASE_FLAGS + _VALUE_SAFE_FLAGS + extra
@@ -127,7 +132,7 @@ def generic_library() -> Any:
                         errors.append(err)
                         continue
                 lib = ctypes.CDLL(str(path))
-                if lib.snncore_vm_abi_version() != 3:
+                if lib.snncore_vm_abi_version() != 4:
                     errors.append(f"{path}: unexpected ABI version")
                     continue
             except (OSError, subprocess.SubprocessError, AttributeError) as exc:
@@ -152,7 +157,7 @@ def _codegen_enabled() -> bool:
 
 def _kernel(source: str, symbol: str) -> Any:
     """The compiled function ``symbol`` of ``source`` (built once, cached on disk), or None."""
-    key = hashlib.sha256("\0".join([source, _HDR.read_text(encoding="utf-8"), _cxx, *_flags,
+    key = hashlib.sha256("\0".join([source, _headers(), _cxx, *_flags,
                                      native._cpu_tag()]).encode()).hexdigest()[:24]
     if key in _kernels:
         return _kernels[key]
@@ -262,6 +267,11 @@ def _pack(prog: Program) -> _Packed:
         hit = (prog, _Packed(prog))
         _packed[id(prog)] = hit
     return hit[1]
+
+
+def _streams(T: int, M: int) -> bool:
+    """Whether outputs of T steps of M float32 neurons are written with streaming stores."""
+    return T * M * 4 >= native.stream_bytes()
 
 
 def _nthreads(work: int) -> int:
@@ -416,7 +426,8 @@ class _GenericFunction(torch.autograd.Function):
                  consts=ctypes.addressof(pk.consts), nconst=pk.nconst, T=T, M=M,
                  nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(b.params),
                  rout=f.outputs[0], out=out.data_ptr(), K=BLOCK,
-                 ckpt=0 if ckpt is None else ckpt.data_ptr(), **ad)
+                 ckpt=0 if ckpt is None else ckpt.data_ptr(),
+                 stream=_streams(T, M) and out.data_ptr() != x.data_ptr(), **ad)
         rc = _fwd_fn(desc)(ctypes.byref(a))
         del arrays
         if rc != 0:
@@ -456,7 +467,10 @@ class _GenericFunction(torch.autograd.Function):
                  x=0 if x is None else x.data_ptr(),
                  ckpt=0 if ctx.ckpt is None else ctx.ckpt.data_ptr(),
                  gout=0 if g0 is None else g0.data_ptr(),
-                 gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), **ad)
+                 gout_ts=gts, gx=0 if gx is None else gx.data_ptr(),
+                 stream=gx is not None and _streams(T, M)
+                 and gx.data_ptr() not in (0 if x is None else x.data_ptr(),
+                                           0 if g0 is None else g0.data_ptr()), **ad)
         rc = _bwd_fn(desc, b)(ctypes.byref(a))
         del arrays
         if rc != 0:

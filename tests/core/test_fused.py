@@ -19,6 +19,9 @@ from snncore.backends import _fused
 from snncore.backends import _native as _fused_native
 from snncore.backends._fused import fused_run
 
+#: every test here runs with streaming and with plain stores (conftest.py)
+pytestmark = pytest.mark.usefixtures("stores")
+
 T, B, N = 24, 3, 5
 RESETS = ("subtract", "zero", "none")
 KINDS = ("leaky", "synaptic", "rleaky_elementwise", "rsynaptic_elementwise")
@@ -455,3 +458,33 @@ def test_call_parallel_covers_every_range_once(monkeypatch):
             _fused_native.call_parallel(lambda a, b: 1, ranges, lambda a, b: (a, b), work=10**9)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_stream_threshold_reaches_the_library(stores):
+    import ctypes
+
+    lif = snn.Leaky(beta=0.9)
+    lif.run(torch.rand(4, 2, 3000), backend="fused")
+    lib = _fused_native.native_library()
+    if lib is None:
+        pytest.skip("no native loops on this machine")
+    cell = ctypes.c_int64.in_dll(lib, "snncore_fused_stream_bytes")
+    assert cell.value == (1 if stores == "streaming" else 1 << 62)
+
+
+@pytest.mark.parametrize("raw,expected", [(None, 32 << 20), ("64", 64 << 20), ("0.5", 1 << 19),
+                                          ("0", 1 << 62)])
+def test_stream_threshold_from_the_environment(raw, expected, monkeypatch):
+    monkeypatch.setattr(_fused_native, "STREAM_BYTES", None)
+    if raw is None:
+        monkeypatch.delenv("SNNCORE_STREAM_STORES_MB", raising=False)
+    else:
+        monkeypatch.setenv("SNNCORE_STREAM_STORES_MB", raw)
+    assert _fused_native.stream_bytes() == expected
+
+
+def test_a_bad_stream_threshold_warns(monkeypatch):
+    monkeypatch.setattr(_fused_native, "STREAM_BYTES", None)
+    monkeypatch.setenv("SNNCORE_STREAM_STORES_MB", "fast")
+    with pytest.warns(RuntimeWarning, match=r"SNNCORE_STREAM_STORES_MB='fast'.*number of MiB"):
+        assert _fused_native.stream_bytes() == _fused_native.DEFAULT_STREAM_MB << 20

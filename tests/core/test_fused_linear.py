@@ -13,6 +13,7 @@ from torch import nn
 import snncore as snn
 from snncore.backends import _fused
 
+pytestmark = pytest.mark.usefixtures("stores")  # streaming and plain stores
 IN = 7
 
 

@@ -12,6 +12,8 @@ from test_fused import KINDS, RESETS, _assert_same, _inputs, _make
 import snncore as snn
 from snncore.backends import _fused
 
+pytestmark = pytest.mark.usefixtures("stores")  # streaming and plain stores
+
 
 def _run(neuron, x, state, w_spk, w_state, fields, how, stored=False, loss="all"):
     neuron.zero_grad(set_to_none=True)

@@ -17,6 +17,7 @@ from snncore._backends import get_backend, select_backend
 from snncore._kernel import NotFusable, describe
 
 T, B, N = 29, 3, 11
+pytestmark = pytest.mark.usefixtures("stores")  # streaming and plain stores
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

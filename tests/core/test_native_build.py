@@ -158,7 +158,17 @@ def test_plugins_listing_shows_a_cache_turned_off(monkeypatch) -> None:
 
     monkeypatch.setattr(_buffers, "_cache", _buffers.BufferCache(0))
     status = snn.plugin_report()["backends"]["fused"]["status"]
-    assert status.endswith("buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)")
+    assert "buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)" in status
+
+
+def test_plugins_listing_shows_the_streaming_threshold(monkeypatch) -> None:
+    from snncore.backends import _native
+
+    monkeypatch.setattr(_native, "STREAM_BYTES", 32 << 20)
+    assert "streaming stores from 32 MiB" in snn.plugin_report()["backends"]["fused"]["status"]
+    monkeypatch.setattr(_native, "STREAM_BYTES", 1 << 62)
+    status = snn.plugin_report()["backends"]["fused"]["status"]
+    assert status.endswith("streaming stores: off (SNNCORE_STREAM_STORES_MB=0)")
 
 
 def test_disabled_native_loops_do_not_warn(tmp_path) -> None:

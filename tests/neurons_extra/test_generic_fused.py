@@ -17,6 +17,14 @@ T, B, N = 37, 2, 19  # N*B not a multiple of the kernel tile; T not a multiple o
 RESETS = ("subtract", "zero", "none")
 
 
+@pytest.fixture(autouse=True, params=["streaming", "plain"])
+def stores(request, monkeypatch):
+    """Every test with the native loops writing their outputs with streaming stores (the
+    threshold at a few bytes, so that these small tensors take that path) and without them."""
+    monkeypatch.setenv("SNNCORE_STREAM_STORES_MB", "1e-6" if request.param == "streaming"
+                       else "0")
+
+
 def _family_cases():
     cases = []
     for reset, delay in itertools.product(RESETS, (True, False)):

@@ -1,5 +1,6 @@
 // Native time loops of the fused backend: see fused_loops.h for the C ABI.
 #include "fused_loops.h"
+#include "streaming.h"
 
 #include <atomic>
 #include <cstdint>
@@ -14,6 +15,24 @@
 namespace {
 
 constexpr int64_t TILE = 1024;
+
+// -- streaming stores (streaming.h) ----------------------------------------------------------
+// An output of at least snncore_fused_stream_bytes is written with streaming stores; a row that
+// aliases an input (an in-place output) is always written directly.
+template <typename F>
+inline void stream_row(F* dst, const F* src, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
+}
+
+inline void stream_row(float* dst, const float* src, int64_t n) { snn_stream_row(dst, src, n); }
+
+inline void stream_fence() { snn_stream_fence(); }
+
+// Whether a loop over T steps of M neurons streams its outputs.
+template <typename F>
+inline bool streams(int64_t T, int64_t M) {
+    return SNN_CAN_STREAM && T * M * int64_t(sizeof(F)) >= snncore_fused_stream_bytes;
+}
 
 template <typename F>
 inline F step_fn(F x) { return x > F(0) ? F(1) : F(0); }
@@ -216,7 +235,10 @@ inline void add_row(int64_t n, const F* g, int64_t o, F* acc) {
 // then syn and spk where the kind has them).
 template <typename F, int KIND, int RESET, int DELAY, int STORE>
 void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h, F* synseq,
-         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt, F* rmem, F* rsyn) {
+         F* mem, F* syn, F* sst, Par<F> p, int64_t K, F* ckpt, F* rmem, F* rsyn, bool stream) {
+    alignas(64) F sb[TILE], hb[TILE], ib[TILE];
+    const bool ss = stream && spk != x, sh = stream && STORE >= 1 && h != x;
+    const bool si = stream && STORE == 2;
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -232,13 +254,22 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
             }
             const int64_t o = t * M + a;
             frow<F, KIND, RESET, DELAY, true, STORE>(
-                n, x + o, spk + o, STORE >= 1 ? h + o : nullptr,
-                STORE == 2 ? synseq + o : nullptr, mem + a,
+                n, x + o, ss ? sb : spk + o, STORE >= 1 ? (sh ? hb : h + o) : nullptr,
+                STORE == 2 ? (si ? ib : synseq + o) : nullptr, mem + a,
                 Kind<KIND>::SYN ? syn + a : nullptr, Kind<KIND>::REC ? sst + a : nullptr, pa);
-            record_row(n, rmem, o, mem + a);
-            if (Kind<KIND>::SYN) record_row(n, rsyn, o, syn + a);
+            if (ss) stream_row(spk + o, sb, n);
+            if (sh) stream_row(h + o, hb, n);
+            if (si) stream_row(synseq + o, ib, n);
+            if (stream) {
+                if (rmem) stream_row(rmem + o, mem + a, n);
+                if (Kind<KIND>::SYN && rsyn) stream_row(rsyn + o, syn + a, n);
+            } else {
+                record_row(n, rmem, o, mem + a);
+                if (Kind<KIND>::SYN) record_row(n, rsyn, o, syn + a);
+            }
         }
     }
+    if (stream) stream_fence();
 }
 
 // Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1), from the stored pre-reset
@@ -252,7 +283,9 @@ template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool S
 void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts, const F* gspk,
          const F* h, const F* sgarr, const F* synseq, const F* mem0, const F* syn0,
          const F* spk0, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p, F sa,
-         double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
+         double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn, bool stream) {
+    alignas(64) F gb[TILE];
+    const bool sgx = stream && gx != h;
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
         const int64_t n = b - a;
@@ -266,7 +299,8 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
             const F* ht = h + t * M + a;
             const F* gt = gspk + (t - t0) * gts + a;
             const F* sgt = SG == 0 ? sgarr + (t - t0) * M + a : nullptr;
-            F* gxt = gx + t * M + a;
+            F* const gxo = gx + t * M + a;
+            F* gxt = sgx ? gb : gxo;
             add_row(n, grmem, (t - t0) * gmts + a, gm);
             if (Kind<KIND>::SYN) add_row(n, grsyn, (t - t0) * gsts + a, gy);
             if (t > 0) {
@@ -280,8 +314,10 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
                     Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa,
                     gu);
             }
+            if (sgx) stream_row(gxo, gb, n);
         }
     }
+    if (sgx) stream_fence();
 }
 
 // Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
@@ -291,10 +327,13 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
 template <typename F, int KIND, int RESET, int DELAY, int SG, bool LEARN, bool SUM>
 void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x, const F* ckpt,
             int64_t gts, const F* gspk, F* gx, F* gmem, F* gsyn, F* gsst, Acc acc, Par<F> p,
-            F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn) {
+            F sa, double* gsum, int64_t gmts, const F* grmem, int64_t gsts, const F* grsyn,
+            bool stream) {
     constexpr bool KEEP_I = Kind<KIND>::SYN && LEARN;
     std::vector<F> hbuf(K * TILE), ibuf(KEEP_I ? K * TILE : 1);
     F u[TILE], I[TILE], S[TILE];
+    alignas(64) F gb[TILE];
+    const bool sgx = stream && gx != x;
     const int64_t nb = (T + K - 1) / K;
     for (int64_t a = m0; a < m1; a += TILE) {
         const int64_t b = a + TILE < m1 ? a + TILE : m1;
@@ -324,7 +363,8 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
             for (int64_t t = t1 - 1; t >= t0; --t) {
                 const F* ht = hbuf.data() + (t - t0) * TILE;
                 const F* gt = gspk + t * gts + a;
-                F* gxt = gx + t * M + a;
+                F* const gxo = gx + t * M + a;
+                F* gxt = sgx ? gb : gxo;
                 add_row(n, grmem, t * gmts + a, gm);
                 if (Kind<KIND>::SYN) add_row(n, grsyn, t * gsts + a, gy);
                 if (t > t0) {
@@ -337,9 +377,11 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
                         n, ht, nullptr, nullptr, cm, cy, cz, gt, nullptr, gxt, gm, gy, gz, ca,
                         pa, sa, gu);
                 }
+                if (sgx) stream_row(gxo, gb, n);
             }
         }
     }
+    if (sgx) stream_fence();
 }
 
 // Runtime -> compile-time dispatch over (kind, reset, delay) and one more small integer.
@@ -440,11 +482,12 @@ int fwd_entry(int kind, int reset, int delay, int64_t T, int64_t M, int64_t m0, 
               F* rmem, F* rsyn) {
     Par<F> p{beta, alpha, V, thr, g};
     const int store = h ? (synseq ? 2 : 1) : 0;
+    const bool stream = streams<F>(T, M);
     return dispatch<3>(kind, reset, delay, store, [&](auto k, auto r, auto d, auto s) {
         split(m0, m1, T * (m1 - m0), [&](int64_t a, int64_t b) {
             fwd<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
                 decltype(s)::value>(T, M, a, b, x, spk, h, synseq, mem, syn, sst, p, K, ckpt,
-                                    rmem, rsyn);
+                                    rmem, rsyn, stream);
         });
     });
 }
@@ -461,6 +504,7 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
+    const bool stream = streams<F>(t1 - t0, M);
     auto run = [&](auto sum) {
         return dispatch<6>(kind, reset, delay, sg + 3 * learn,
                            [&](auto k, auto r, auto d, auto x) {
@@ -470,7 +514,7 @@ int bwd_entry(int kind, int reset, int delay, int sg, int64_t M, int64_t m0, int
                     (XV >= 3), decltype(sum)::value>(M, a, b, t0, t1, gts, gspk, h, sgarr,
                                                      synseq, mem0, syn0, spk0, gx, gmem, gsyn,
                                                      gsst, acc, p, sa, gsum, gmts, grmem, gsts,
-                                                     grsyn);
+                                                     grsyn, stream);
             });
         });
     };
@@ -488,6 +532,7 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
     Par<F> p{beta, alpha, V, thr, g};
     Acc acc{gbeta, galpha, gV, gthr, gg};
     const int learn = gbeta ? 1 : 0;
+    const bool stream = streams<F>(T, M);
     // extra = (surrogate code - 1) + 2 * learn
     auto run = [&](auto sum) {
         return dispatch<4>(kind, reset, delay, (sg - 1) + 2 * learn,
@@ -497,7 +542,7 @@ int bwd_rc_entry(int kind, int reset, int delay, int sg, int64_t T, int64_t M, i
                 bwd_rc<F, decltype(k)::value, decltype(r)::value, decltype(d)::value,
                        XV % 2 + 1, (XV >= 2), decltype(sum)::value>(
                     T, M, a, b, K, x, ckpt, gts, gspk, gx, gmem, gsyn, gsst, acc, p, sa, gsum,
-                    gmts, grmem, gsts, grsyn);
+                    gmts, grmem, gsts, grsyn, stream);
             });
         });
     };
@@ -541,6 +586,7 @@ extern "C" int snncore_fused_bwd_rc_##SUFFIX(int kind, int reset, int delay, int
 EXPORT_FWD(f32, float)
 extern "C" int snncore_fused_abi_version() { return SNNCORE_FUSED_ABI_VERSION; }
 extern "C" int64_t snncore_fused_serial_work = int64_t(1) << 21;
+extern "C" int64_t snncore_fused_stream_bytes = INT64_MAX;
 extern "C" int snncore_fused_openmp() {
 #ifdef _OPENMP
     return 1;

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#define SNNCORE_FUSED_ABI_VERSION 8
+#define SNNCORE_FUSED_ABI_VERSION 9
 
 extern "C" {
 
@@ -18,6 +18,9 @@ int snncore_fused_abi_version();
 int snncore_fused_openmp();
 // Below this many neuron-steps a call runs on one thread (settable from Python).
 extern int64_t snncore_fused_serial_work;
+// Outputs of at least this many bytes are written with streaming (non-temporal) stores where
+// the CPU has them (settable from Python).
+extern int64_t snncore_fused_stream_bytes;
 
 // Forward over T steps for neurons [m0, m1) of M: spikes, pre-reset membranes h (or
 // checkpoints every K steps into ckpt), final state in mem/syn/sst; rmem/rsyn (when not null)

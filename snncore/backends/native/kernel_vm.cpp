@@ -128,7 +128,7 @@ inline void shuffle(Regs& R, const int32_t* from, const int32_t* to, int32_t n, 
 
 extern "C" {
 
-int snncore_vm_abi_version() { return 3; }
+int snncore_vm_abi_version() { return 4; }
 
 int snncore_vm_fwd(const SnnVmFwd* A) {
     const int64_t M = A->M, T = A->T, ntiles = (M + TILE - 1) / TILE;
@@ -138,6 +138,8 @@ int snncore_vm_fwd(const SnnVmFwd* A) {
     for (int32_t k = 0; k < A->ns; ++k) if (A->rs_in[k] == A->rout) direct_out = false;
     for (int32_t k = 0; k < A->np; ++k) if (A->rp[k] == A->rout) direct_out = false;
     if (A->rout == A->rx) direct_out = false;
+    const bool stream = SNN_CAN_STREAM && A->stream;
+    if (stream) direct_out = false;  // the output row is streamed out of its register
 #ifdef _OPENMP
 #pragma omp parallel num_threads(A->nthreads) if (A->nthreads > 1)
 #endif
@@ -162,14 +164,22 @@ int snncore_vm_fwd(const SnnVmFwd* A) {
                 R.P[A->rx] = const_cast<float*>(A->x) + t * M + a;
                 if (direct_out) R.P[A->rout] = A->out + t * M + a;
                 run(A->code, A->ncode, P, w);
-                if (!direct_out) std::memcpy(A->out + t * M + a, R.P[A->rout], 4 * w);
-                for (int32_t k = 0; k < A->ns; ++k)
-                    if (A->rec[k]) std::memcpy(A->rec[k] + t * M + a, R.P[A->rs_out[k]], 4 * w);
+                if (stream) {
+                    snn_stream_row(A->out + t * M + a, R.P[A->rout], w);
+                    for (int32_t k = 0; k < A->ns; ++k)
+                        if (A->rec[k]) snn_stream_row(A->rec[k] + t * M + a, R.P[A->rs_out[k]], w);
+                } else {
+                    if (!direct_out) std::memcpy(A->out + t * M + a, R.P[A->rout], 4 * w);
+                    for (int32_t k = 0; k < A->ns; ++k)
+                        if (A->rec[k])
+                            std::memcpy(A->rec[k] + t * M + a, R.P[A->rs_out[k]], 4 * w);
+                }
                 shuffle(R, A->rs_out, A->rs_in, A->ns, A->nregs, w);
             }
             if (direct_out) R.P[A->rout] = R.slot(A->rout);
             for (int32_t k = 0; k < A->ns; ++k)
                 std::memcpy(A->state[k] + a, R.P[A->rs_in[k]], 4 * w);
+            if (stream) snn_stream_fence();
         }
     }
     return 0;
@@ -186,6 +196,8 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
             direct_gx = false;
     for (int32_t k = 0; k < np && direct_gx; ++k)
         if (A->brgx == A->brp[k] || A->brgx == A->brgp[k]) direct_gx = false;
+    const bool stream = SNN_CAN_STREAM && A->stream && A->gx;
+    if (stream) direct_gx = false;  // the gradient row is streamed out of its register
 #ifdef _OPENMP
 #pragma omp parallel num_threads(A->nthreads) if (A->nthreads > 1)
 #endif
@@ -239,7 +251,9 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
                     }
                     if (direct_gx) B.P[A->brgx] = A->gx + t * M + a;
                     run(A->bcode, A->nbcode, BP, w);
-                    if (A->gx && !direct_gx) std::memcpy(A->gx + t * M + a, B.P[A->brgx], 4 * w);
+                    if (stream) snn_stream_row(A->gx + t * M + a, B.P[A->brgx], w);
+                    else if (A->gx && !direct_gx)
+                        std::memcpy(A->gx + t * M + a, B.P[A->brgx], 4 * w);
                     for (int32_t k = 0; k < np; ++k) {
                         if (!A->gp[k]) continue;
                         double* acc = A->gp[k] + a;
@@ -256,6 +270,7 @@ int snncore_vm_bwd(const SnnVmBwd* A) {
             F.P[A->frx] = F.slot(A->frx);
             for (int32_t k = 0; k < ns; ++k)
                 std::memcpy(A->gstate[k] + a, B.P[A->brgs_out[k]], 4 * w);
+            if (stream) snn_stream_fence();
         }
     }
     return 0;

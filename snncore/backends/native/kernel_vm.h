@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "streaming.h"
+
 extern "C" {
 
 struct SnnVmFwd {
@@ -16,6 +18,7 @@ struct SnnVmFwd {
     int32_t rout; float* out;
     float* const* rec;
     int64_t K; float* ckpt;
+    int32_t stream;  // write out and rec with streaming stores (streaming.h)
 };
 
 struct SnnVmBwd {
@@ -33,6 +36,7 @@ struct SnnVmBwd {
     float* const* gstate;
     float* gx;
     double* const* gp;
+    int32_t stream;  // write gx with streaming stores (streaming.h)
 };
 
 }  // extern "C"

@@ -717,7 +717,7 @@ class FusedBackend(Backend):
                  f"{info['cached_bytes'] / 2**20:.1f} MiB now" if info["limit_bytes"]
                  else "buffer cache: off (SNNCORE_BUFFER_CACHE_MB=0)")
         sb = native.stream_bytes()
-        stream = (f"streaming stores from {sb / 2**20:g} MiB" if sb < 1 << 62
+        stream = (f"streaming stores from {sb / 2**20:g} MiB" if sb < native.NEVER
                   else "streaming stores: off (SNNCORE_STREAM_STORES_MB=0)")
         return f"native loops: {native.native_status(build=False)}; {cache}; {stream}"
 

@@ -16,6 +16,7 @@ programs in the interpreter instead of compiling them.
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import logging
 import math
@@ -50,10 +51,6 @@ _VALUE_SAFE_FLAGS = ["-fno-trapping-math"]
 _SRC = native.SOURCE_DIR / "kernel_vm.cpp"
 _HDR = native.SOURCE_DIR / "kernel_vm.h"
 _STREAM_HDR = native.SOURCE_DIR / "streaming.h"
-
-
-def _headers() -> str:
-    return _HDR.read_text(encoding="utf-8") + _STREAM_HDR.read_text(encoding="utf-8")
 _lock = threading.Lock()
 _lib: Any = None
 _status = "not built yet"
@@ -149,6 +146,12 @@ def generic_library() -> Any:
         _status = "build failed: " + " | ".join(errors)[-1500:]
         log.debug("fused: generic loops unavailable (%s)", _status)
         return None
+
+
+@functools.cache
+def _headers() -> str:
+    """The headers every generic build includes (package data: read once, for the cache keys)."""
+    return _HDR.read_text(encoding="utf-8") + _STREAM_HDR.read_text(encoding="utf-8")
 
 
 def _codegen_enabled() -> bool:
@@ -270,7 +273,8 @@ def _pack(prog: Program) -> _Packed:
 
 
 def _streams(T: int, M: int) -> bool:
-    """Whether outputs of T steps of M float32 neurons are written with streaming stores."""
+    """Whether outputs of T steps of M float32 neurons are written with streaming stores (the
+    outputs and the input gradient are fresh buffers, never the input itself)."""
     return T * M * 4 >= native.stream_bytes()
 
 
@@ -426,8 +430,7 @@ class _GenericFunction(torch.autograd.Function):
                  consts=ctypes.addressof(pk.consts), nconst=pk.nconst, T=T, M=M,
                  nthreads=_nthreads(T * M), x=x.data_ptr(), rx=rx, ns=ns, np=len(b.params),
                  rout=f.outputs[0], out=out.data_ptr(), K=BLOCK,
-                 ckpt=0 if ckpt is None else ckpt.data_ptr(),
-                 stream=_streams(T, M) and out.data_ptr() != x.data_ptr(), **ad)
+                 ckpt=0 if ckpt is None else ckpt.data_ptr(), stream=_streams(T, M), **ad)
         rc = _fwd_fn(desc)(ctypes.byref(a))
         del arrays
         if rc != 0:
@@ -467,10 +470,8 @@ class _GenericFunction(torch.autograd.Function):
                  x=0 if x is None else x.data_ptr(),
                  ckpt=0 if ctx.ckpt is None else ctx.ckpt.data_ptr(),
                  gout=0 if g0 is None else g0.data_ptr(),
-                 gout_ts=gts, gx=0 if gx is None else gx.data_ptr(),
-                 stream=gx is not None and _streams(T, M)
-                 and gx.data_ptr() not in (0 if x is None else x.data_ptr(),
-                                           0 if g0 is None else g0.data_ptr()), **ad)
+                 gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), stream=_streams(T, M),
+                 **ad)
         rc = _bwd_fn(desc, b)(ctypes.byref(a))
         del arrays
         if rc != 0:

@@ -366,6 +366,10 @@ SERIAL_WORK = 1 << 18
 POOL_FACTOR = 8
 
 
+#: a threshold no call reaches (``snncore_fused_serial_work``, ``snncore_fused_stream_bytes``)
+NEVER = 1 << 62
+
+
 #: default of ``SNNCORE_STREAM_STORES_MB``: the native loops write outputs of at least this many
 #: MiB with streaming (non-temporal) stores, which skip reading each destination cache line
 #: before writing it; measured on a 2-core VM, training steps on [500, 32768]: Leaky 1.12x-1.16x,
@@ -380,7 +384,7 @@ def stream_bytes() -> int:
     if STREAM_BYTES is not None:
         return STREAM_BYTES
     b = _env.mebibytes(_env.STREAM_STORES_MB, DEFAULT_STREAM_MB, "turns them off")
-    return b if b > 0 else 1 << 62
+    return b if b > 0 else NEVER
 
 
 def _set_cell(name: str, value: int) -> None:
@@ -402,7 +406,7 @@ def call_parallel(fn: Any, ranges: list[tuple[int, int]], make_args: Any,
     native_omp = native and bool(_lib.snncore_fused_openmp())
     if native_omp:
         # without OpenMP (a forked child), every native call runs on one thread
-        _set_cell("snncore_fused_serial_work", SERIAL_WORK if _use_openmp else 1 << 62)
+        _set_cell("snncore_fused_serial_work", SERIAL_WORK if _use_openmp else NEVER)
         if _use_openmp:
             # the library splits the neurons over OpenMP threads (PyTorch's own thread team)
             rc = fn(*make_args(ranges[0][0], ranges[-1][1]))

@@ -16,18 +16,9 @@ namespace {
 
 constexpr int64_t TILE = 1024;
 
-// -- streaming stores (streaming.h) ----------------------------------------------------------
+// -- streaming stores (snn_stream_row, streaming.h) ------------------------------------------
 // An output of at least snncore_fused_stream_bytes is written with streaming stores; a row that
 // aliases an input (an in-place output) is always written directly.
-template <typename F>
-inline void stream_row(F* dst, const F* src, int64_t n) {
-    for (int64_t j = 0; j < n; ++j) dst[j] = src[j];
-}
-
-inline void stream_row(float* dst, const float* src, int64_t n) { snn_stream_row(dst, src, n); }
-
-inline void stream_fence() { snn_stream_fence(); }
-
 // Whether a loop over T steps of M neurons streams its outputs.
 template <typename F>
 inline bool streams(int64_t T, int64_t M) {
@@ -257,19 +248,19 @@ void fwd(int64_t T, int64_t M, int64_t m0, int64_t m1, const F* x, F* spk, F* h,
                 n, x + o, ss ? sb : spk + o, STORE >= 1 ? (sh ? hb : h + o) : nullptr,
                 STORE == 2 ? (si ? ib : synseq + o) : nullptr, mem + a,
                 Kind<KIND>::SYN ? syn + a : nullptr, Kind<KIND>::REC ? sst + a : nullptr, pa);
-            if (ss) stream_row(spk + o, sb, n);
-            if (sh) stream_row(h + o, hb, n);
-            if (si) stream_row(synseq + o, ib, n);
+            if (ss) snn_stream_row(spk + o, sb, n);
+            if (sh) snn_stream_row(h + o, hb, n);
+            if (si) snn_stream_row(synseq + o, ib, n);
             if (stream) {
-                if (rmem) stream_row(rmem + o, mem + a, n);
-                if (Kind<KIND>::SYN && rsyn) stream_row(rsyn + o, syn + a, n);
+                if (rmem) snn_stream_row(rmem + o, mem + a, n);
+                if (Kind<KIND>::SYN && rsyn) snn_stream_row(rsyn + o, syn + a, n);
             } else {
                 record_row(n, rmem, o, mem + a);
                 if (Kind<KIND>::SYN) record_row(n, rsyn, o, syn + a);
             }
         }
     }
-    if (stream) stream_fence();
+    if (stream) snn_stream_fence();
 }
 
 // Reverse loop over steps [t0, t1) (descending) for neurons [m0, m1), from the stored pre-reset
@@ -314,10 +305,10 @@ void bwd(int64_t M, int64_t m0, int64_t m1, int64_t t0, int64_t t1, int64_t gts,
                     Kind<KIND>::REC ? spk0 + a : nullptr, gt, sgt, gxt, gm, gy, gz, ca, pa, sa,
                     gu);
             }
-            if (sgx) stream_row(gxo, gb, n);
+            if (sgx) snn_stream_row(gxo, gb, n);
         }
     }
-    if (sgx) stream_fence();
+    if (sgx) snn_stream_fence();
 }
 
 // Reverse loop that recomputes the forward block by block from the checkpoints written by fwd
@@ -377,11 +368,11 @@ void bwd_rc(int64_t T, int64_t M, int64_t m0, int64_t m1, int64_t K, const F* x,
                         n, ht, nullptr, nullptr, cm, cy, cz, gt, nullptr, gxt, gm, gy, gz, ca,
                         pa, sa, gu);
                 }
-                if (sgx) stream_row(gxo, gb, n);
+                if (sgx) snn_stream_row(gxo, gb, n);
             }
         }
     }
-    if (sgx) stream_fence();
+    if (sgx) snn_stream_fence();
 }
 
 // Runtime -> compile-time dispatch over (kind, reset, delay) and one more small integer.

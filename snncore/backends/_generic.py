@@ -191,10 +191,15 @@ def _kernel(source: str, symbol: str) -> Any:
         return fn
 
 
+#: the C++ of a program (pair): generated once, not at every layer call
+_forward_source = functools.lru_cache(maxsize=256)(codegen.forward_source)
+_backward_source = functools.lru_cache(maxsize=256)(codegen.backward_source)
+
+
 def _fwd_fn(desc: KernelDescription) -> Any:
     lib = generic_library()
     if _codegen_enabled():
-        fn = _kernel(codegen.forward_source(desc.forward, len(desc.fields), len(desc.params)),
+        fn = _kernel(_forward_source(desc.forward, len(desc.fields), len(desc.params)),
                      "snncore_gen_fwd")
         if fn is not None:
             return fn
@@ -204,8 +209,8 @@ def _fwd_fn(desc: KernelDescription) -> Any:
 def _bwd_fn(desc: KernelDescription, b: Program) -> Any:
     lib = generic_library()
     if _codegen_enabled():
-        fn = _kernel(codegen.backward_source(desc.forward, b, len(desc.fields),
-                                             len(desc.params)), "snncore_gen_bwd")
+        fn = _kernel(_backward_source(desc.forward, b, len(desc.fields), len(desc.params)),
+                     "snncore_gen_bwd")
         if fn is not None:
             return fn
     return lib.snncore_vm_bwd

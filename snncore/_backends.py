@@ -59,6 +59,8 @@ __all__ = [
     "once_differentiable",
     "donate_input",
     "input_donated",
+    "HeldInput",
+    "saved_tensor_hooks_active",
 ]
 
 log = logging.getLogger("snncore.backends")
@@ -354,3 +356,47 @@ def input_donated(x: Tensor) -> bool:
     """Whether ``x`` was lent with :func:`donate_input` (same memory, shape and strides)."""
     key = _donated.get()
     return key is not None and key == _key(x)
+
+
+def saved_tensor_hooks_active() -> bool:
+    """Whether ``torch.autograd.graph.saved_tensors_hooks`` are in effect (e.g.
+    ``save_on_cpu``, non-reentrant checkpointing): they manage every saved tensor, so a
+    :class:`HeldInput` must not bypass them. True when PyTorch cannot tell."""
+    probe = getattr(torch._C._autograd, "_top_saved_tensors_default_hooks", None)
+    if probe is None:
+        return True
+    try:
+        return probe(False) is not None
+    except (RuntimeError, TypeError):
+        return True
+
+
+class HeldInput:
+    """An input that a backward needs once, held by reference instead of with
+    ``ctx.save_for_backward`` so that the backward can let go of it as soon as it has used it
+    (e.g. a layer's input, released before the input gradient of the same size is allocated);
+    only where :func:`saved_tensor_hooks_active` is False. As for a saved tensor, modifying it
+    in place between the forward and the backward makes :meth:`take` raise."""
+
+    __slots__ = ("tensor", "version")
+
+    def __init__(self, tensor: Tensor) -> None:
+        self.tensor: Tensor | None = tensor
+        self.version = tensor._version
+
+    def take(self, what: str) -> Tensor:
+        """The tensor (released from here); ``what`` names it in the errors."""
+        t, self.tensor = self.tensor, None
+        if t is None:
+            raise RuntimeError(
+                f"{what} was already released by an earlier backward through this graph "
+                "(retain_graph=True); run the backward once per forward"
+            )
+        if t._version != self.version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: {what} is at version {t._version}; expected version "
+                f"{self.version} instead. Modify a copy (x.clone()), or modify it before the "
+                "forward"
+            )
+        return t

@@ -8,7 +8,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._backends import donate_input, input_donated, select_backend
+from ._backends import (
+    donate_input,
+    func_transforms_active,
+    input_donated,
+    select_backend,
+)
+from ._buffers import buffer_cache
 from ._kernel import NotFusable, describe
 from ._neuron import Neuron, detach_tree
 
@@ -327,6 +333,8 @@ class Sequential(nn.Sequential):
             z = _to_channels_last(z)
         if _lean_pool(layer, z):
             y = _MaxPool2dIndices.apply(z, layer.kernel_size, layer.stride or layer.kernel_size)
+        elif _lean_linear(layer, z):
+            y = _linear_releasing_input(layer, z)
         else:
             y = layer(z)
         if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != t * b:
@@ -532,6 +540,78 @@ class _MaxPool2dIndices(torch.autograd.Function):
         kernel, stride, size = ctx.args
         return torch.nn.functional.max_unpool2d(g, idx, kernel, stride, output_size=size), \
             None, None
+
+
+def _lean_linear(layer: nn.Module, z: Tensor) -> bool:
+    """A plain ``nn.Linear`` on CPU (no module hooks, autocast or ``torch.func`` transform)
+    in a training forward whose weight needs a gradient: run as
+    :func:`_linear_releasing_input` (its input gradient comes from the buffer cache, where the
+    released input's memory waits: CPU only)."""
+    if type(layer) is not nn.Linear or z.dim() != 2 or not torch.is_grad_enabled() \
+            or _compiling() or type(z) is not Tensor or z.device.type != "cpu":
+        return False
+    w = layer.weight
+    if not w.requires_grad or type(w) is not nn.Parameter or z.dtype != w.dtype \
+            or z.layout != torch.strided or w.layout != torch.strided:
+        return False
+    from torch.nn.modules import module as _module
+
+    return not (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
+                or layer._backward_pre_hooks or _module._global_forward_hooks
+                or _module._global_forward_pre_hooks or _module._global_backward_hooks
+                or _module._global_backward_pre_hooks
+                or torch.is_autocast_enabled(z.device.type) or func_transforms_active())
+
+
+class _LinearInputGrad(torch.autograd.Function):
+    """``nn.Linear``'s product; its backward computes the input and bias gradients only (the
+    weight gradient comes from :class:`_LinearWeightGrad`, which runs first)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: Tensor, weight: Tensor, bias: Tensor | None  # type: ignore[override]
+                ) -> Tensor:
+        ctx.save_for_backward(weight)
+        ctx.has_bias = bias is not None
+        return torch.nn.functional.linear(z, weight, bias)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (weight,) = ctx.saved_tensors
+        gz = None
+        if ctx.needs_input_grad[0]:
+            if torch.is_grad_enabled():  # create_graph: a differentiable product
+                gz = g.mm(weight)
+            else:  # into cached memory, e.g. the input's block that was just released
+                gz = torch.mm(g, weight, out=buffer_cache().empty_like(
+                    g.new_empty(()).expand(g.shape[0], weight.shape[1])))
+        gb = g.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return gz, None, gb
+
+
+class _LinearWeightGrad(torch.autograd.Function):
+    """Identity on the product ``y`` of :class:`_LinearInputGrad` whose backward computes the
+    weight gradient from the saved input ``z``. Being the later node in the forward, it runs
+    first in the backward, and autograd releases ``z`` when it is done (without
+    ``retain_graph``): the input gradient is allocated after that."""
+
+    @staticmethod
+    def forward(ctx: Any, y: Tensor, z: Tensor, weight: Tensor  # type: ignore[override]
+                ) -> Tensor:
+        ctx.save_for_backward(z)
+        return y.detach()  # the same memory, a new autograd history (not a view of y)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        return g, None, g.t().mm(z)
+
+
+def _linear_releasing_input(layer: nn.Linear, z: Tensor) -> Tensor:
+    """``layer(z)`` with the same values and gradients, as two autograd nodes so that the
+    backward frees the input (when nothing else keeps it, e.g. a previous layer's spikes)
+    before it allocates the input gradient of the same size: the two never exist at once."""
+    y = _LinearInputGrad.apply(z, layer.weight, layer.bias)
+    return _LinearWeightGrad.apply(y, z, layer.weight)
 
 
 def _elementwise(neuron: Neuron, x: Tensor) -> bool:

@@ -34,7 +34,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._backends import Backend, input_donated, once_differentiable
+from .._backends import (
+    Backend,
+    HeldInput,
+    input_donated,
+    once_differentiable,
+    saved_tensor_hooks_active,
+)
 from .._buffers import buffer_cache_info
 from .._surrogate import heaviside
 from . import _feedback
@@ -242,14 +248,18 @@ class _FusedFunction(torch.autograd.Function):
     def forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
                 spk0: Tensor | None, beta: Tensor, alpha: Tensor | None, V: Tensor | None,
                 thr: Tensor, g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
-        x = x.contiguous()
+        xc = x.contiguous()
+        # a copy made here (e.g. of an input expanded over time) is a buffer nobody else reads:
+        # the native loops may overwrite it like a lent input
+        own = cfg.native and not cfg.recompute and xc.data_ptr() != x.data_ptr()
+        x = xc
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
         need_grad = any(ctx.needs_input_grad[1:])
         learn = {k: ctx.needs_input_grad[5 + i] for i, k in enumerate(_PARAMS)}
         recompute = need_grad and cfg.recompute
         outs = _forward_loops(ctx, cfg, x, mem0, syn0, spk0, raw, learn, need_grad, recompute,
-                              in_place=cfg.donate)
+                              in_place=cfg.donate or own)
         ctx.save_for_backward(x if recompute else None, mem0, syn0, spk0,
                               *(raw[k] for k in _PARAMS))
         return outs
@@ -427,8 +437,13 @@ class _FusedLinearFunction(torch.autograd.Function):
                               in_place=True)
         ctx.y = y if recompute else None
         ctx.has_bias = bias is not None
-        ctx.save_for_backward(x2 if nig[2] else None, weight if nig[1] else None, mem0, syn0,
-                              spk0, *(raw[k] for k in _PARAMS))
+        # the input is held, not saved: the backward lets go of it once the weight gradient
+        # is computed, before it allocates the input gradient (the same size when the input is
+        # a previous layer's spikes), so that the two never exist at once
+        hold = nig[2] and not saved_tensor_hooks_active()
+        ctx.x2 = HeldInput(x2) if hold else None
+        ctx.save_for_backward(x2 if nig[2] and not hold else None, weight if nig[1] else None,
+                              mem0, syn0, spk0, *(raw[k] for k in _PARAMS))
         return outs
 
     @staticmethod
@@ -441,12 +456,18 @@ class _FusedLinearFunction(torch.autograd.Function):
         gy, carry, grads_p = _backward_loops(ctx, gspk, gstate, y, mem0, syn0, spk0, raw,
                                              gsum)
         gy2 = gy.view(-1, gy.shape[-1])
-        # the same products as the backward of nn.Linear (addmm)
+        # the same products as the backward of nn.Linear (addmm); the weight gradient first,
+        # so that the input is released before the input gradient is allocated
+        gw = None
+        if nig[2]:
+            if x2 is None:
+                x2 = ctx.x2.take("the input of a Linear fused with a neuron")
+            gw = gy2.t().mm(x2)
+            del x2
         gx = None
         if nig[1]:
             gx = torch.mm(gy2, weight, out=native.empty((gy2.shape[0], weight.shape[1]),
                                                         gy2.dtype))
-        gw = gy2.t().mm(x2) if nig[2] else None
         gb = None
         if gsum is not None:
             gb = gsum.view(-1, gsum.shape[-1]).sum(0).to(gy.dtype)

@@ -4,6 +4,7 @@ in the backward before it allocates that input's gradient: the same values and g
 
 from __future__ import annotations
 
+import copy
 import weakref
 
 import pytest
@@ -102,14 +103,8 @@ def _pair(seed: int = 1) -> tuple[nn.Sequential, snn.Sequential, Tensor]:
     torch.manual_seed(seed)
     layers = [nn.Linear(24, 40), nn.Tanh(), nn.Linear(40, 30), nn.Linear(30, 5)]
     ref = nn.Sequential(*layers)
-    ours = snn.Sequential(*[_copy(m) for m in layers])
+    ours = snn.Sequential(*[copy.deepcopy(m) for m in layers])
     return ref, ours, torch.randn(6, 4, 24, dtype=torch.float64)
-
-
-def _copy(m: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(m)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -162,7 +157,7 @@ def test_in_place_relu_after_the_linear_and_in_place_input_changes():
     torch.manual_seed(3)
     fc = nn.Linear(8, 6)
     net = snn.Sequential(fc, nn.ReLU(inplace=True), snn.Leaky(beta=0.8))
-    ref_net = snn.Sequential(_copy(fc), nn.ReLU(), snn.Leaky(beta=0.8), backend="eager")
+    ref_net = snn.Sequential(copy.deepcopy(fc), nn.ReLU(), snn.Leaky(beta=0.8), backend="eager")
     x = torch.randn(5, 3, 8)
     spk, _ = net(x)
     spk_ref, _ = ref_net(x)

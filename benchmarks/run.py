@@ -10,8 +10,8 @@ Sections:
   4. With a CUDA GPU and triton: the triton backend's LIF at T=32 over 4M neurons against the
      GPU's copy bandwidth (target 80%) and eager, and every shipped family in the generic
      Triton kernels against eager (forward + backward with a dense upstream gradient).
-  5.-11. Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, the
-     buffer cache on and off.
+  5.-12. Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, the
+     buffer cache on and off, multi-layer Linear + Leaky networks.
 
 Usage::
 
@@ -450,7 +450,8 @@ _HEAD = ["", "forward", "backward", "total", "vs ref", "peak MiB"]
 
 def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int, quick: bool,
                   skip: set[str], T: int, M: int) -> list[str]:
-    """Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, buffers."""
+    """Neuron families, record, dense floors, Synaptic, recurrent, conv, huge pages, buffers,
+    multi-layer networks."""
     import workloads as wl
 
     targets: list[str] = []
@@ -599,6 +600,30 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
         finally:
             _buffers._cache = real
         md.append(table(["step", "cache on ms", "cache off ms", "off / on"], rows) + "\n")
+    if "mlp" not in skip:
+        md.append("## 12. Multi-layer Linear + Leaky networks: training time and peak\n")
+        md.append("`snn.Sequential` of `Linear` + `Leaky` layers against snnTorch's tutorial "
+                  "loop over the same layers (loss = sum of the last layer's spikes). Between "
+                  "two layers the spikes are kept for the next `Linear`'s weight gradient; the "
+                  "runner lets go of them before their gradient is allocated "
+                  "([backends](backends.md)).\n")
+        shapes = ((25, 128, (784, 1000, 10)), (25, 128, (784, 1000, 1000, 10)),
+                  (T, 16, (512, 512, 512)))
+        for Tm, Bm, dims in shapes[:1] if quick else shapes:
+            res = _timed(wl.mlp_contenders(Tm, Bm, dims), repeats, warmup)
+            label = "-".join(map(str, dims))
+            raw.setdefault("mlp", {})[label] = res
+            md.append(f"### {label}, T={Tm}, B={Bm}\n")
+            md.append(table(_HEAD, _rows(res, "snncore Sequential")) + "\n")
+            ref = res.get("snnTorch (tutorial loop)")
+            if ref is not None:
+                ours = res["snncore Sequential"]
+                pr = ours["peak"] / ref["peak"]
+                targets.append(f"| {label} MLP: training peak below snnTorch's (tutorial loop) "
+                               f"| {pr:.2f}x ({mib(ours['peak'])} MiB) | {check(pr < 1)} |")
+            for name, r in res.items():
+                print(f"mlp {label} {name:26s} total {ms(r['total']):>8} ms "
+                      f"peak {mib(r['peak'])}")
     return targets
 
 
@@ -647,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated N for section 1 (default 512,2048; quick: 512)")
     ap.add_argument("--skip", default="",
                     help="comma-separated sections to skip: linear,lif,memory,families,"
-                         "record,dense,recurrent,conv,hugepages,buffers,gpu")
+                         "record,dense,recurrent,conv,hugepages,buffers,mlp,gpu")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)

@@ -249,6 +249,41 @@ def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
 
 
 # -- recurrent all-to-all RLeaky ---
+def mlp_contenders(T: int, B: int, dims: tuple[int, ...]) -> Contenders:
+    """A multi-layer network of ``Linear`` + Leaky layers (widths ``dims``, input first), loss
+    = sum of the last layer's spikes: ``snn.Sequential`` against snnTorch's tutorial loop (the
+    same weights)."""
+    torch.manual_seed(8)
+    x = torch.rand(T, B, dims[0])
+    lins = [nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=False)]
+    params = [p for lin in lins for p in lin.parameters()]
+    net = snn.Sequential(*(m for lin in lins for m in (lin, snn.Leaky(beta=BETA))))
+
+    def ours() -> tuple[Tensor, Tensor]:
+        spk, _ = net(x)
+        return spk, spk.sum()
+
+    out: Contenders = {"snncore Sequential": (ours, params)}
+    if snntorch is not None:
+        from snntorch import surrogate as sg
+
+        cells = [snntorch.Leaky(beta=BETA, spike_grad=sg.atan()) for _ in lins]
+
+        def snt() -> tuple[Tensor, Tensor]:
+            mems = [c.init_leaky() for c in cells]
+            rec = []
+            for step in range(T):
+                h = x[step]
+                for i, (lin, cell) in enumerate(zip(lins, cells, strict=True)):
+                    h, mems[i] = cell(lin(h), mems[i])
+                rec.append(h)
+            s = torch.stack(rec)
+            return s, s.sum()
+
+        out["snnTorch (tutorial loop)"] = (snt, params)
+    return out
+
+
 def recurrent_contenders(T: int = 100, B: int = 32, N: int = 256) -> Contenders:
     sx = optional("snn_neurons_extra")
     torch.manual_seed(6)

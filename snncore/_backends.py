@@ -56,6 +56,7 @@ __all__ = [
     "probe_errors",
     "func_transforms_active",
     "tracing",
+    "graph_tracing",
     "once_differentiable",
     "donate_input",
     "input_donated",
@@ -92,6 +93,15 @@ class Backend:
     def supports(self, neuron: Neuron, x_seq: Tensor) -> tuple[bool, str]:
         """Whether this backend can run ``neuron`` with its options on ``x_seq``, and why not."""
         return True, ""
+
+    @classmethod
+    def graph_tracing(cls) -> bool:
+        """Whether a graph compiler of this backend is tracing the code that runs now (e.g.
+        poptorch for the IPU backend): the runner then uses plain differentiable torch ops
+        only, no ``torch.autograd.Function`` of its own, since such a compiler derives the
+        backward from the forward ops. It must be cheap and must not import anything.
+        Default: False."""
+        return False
 
     @classmethod
     def status(cls) -> str:
@@ -191,6 +201,26 @@ def tracing() -> bool:
     data-dependent checks such as ``bool(tensor)`` must be skipped then."""
     return (torch.compiler.is_compiling() or func_transforms_active()
             or not value_checks_enabled())
+
+
+def graph_tracing() -> bool:
+    """Whether the code that runs now is being traced into a graph by anything: ``tracing()``
+    (``torch.compile``, ``torch.func``, value checks switched off), ``torch.jit`` tracing, or a
+    registered backend's :meth:`Backend.graph_tracing` (a backend whose check fails counts as
+    tracing). :class:`snncore.Sequential` then runs its layers with plain torch ops only."""
+    if tracing() or torch.jit.is_tracing():
+        return True
+    for entry in active("backend").entries():
+        probe = getattr(entry.factory, "graph_tracing", None)
+        if probe is None:
+            continue
+        try:
+            if probe():
+                return True
+        except Exception as exc:  # a plugin's check that fails: assume the worst
+            log.debug("backend %r: graph_tracing() failed: %r", entry.name, exc)
+            return True
+    return False
 
 
 #: (backend, neuron type, reason) of every fallback warned about in this process

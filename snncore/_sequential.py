@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ._backends import (
     donate_input,
-    func_transforms_active,
+    graph_tracing,
     input_donated,
     select_backend,
 )
@@ -509,8 +509,9 @@ def _to_channels_last(z: Tensor) -> Tensor:
 
 
 def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
-    """A ``MaxPool2d`` with non-overlapping windows in a training forward: its backward needs
-    only the indices of the maxima, not its input (which autograd would otherwise keep)."""
+    """A ``MaxPool2d`` with non-overlapping windows in a training forward (no tracer, see
+    :func:`_lean_linear`): its backward needs only the indices of the maxima, not its input
+    (which autograd would otherwise keep)."""
     if type(layer) is not nn.MaxPool2d or z.dim() != 4:
         return False
     k, s = layer.kernel_size, layer.stride or layer.kernel_size
@@ -520,7 +521,7 @@ def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
     p = layer.padding if not isinstance(layer.padding, int) else (layer.padding,) * 2
     return (k == s and tuple(d) == (1, 1) and tuple(p) == (0, 0) and not layer.ceil_mode
             and not layer.return_indices and torch.is_grad_enabled() and z.requires_grad
-            and not _compiling() and not _hooked(layer))
+            and not _compiling() and not _hooked(layer) and not graph_tracing())
 
 
 class _MaxPool2dIndices(torch.autograd.Function):
@@ -543,10 +544,11 @@ class _MaxPool2dIndices(torch.autograd.Function):
 
 
 def _lean_linear(layer: nn.Module, z: Tensor) -> bool:
-    """A plain ``nn.Linear`` on CPU (no module hooks, autocast or ``torch.func`` transform)
-    in a training forward whose weight needs a gradient: run as
-    :func:`_linear_releasing_input` (its input gradient comes from the buffer cache, where the
-    released input's memory waits: CPU only)."""
+    """A plain ``nn.Linear`` on CPU (no module hooks or autocast, nothing tracing the code:
+    :func:`~snncore._backends.graph_tracing`, e.g. poptorch for the IPU) in a training
+    forward whose weight needs a gradient: run as :func:`_linear_releasing_input` (its input
+    gradient comes from the buffer cache, where the released input's memory waits: CPU
+    only)."""
     if type(layer) is not nn.Linear or z.dim() != 2 or not torch.is_grad_enabled() \
             or _compiling() or type(z) is not Tensor or z.device.type != "cpu":
         return False
@@ -560,7 +562,7 @@ def _lean_linear(layer: nn.Module, z: Tensor) -> bool:
                 or layer._backward_pre_hooks or _module._global_forward_hooks
                 or _module._global_forward_pre_hooks or _module._global_backward_hooks
                 or _module._global_backward_pre_hooks
-                or torch.is_autocast_enabled(z.device.type) or func_transforms_active())
+                or torch.is_autocast_enabled(z.device.type) or graph_tracing())
 
 
 class _LinearInputGrad(torch.autograd.Function):

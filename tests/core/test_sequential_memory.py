@@ -248,3 +248,48 @@ def test_fused_neuron_on_a_non_contiguous_input_equals_eager(layout):
     for a, b in zip(out["fused"], out["eager"], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     assert torch.equal(out["fused"][0], out["eager"][0])
+
+
+class _Tracer(snn.Backend):
+    """A backend whose graph compiler is tracing (as poptorch is for the IPU backend)."""
+
+    name = "tracer-test"
+    priority = -100
+    active = False
+
+    @classmethod
+    def graph_tracing(cls) -> bool:
+        if cls.active == "broken":
+            raise RuntimeError("cannot tell")
+        return bool(cls.active)
+
+    def run(self, neuron, x_seq, state):  # pragma: no cover - never selected
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize("state", [True, "broken"])
+def test_plain_torch_ops_while_a_backend_traces(state):
+    from snncore._backends import graph_tracing
+
+    snn.register_backend(_Tracer.name, _Tracer, plugin="tracer-test")
+    try:
+        net = snn.Sequential(nn.Linear(8, 6), snn.Leaky(beta=0.9), nn.Linear(6, 3))
+        x = torch.rand(4, 2, 8)
+        z = torch.rand(5, 6)
+        assert not graph_tracing()
+        assert _sequential._lean_linear(net[2], z)
+        _Tracer.active = state
+        assert graph_tracing()  # a check that fails counts as tracing
+        assert not _sequential._lean_linear(net[2], z)
+        out, _ = net(x)
+        names = set()
+        todo = [out.grad_fn]
+        while todo:  # no autograd.Function of the runner's in the graph
+            node = todo.pop()
+            if node is not None:
+                names.add(type(node).__name__)
+                todo.extend(n for n, _ in node.next_functions)
+        assert not {"_LinearInputGradBackward", "_LinearWeightGradBackward"} & names
+    finally:
+        _Tracer.active = False
+        snn.registries()["backend"].remove_plugin("tracer-test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import weakref
 from typing import Any
 
@@ -68,6 +69,12 @@ class IPUBackend(extend.Backend):
     @classmethod
     def available(cls) -> tuple[bool, str]:
         return availability()
+
+    @classmethod
+    def graph_tracing(cls) -> bool:
+        """Inside a poptorch trace (poptorch already imported: nothing is imported here)."""
+        poptorch = sys.modules.get("poptorch")
+        return poptorch is not None and bool(poptorch.isRunningOnIpu())
 
     def supports(self, neuron: extend.Neuron, x_seq: Tensor) -> tuple[bool, str]:
         if x_seq.dtype not in _IPU_DTYPES:

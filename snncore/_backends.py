@@ -62,6 +62,7 @@ __all__ = [
     "input_donated",
     "HeldInput",
     "saved_tensor_hooks_active",
+    "module_hooked",
 ]
 
 log = logging.getLogger("snncore.backends")
@@ -386,6 +387,18 @@ def input_donated(x: Tensor) -> bool:
     """Whether ``x`` was lent with :func:`donate_input` (same memory, shape and strides)."""
     key = _donated.get()
     return key is not None and key == _key(x)
+
+
+def module_hooked(module: torch.nn.Module) -> bool:
+    """Whether forward or backward hooks (of ``module`` or global ones) would run around a call
+    of ``module``: a runner that replaces the call with an equivalent computation must not then
+    (the hooks would be skipped)."""
+    from torch.nn.modules import module as _module
+
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or _module._global_forward_hooks
+                or _module._global_forward_pre_hooks or _module._global_backward_hooks
+                or _module._global_backward_pre_hooks)
 
 
 def saved_tensor_hooks_active() -> bool:

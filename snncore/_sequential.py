@@ -12,6 +12,7 @@ from ._backends import (
     donate_input,
     graph_tracing,
     input_donated,
+    module_hooked,
     select_backend,
 )
 from ._buffers import buffer_cache
@@ -521,7 +522,7 @@ def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
     p = layer.padding if not isinstance(layer.padding, int) else (layer.padding,) * 2
     return (k == s and tuple(d) == (1, 1) and tuple(p) == (0, 0) and not layer.ceil_mode
             and not layer.return_indices and torch.is_grad_enabled() and z.requires_grad
-            and not _compiling() and not _hooked(layer) and not graph_tracing())
+            and not _hooked(layer) and not graph_tracing())
 
 
 class _MaxPool2dIndices(torch.autograd.Function):
@@ -550,19 +551,14 @@ def _lean_linear(layer: nn.Module, z: Tensor) -> bool:
     gradient comes from the buffer cache, where the released input's memory waits: CPU
     only)."""
     if type(layer) is not nn.Linear or z.dim() != 2 or not torch.is_grad_enabled() \
-            or _compiling() or type(z) is not Tensor or z.device.type != "cpu":
+            or type(z) is not Tensor or z.device.type != "cpu":
         return False
     w = layer.weight
     if not w.requires_grad or type(w) is not nn.Parameter or z.dtype != w.dtype \
             or z.layout != torch.strided or w.layout != torch.strided:
         return False
-    from torch.nn.modules import module as _module
-
-    return not (layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
-                or layer._backward_pre_hooks or _module._global_forward_hooks
-                or _module._global_forward_pre_hooks or _module._global_backward_hooks
-                or _module._global_backward_pre_hooks
-                or torch.is_autocast_enabled(z.device.type) or graph_tracing())
+    return not (module_hooked(layer) or torch.is_autocast_enabled(z.device.type)
+                or graph_tracing())
 
 
 class _LinearInputGrad(torch.autograd.Function):

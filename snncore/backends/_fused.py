@@ -38,6 +38,7 @@ from .._backends import (
     Backend,
     HeldInput,
     input_donated,
+    module_hooked,
     once_differentiable,
     saved_tensor_hooks_active,
 )
@@ -251,7 +252,7 @@ class _FusedFunction(torch.autograd.Function):
         xc = x.contiguous()
         # a copy made here (e.g. of an input expanded over time) is a buffer nobody else reads:
         # the native loops may overwrite it like a lent input
-        own = cfg.native and not cfg.recompute and xc.data_ptr() != x.data_ptr()
+        own = cfg.native and not cfg.recompute and xc is not x
         x = xc
         ctx.set_materialize_grads(False)  # an unused output's gradient arrives as None
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
@@ -482,11 +483,7 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
 
     if type(linear) is not torch.nn.Linear:
         return "not a plain nn.Linear"
-    if (linear._forward_hooks or linear._forward_pre_hooks or linear._backward_hooks
-            or linear._backward_pre_hooks or torch.nn.modules.module._global_forward_hooks
-            or torch.nn.modules.module._global_forward_pre_hooks
-            or torch.nn.modules.module._global_backward_hooks
-            or torch.nn.modules.module._global_backward_pre_hooks):
+    if module_hooked(linear):
         return "hooks are registered"
     if type(neuron).run is not Neuron.run:
         return "the neuron overrides run()"

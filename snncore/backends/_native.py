@@ -387,8 +387,17 @@ def stream_bytes() -> int:
     return b if b > 0 else NEVER
 
 
+#: the loaded library's int64 settings, each looked up once: (library, {name: cell})
+_cells: tuple[Any, dict[str, Any]] = (None, {})
+
+
 def _set_cell(name: str, value: int) -> None:
-    cell = ctypes.c_int64.in_dll(_lib, name)
+    global _cells
+    if _cells[0] is not _lib:
+        _cells = (_lib, {})
+    cell = _cells[1].get(name)
+    if cell is None:
+        cell = _cells[1][name] = ctypes.c_int64.in_dll(_lib, name)
     if cell.value != value:
         cell.value = value
 

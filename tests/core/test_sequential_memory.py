@@ -5,13 +5,10 @@ in the backward before it allocates that input's gradient: the same values and g
 from __future__ import annotations
 
 import copy
-import weakref
 
 import pytest
 import torch
 from torch import Tensor, nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 
 import snncore as snn
 from snncore import _sequential
@@ -20,33 +17,20 @@ T, B, H = 16, 32, 512  # one [T, B, H] float32 activation = 1 MiB, as large as t
 MIB = float(1 << 20)
 
 
-class _Peak(TorchDispatchMode):
-    """Peak bytes of the CPU storages created while active (alive ones counted once)."""
+def _bench_run():
+    """benchmarks/run.py, for its memory tracker: the peaks here are measured as the benchmark
+    measures them."""
+    import importlib.util
+    from pathlib import Path
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.live: dict[int, int] = {}
-        self.now = self.peak = 0
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("snncore_benchmarks_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-    def _free(self, key: int, n: int) -> None:
-        if self.live.pop(key, None) is not None:
-            self.now -= n
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        out = func(*args, **(kwargs or {}))
-        seen = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0]
-                if isinstance(t, Tensor)}
-        for t in tree_flatten(out)[0]:
-            if isinstance(t, Tensor) and t.device.type == "cpu":
-                st = t.untyped_storage()
-                key = st._cdata
-                if key in self.live or key in seen:
-                    continue
-                self.live[key] = st.nbytes()
-                self.now += st.nbytes()
-                self.peak = max(self.peak, self.now)
-                weakref.finalize(st, self._free, key, st.nbytes())
-        return out
+MemoryTracker = _bench_run().MemoryTracker
 
 
 def _training_peak(net: nn.Module, x: Tensor) -> float:
@@ -56,7 +40,7 @@ def _training_peak(net: nn.Module, x: Tensor) -> float:
         (out[0] if isinstance(out, tuple) else out).sum().backward()
     net.zero_grad(set_to_none=True)
     snn.backends.empty_cache()
-    with _Peak() as tracker:
+    with MemoryTracker() as tracker:
         out = net(x)
         (out[0] if isinstance(out, tuple) else out).sum().backward()
         del out

@@ -505,7 +505,11 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
     if "dense" not in skip:
         md.append(f"## 7. Linear + neuron against the dense-gradient GEMM floor, B=16, T={T}\n")
         md.append("The floor is the `Linear` alone over all T·B rows with a dense (materialised) "
-                  "upstream gradient, which is what a network's backward feeds it.\n")
+                  "upstream gradient, which is what a network's backward feeds it. The traffic "
+                  "yardstick is the same `Linear` followed by the fewest bytes any neuron layer "
+                  "that recomputes its states moves, done by plain torch ops (a copy forward, an "
+                  "in-place product backward: `benchmarks/workloads.py: _CopyLayer`), with the "
+                  "same loss (sum of the outputs) as snncore's row.\n")
         for kind, N, limit in (("leaky", 512, 1.05), ("leaky", 2048, 1.10),
                                ("synaptic", 512, 1.15)):
             if quick and N > 512:
@@ -519,7 +523,10 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
             r = paired_ratio(res[f"snncore Linear+{kind}"], res[fl])
             targets.append(f"| Linear+{kind} N={N}: within {limit}x of the dense floor | "
                            f"{r:.2f}x | {check(r <= limit)} |")
-            print(f"dense {kind} N={N}: {r:.2f}x of the floor")
+            ry = paired_ratio(res[f"snncore Linear+{kind}"],
+                              res["GEMM + copy layer, same loss (traffic yardstick)"])
+            md.append(f"snncore against the traffic yardstick: {ry:.2f}x.\n")
+            print(f"dense {kind} N={N}: {r:.2f}x of the floor, {ry:.2f}x of the yardstick")
     if "recurrent" not in skip:
         Tr = 30 if quick else 100
         md.append(f"## 8. Recurrent all-to-all: Linear(256) + RLeaky(linear_features=256), "

@@ -194,6 +194,22 @@ def long_record_contenders(T: int, M: int) -> Contenders:
 
 
 # -- Linear + neuron against a dense-gradient GEMM floor ---
+class _CopyLayer(torch.autograd.Function):
+    """The memory traffic of the cheapest neuron layer that recomputes its states: the forward
+    reads its input and writes an output of the same size, the backward reads the input and
+    writes the input gradient over it. No dynamics: a yardstick, not a neuron."""
+
+    @staticmethod
+    def forward(ctx: Any, y: Tensor) -> Tensor:
+        ctx.save_for_backward(y)
+        return y.clone()
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> Tensor:
+        (y,) = ctx.saved_tensors
+        return torch.mul(y, g, out=y)
+
+
 def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
     torch.manual_seed(0)
     x = torch.rand(T, B, N)
@@ -217,8 +233,13 @@ def linear_dense_contenders(T: int, B: int, N: int, kind: str) -> Contenders:
         y = fc(x.reshape(T * B, N))
         return y, DenseLoss(y, g)
 
+    def copy() -> tuple[Tensor, Tensor]:
+        out = _CopyLayer.apply(fc(x.reshape(T * B, N)))
+        return out, out.sum()
+
     out: Contenders = {f"snncore Linear+{kind}": (ours, params),
-                       "GEMM only, dense gradient (floor)": (floor, params)}
+                       "GEMM only, dense gradient (floor)": (floor, params),
+                       "GEMM + copy layer, same loss (traffic yardstick)": (copy, params)}
     if snntorch is not None:
         from snntorch import surrogate as sg
 

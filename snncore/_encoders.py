@@ -381,7 +381,8 @@ def delta(
 
     Args:
         data: time-first tensor ``[T, ...]``.
-        threshold: :math:`\vartheta` (> 0). Default: 0.1.
+        threshold: :math:`\vartheta` (>= 0; with 0 every step that does not decrease spikes,
+            and with ``off_spike`` an unchanged value gives +1 - 1 = 0). Default: 0.1.
         padding: compare the first step with itself (no spike there) instead of with 0.
             Default: False.
         off_spike: also emit -1 spikes on decreases. Default: False.
@@ -401,8 +402,9 @@ def delta(
             f"{fn}: data must be time-first [T, ...] with T >= 1, got {tuple(data.shape)}"
         )
     thr = _check_number(threshold, "threshold", fn)
-    if thr <= 0:
-        raise ValueError(f"{fn}: threshold must be > 0, got {thr:g}")
+    if thr < 0:
+        raise ValueError(f"{fn}: threshold must be >= 0 (a change of at least this much "
+                         f"spikes), got {thr:g}")
     first = data[:1] if padding else torch.zeros_like(data[:1])
     prev = torch.cat([first, data[:-1]])
     diff = data - prev

@@ -51,6 +51,9 @@ class _MonitorHook:
     monitor watches the modules it was attached to, never their copies."""
 
     __slots__ = ("fn",)
+    #: on a neuron it comes with the monitor's run hook, which records whole-sequence runs:
+    #: ``snn.Sequential`` need not call the neuron step by step for it
+    snncore_records_runs = True
 
     def __init__(self, fn: Callable[..., None]) -> None:
         self.fn = fn

@@ -11,7 +11,8 @@ from . import _catalogue
 from ._errors import AmbiguousNameError, DuplicateNameError, UnknownNameError
 
 __all__ = [
-    "Entry", "Registry", "RegistryView", "KINDS", "BUILTIN_PLUGIN", "active", "install",
+    "Entry", "Registry", "RegistryView", "KINDS", "BUILTIN_PLUGIN", "active", "ensure_loaded",
+    "install",
     "optional_provider",
 ]
 
@@ -251,6 +252,16 @@ def install(registries: dict[str, Registry[Any]]) -> None:
     """Make ``registries`` the process-wide ones (done once by the plugin loader)."""
     global _active
     _active = registries
+
+
+def ensure_loaded() -> None:
+    """Load the plugins now unless they are loaded: :class:`snncore.Sequential` does this
+    when it is built, so that a first call traced by ``torch.compile`` (which cannot run the
+    loader) finds them."""
+    if _active is not None:
+        for registry in _active.values():
+            registry._load()
+            return
 
 
 def active(kind: str) -> Registry[Any]:

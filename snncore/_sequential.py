@@ -18,6 +18,7 @@ from ._backends import (
 from ._buffers import buffer_cache
 from ._kernel import NotFusable, describe
 from ._neuron import Neuron, detach_tree
+from ._registry import ensure_loaded
 
 __all__ = ["Sequential"]
 
@@ -153,6 +154,9 @@ class Sequential(nn.Sequential):
         #: largest stateless-layer activation of one time step, per input shape (auto chunks)
         self._step_bytes: dict[Any, int] = {}
         self._last_bytes = 0
+        # the backends are looked up in forward, which torch.compile may trace first: the
+        # plugin loader cannot run inside a trace
+        ensure_loaded()
 
     # -- helpers ------------------------------------------------------------------------------
     def _check_state(self, state: Any, where: str) -> tuple[Any, ...]:
@@ -167,15 +171,37 @@ class Sequential(nn.Sequential):
         return state
 
     @staticmethod
-    def _dropout_mask(layer: nn.Module, x: Tensor, lead: int) -> Tensor:
-        """A mask for one sequence: shape of one step's input (channels only for DropoutNd)."""
-        p = float(layer.p)
+    def _mask_shape(layer: nn.Module, x: Tensor, lead: int) -> list[int]:
+        """One step's input shape (channels only for DropoutNd): the mask of one sequence."""
         shape = list(x.shape[lead:])
         if not isinstance(layer, nn.Dropout):
             shape = shape[:2] + [1] * (len(shape) - 2)
+        return shape
+
+    @classmethod
+    def _dropout_mask(cls, layer: nn.Module, x: Tensor, lead: int) -> Tensor:
+        """A fresh mask for one sequence."""
+        p = float(layer.p)
+        shape = cls._mask_shape(layer, x, lead)
         if p >= 1.0:
             return x.new_zeros(shape)
         return torch.bernoulli(x.new_full(shape, 1.0 - p)) / (1.0 - p)
+
+    def _check_mask(self, i: int, layer: nn.Module, mask: Any, x: Tensor, lead: int,
+                    where: str) -> Tensor:
+        """A dropout mask from a state: a tensor of the shape this input's mask has (a mask of
+        another batch size would silently broadcast)."""
+        need = self._mask_shape(layer, x, lead)
+        if not isinstance(mask, Tensor):
+            raise TypeError(f"Sequential.{where}: state[{i}] ({type(layer).__name__}) must be a "
+                            f"dropout mask tensor or None, got {type(mask).__name__}")
+        if list(mask.shape) != need or mask.dtype != x.dtype or mask.device != x.device:
+            raise ValueError(
+                f"Sequential.{where}: state[{i}] ({type(layer).__name__}, p={layer.p}) is a mask of "
+                f"shape {tuple(mask.shape)} ({mask.dtype}, {mask.device}) but this input needs "
+                f"{tuple(need)} ({x.dtype}, {x.device}); pass state=None for a fresh state"
+                + (" or call snncore.reset(model)" if self.stateful else ""))
+        return mask
 
     # -- whole sequence -------------------------------------------------------------------------
     def forward(self, x: Tensor, state: Any = None, *, backend: str | None = None) -> Any:
@@ -225,7 +251,7 @@ class Sequential(nn.Sequential):
         has a combined path for the pair (:meth:`Backend.run_linear`, the same results with
         one buffer and one pass fewer); None to run them one after the other."""
         if not isinstance(layer, nn.Linear) or not isinstance(neuron, Neuron) or x.dim() != 3 \
-                or x.shape[0] < 1 or not x.is_floating_point():
+                or x.shape[0] < 1 or not x.is_floating_point() or _step_hooked(neuron):
             return None
         _check_layer_input(layer, x)
         # the neuron's input as the checks and the backend selection see it, without its data
@@ -261,11 +287,12 @@ class Sequential(nn.Sequential):
                     continue
             if isinstance(layer, Neuron) and lend:
                 with donate_input(x):
-                    x, states[i] = self._run_layer(layer, x, states[i], backend)
+                    x, states[i] = self._run_layer(i, layer, x, states[i], backend)
             else:
-                x, states[i] = self._run_layer(layer, x, states[i], backend)
-            lend = (not _compiling() and isinstance(layer, _OUTPUT_NOT_SAVED)
-                    and not _hooked(layer))
+                x, states[i] = self._run_layer(i, layer, x, states[i], backend)
+            # exact types: a subclass may keep its output (e.g. a tanh after the product)
+            lend = (not _compiling() and type(layer) in _OUTPUT_NOT_SAVED
+                    and not module_hooked(layer))
             i += 1
         return x
 
@@ -276,7 +303,8 @@ class Sequential(nn.Sequential):
         still to run."""
         T = x.shape[0]
         z, i = x[0], 0
-        while i < len(self) and _per_sample(self[i]) and not _batch_stats(self[i]):
+        while i < len(self) and _per_sample(self[i]) and not _batch_stats(self[i]) \
+                and not any(module_hooked(m) for m in self[i].modules()):
             _check_layer_input(self[i], x if i == 0 else z.unsqueeze(0))
             z = self[i](z)
             i += 1
@@ -291,7 +319,8 @@ class Sequential(nn.Sequential):
         if _compiling() or chunk is None or T < 2 or _in_chunk.get():
             return None
         layers = list(self)[start:]
-        if any(_batch_stats(m) for layer in layers for m in _stateless_leaves(layer)):
+        if any(_batch_stats(m) for layer in layers for leaf in _stateless_leaves(layer)
+               for m in leaf.modules()):
             return None  # batch statistics over the whole sequence: keep it folded
         if chunk == "auto":
             if x.device.type != "cpu" or not self._auto_chunkable(layers):
@@ -313,7 +342,7 @@ class Sequential(nn.Sequential):
         return (any(isinstance(m, _CONVS) for m in leaves)
                 and all(_per_sample(m) or isinstance(m, _DROPOUTS) for m in leaves))
 
-    def _run_layer(self, layer: nn.Module, x: Tensor, st: Any, backend: str | None
+    def _run_layer(self, i: int, layer: nn.Module, x: Tensor, st: Any, backend: str | None
                    ) -> tuple[Tensor, Any]:
         if isinstance(layer, Neuron):
             return _run_neuron(layer, x, st, backend)
@@ -325,7 +354,8 @@ class Sequential(nn.Sequential):
         if isinstance(layer, _DROPOUTS):
             if not layer.training or layer.p == 0:
                 return x, None
-            mask = st if st is not None else self._dropout_mask(layer, x, 1)
+            mask = (self._dropout_mask(layer, x, 1) if st is None else
+                    self._check_mask(i, layer, st, x, 1, "forward"))
             return x * mask, mask
         _check_layer_input(layer, x)
         t, b = x.shape[0], x.shape[1]
@@ -362,7 +392,7 @@ class Sequential(nn.Sequential):
             state = self.state
         states = self._check_state(state, "step")
         new_states: list[Any] = []
-        for layer, st in zip(self, states, strict=True):
+        for i, (layer, st) in enumerate(zip(self, states, strict=True)):
             if isinstance(layer, Neuron):
                 if layer.stateful:
                     x, st = layer(x), None
@@ -375,7 +405,8 @@ class Sequential(nn.Sequential):
                     x, st = layer.step(x, st)
             elif isinstance(layer, _DROPOUTS):
                 if layer.training and layer.p != 0:
-                    st = st if st is not None else self._dropout_mask(layer, x, 0)
+                    st = (self._dropout_mask(layer, x, 0) if st is None else
+                          self._check_mask(i, layer, st, x, 0, "step"))
                     x = x * st
                 else:
                     st = None
@@ -418,9 +449,10 @@ class Sequential(nn.Sequential):
         return ", ".join(parts)
 
 
-#: layer type -> (rank of one sample's input, what that sample is)
+#: layer type -> (rank of one sample's input, what that sample is); a Linear takes any
+#: leading sample dimensions ([..., F], like nn.Linear)
 _SAMPLE_RANK: tuple[tuple[type[nn.Module], int, str], ...] = (
-    (nn.Linear, 1, "F"), (nn.Bilinear, 1, "F"),
+    (nn.Linear, 1, "..., F"), (nn.Bilinear, 1, "F"),
     (nn.Conv1d, 2, "C, L"), (nn.ConvTranspose1d, 2, "C, L"),
     (nn.Conv2d, 3, "C, H, W"), (nn.ConvTranspose2d, 3, "C, H, W"),
     (nn.Conv3d, 4, "C, D, H, W"), (nn.ConvTranspose3d, 4, "C, D, H, W"),
@@ -433,13 +465,14 @@ def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
     matmul error."""
     for kind, rank, sample in _SAMPLE_RANK:
         if isinstance(layer, kind):
-            if x.dim() != rank + 2:
+            if x.dim() != rank + 2 and not (kind is nn.Linear and x.dim() > rank + 2):
                 hint = (" (a batch without its time axis? add one with x.unsqueeze(0) for a "
                         "single step, or encode it over T steps, e.g. "
                         "snncore.encoders.rate(x, T))") if x.dim() == rank + 1 else ""
+                dims = f"at least {rank + 2}" if kind is nn.Linear else f"{rank + 2}"
                 raise ValueError(
                     f"Sequential: {type(layer).__name__} expects time-first input "
-                    f"[T, B, {sample}] ({rank + 2} dims), got shape {tuple(x.shape)}{hint}"
+                    f"[T, B, {sample}] ({dims} dims), got shape {tuple(x.shape)}{hint}"
                 )
             features = getattr(layer, "in_features", None) or getattr(layer, "in_channels", None)
             axis = -1 if hasattr(layer, "in_features") else 2
@@ -455,13 +488,6 @@ def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
 # -- execution helpers -------------------------------------------------------------------------
 def _compiling() -> bool:
     return torch.compiler.is_compiling() or torch.jit.is_tracing()
-
-
-def _hooked(layer: nn.Module) -> bool:
-    """Whether someone can see the layer's output (forward hooks)."""
-    from torch.nn.modules import module as _module
-
-    return bool(layer._forward_hooks or _module._global_forward_hooks)
 
 
 def _stateless_leaves(layer: nn.Module) -> list[nn.Module]:
@@ -484,7 +510,7 @@ def _per_sample(layer: nn.Module) -> bool:
     if isinstance(layer, nn.modules.batchnorm._BatchNorm):
         return not _batch_stats(layer)
     if isinstance(layer, nn.modules.instancenorm._InstanceNorm):
-        return not (layer.training and layer.track_running_stats)
+        return not _batch_stats(layer)
     if isinstance(layer, _PER_SAMPLE_NORMS):
         return True
     if isinstance(layer, nn.Sequential) and type(layer) is nn.Sequential:
@@ -494,7 +520,10 @@ def _per_sample(layer: nn.Module) -> bool:
 
 def _batch_stats(layer: nn.Module) -> bool:
     """Batch norm that normalises with the statistics of the batch it is given (training
-    mode, or no running statistics)."""
+    mode, or no running statistics), or instance norm that updates running statistics (once
+    per call): either must see all of a sequence's T·B rows in one call."""
+    if isinstance(layer, nn.modules.instancenorm._InstanceNorm):
+        return layer.training and layer.track_running_stats
     return isinstance(layer, nn.modules.batchnorm._BatchNorm) and (
         layer.training or not layer.track_running_stats or layer.running_mean is None)
 
@@ -522,7 +551,7 @@ def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
     p = layer.padding if not isinstance(layer.padding, int) else (layer.padding,) * 2
     return (k == s and tuple(d) == (1, 1) and tuple(p) == (0, 0) and not layer.ceil_mode
             and not layer.return_indices and torch.is_grad_enabled() and z.requires_grad
-            and not _hooked(layer) and not graph_tracing())
+            and not module_hooked(layer) and not graph_tracing())
 
 
 class _MaxPool2dIndices(torch.autograd.Function):
@@ -614,8 +643,9 @@ def _linear_releasing_input(layer: nn.Linear, z: Tensor) -> Tensor:
 
 def _elementwise(neuron: Neuron, x: Tensor) -> bool:
     """Whether ``neuron`` treats every element on its own with scalar parameters, so that it
-    may run on a permuted view of its input."""
-    if neuron.stateful:
+    may run on a permuted view of its input (not when run hooks, e.g. a Monitor, would see
+    that view)."""
+    if neuron.stateful or "run" in vars(neuron):
         return False
     for t in (*neuron.parameters(recurse=False), *neuron.buffers(recurse=False)):
         if t.numel() != 1:
@@ -632,7 +662,11 @@ def _elementwise(neuron: Neuron, x: Tensor) -> bool:
 def _run_neuron(layer: Neuron, x: Tensor, st: Any, backend: str | None) -> tuple[Tensor, Any]:
     """``layer.run``; an input in channels-last order ``[T, B, C, H, W]`` runs as its
     contiguous permutation ``[T, B, H, W, C]`` (elementwise neurons), so that the spikes keep
-    the order the next convolution wants without a copy."""
+    the order the next convolution wants without a copy. A neuron with module hooks (see
+    :func:`_step_hooked`) is called once per step instead, as :meth:`Sequential.step` calls
+    it, so that the hooks see every step."""
+    if _step_hooked(layer):
+        return _step_neuron(layer, x, st)
     if (x.dim() == 5 and not x.is_contiguous() and x.permute(0, 1, 3, 4, 2).is_contiguous()
             and not _compiling() and _elementwise(layer, x)):
         xp = x.permute(0, 1, 3, 4, 2)
@@ -648,3 +682,30 @@ def _run_neuron(layer: Neuron, x: Tensor, st: Any, backend: str | None) -> tuple
     if layer.stateful:
         return layer.run(x, st, backend=backend), None
     return layer.run(x, st, backend=backend)
+
+
+def _step_hooked(neuron: Neuron) -> bool:
+    """Whether module hooks (forward, pre-forward or backward; the neuron's own or global ones)
+    expect the neuron to be called once per step; a :class:`~snncore.Monitor`'s hooks do not
+    (its run hook records the whole run)."""
+    if not module_hooked(neuron):
+        return False
+    from torch.nn.modules import module as _module
+
+    hooks = (neuron._forward_hooks, neuron._forward_pre_hooks, neuron._backward_hooks,
+             neuron._backward_pre_hooks, _module._global_forward_hooks,
+             _module._global_forward_pre_hooks, _module._global_backward_hooks,
+             _module._global_backward_pre_hooks)
+    return any(not getattr(h, "snncore_records_runs", False) for d in hooks for h in d.values())
+
+
+def _step_neuron(layer: Neuron, x: Tensor, st: Any) -> tuple[Tensor, Any]:
+    """``layer`` called on every step of ``x`` (its module hooks run each time)."""
+    if layer.stateful:  # a given state starts the sequence, then the neuron keeps its own
+        return torch.stack([layer(x[t], st if t == 0 else None)
+                            for t in range(x.shape[0])]), None
+    out = []
+    for t in range(x.shape[0]):
+        spk, st = layer(x[t], st)
+        out.append(spk)
+    return torch.stack(out), st

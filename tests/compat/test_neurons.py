@@ -118,6 +118,24 @@ def test_leaky_state_quant():
     close(drive(a, _x(), "init_leaky"), drive(b, _x(), "init_leaky"))
 
 
+@pytest.mark.parametrize("name,init,extra", [
+    ("Synaptic", "init_synaptic", {}),
+    ("RSynaptic", "init_rsynaptic", dict(all_to_all=False, V=0.5)),
+])
+def test_synaptic_state_quant_matches_snntorch(name, init, extra):
+    """state_quant acts on syn and mem after the update: the membrane integrates the current
+    before it is quantized, as in snnTorch."""
+    kw = dict(alpha=0.8, beta=0.9, **extra)
+    a = getattr(st, name)(state_quant=st_quant.state_quant(num_bits=4), **kw)
+    b = getattr(sc, name)(state_quant=sc.functional.quant.state_quant(num_bits=4), **kw)
+    xs = _x(scale=0.6)
+    spk_in_state = name == "RSynaptic"
+    ra, rb = drive(a, xs, init, spk_in_state), drive(b, xs, init, spk_in_state)
+    close(ra[0], rb[0])
+    close(ra[1], rb[1])
+    assert ra[0].sum() > 0
+
+
 @pytest.mark.parametrize("kw", [dict(alpha=0.8, beta=0.9),
                                 dict(alpha=0.7, beta=0.85, reset_mechanism="none"),
                                 dict(alpha=0.6, beta=0.9, learn_alpha=True, learn_beta=True,
@@ -211,6 +229,7 @@ def test_delta_leaky_matches_snntorch():
     ("Alpha", dict(alpha=0.9, beta=0.8), "init_alpha", 1.5),
     ("Leaky", dict(beta=0.9, reset_delay=False), "init_leaky", 3.0),
     ("Lapicque", dict(beta=0.9, reset_mechanism="zero"), "init_lapicque", 20.0),
+    ("Leaky", dict(beta=0.9, inhibition=True, graded_spikes_factor=2.0), "init_leaky", 3.0),
 ])
 def test_documented_differences_warn_and_keep_snncore(name, kw, init, scale):
     """The compat name warns once, naming the difference, and computes snncore's numbers."""
@@ -502,3 +521,31 @@ def test_apply_of_a_surrogate_class_runs_fused():
     lif = sc.Leaky(beta=0.9, spike_grad=sc.surrogate.FastSigmoid.apply)
     assert isinstance(lif.surrogate, snncore.surrogates.FastSigmoid)
     assert lif.surrogate.slope == 25
+
+
+@pytest.mark.parametrize("name,kw,init,shape", [
+    ("SLSTM", dict(input_size=N, hidden_size=N), "init_slstm", (T, B, N)),
+    ("SConv2dLSTM", dict(in_channels=2, out_channels=3, kernel_size=3), "init_sconv2dlstm",
+     (6, 2, 2, 4, 4)),
+])
+def test_lstm_inhibition_is_a_documented_difference(name, kw, init, shape):
+    """snnTorch's LSTM cells accept inhibition=True and ignore it; compat warns and applies
+    winner-take-all, as snn_neurons_extra's cells do."""
+    import snn_neurons_extra as extra
+
+    kw = dict(kw, threshold=0.05, reset_mechanism="subtract", inhibition=True)
+    snn_compat.reset_warnings()
+    torch.manual_seed(1)
+    a = getattr(st, name)(**kw)
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="ignore it"):
+        b = getattr(sc, name)(**kw)
+    b.load_state_dict(a.state_dict(), strict=False)
+    ref_kw = {k: v for k, v in kw.items() if k != "reset_mechanism"}
+    ref = getattr(extra, name)(reset="subtract", **ref_kw)
+    ref.load_state_dict(b.state_dict(), strict=False)
+    xs = _x(shape, scale=4.0)
+    spk_a, _ = drive(a, xs, init)
+    spk_b, _ = drive(b, xs, init)
+    spk_r, _ = ref.trace(xs)
+    close(spk_b, spk_r)
+    assert not torch.equal(spk_a, spk_b), "the documented difference should show on this input"

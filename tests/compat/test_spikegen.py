@@ -68,7 +68,9 @@ def test_interpolations_and_delta():
     close(*_both("latency_interpolate", times, 10, on_target=2, off_target=0.5))
     close(*_both("rate_interpolate", torch.tensor([1.0, 4.0, 8.0]), 10))
     seq = _data((8, 3, 4))
-    for kw in (dict(), dict(threshold=0.3), dict(padding=True), dict(off_spike=True)):
+    seq[3:5] = seq[2]  # unchanged steps: what threshold=0 spikes on
+    for kw in (dict(), dict(threshold=0.3), dict(padding=True), dict(off_spike=True),
+               dict(threshold=0), dict(threshold=0, off_spike=True, padding=True)):
         close(*_both("delta", seq, **kw))
 
 

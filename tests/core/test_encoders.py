@@ -205,19 +205,23 @@ def test_delta_documented_example() -> None:
 
 @pytest.mark.parametrize("padding", [False, True])
 @pytest.mark.parametrize("off_spike", [False, True])
-def test_delta_matches_snntorch(padding: bool, off_spike: bool) -> None:
+@pytest.mark.parametrize("threshold", [0.2, 0.0])
+def test_delta_matches_snntorch(padding: bool, off_spike: bool, threshold: float) -> None:
     sg = _sg()
     data = torch.rand(30, 4, 5, generator=torch.Generator().manual_seed(4)) + 0.3
-    ref = sg.delta(data, threshold=0.2, padding=padding, off_spike=off_spike)
-    out = E.delta(data, threshold=0.2, padding=padding, off_spike=off_spike)
+    data[5:9] = data[4]  # unchanged steps: a spike at threshold 0 (cancelled with off_spike)
+    ref = sg.delta(data, threshold=threshold, padding=padding, off_spike=off_spike)
+    out = E.delta(data, threshold=threshold, padding=padding, off_spike=off_spike)
     torch.testing.assert_close(out, ref, **TOL)
     if padding:
-        assert out[0].eq(0).all()
+        assert out[0].eq(0 if threshold > 0 or off_spike else 1).all()
+    if threshold == 0:
+        assert out[5:9].eq(0 if off_spike else 1).all()
 
 
 def test_delta_bad_input() -> None:
-    with pytest.raises(ValueError, match="threshold must be > 0"):
-        E.delta(torch.rand(4), threshold=0)
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        E.delta(torch.rand(4), threshold=-0.1)
     with pytest.raises(ValueError, match="time-first"):
         E.delta(torch.tensor(1.0))
 

@@ -169,7 +169,7 @@ def test_second_backward_through_the_pair_is_refused():
 
 def test_bad_input_still_named():
     fc, neuron = _layers("leaky", "subtract", True, False)
-    with pytest.raises(ValueError, match=r"\[T, B, F\]"):
+    with pytest.raises(ValueError, match=r"\[T, B, \.\.\., F\]"):
         snn.Sequential(fc, neuron)(torch.rand(B, IN))
     with pytest.raises(ValueError, match="expects 7 features"):
         snn.Sequential(fc, neuron)(torch.rand(T, B, IN + 1))

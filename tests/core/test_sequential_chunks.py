@@ -140,7 +140,8 @@ def test_time_constant_input_runs_the_leading_layers_once():
     net = _conv_net()
     img = torch.rand(B, 1, 14, 14, requires_grad=True)
     calls = []
-    net[0].register_forward_hook(lambda m, i, o: calls.append(i[0].shape))
+    conv = net[0].forward  # seen through the layer's forward (a hook turns the shortcut off)
+    net[0].forward = lambda z: (calls.append(z.shape), conv(z))[1]
     out, _ = net(img.expand(T, *img.shape))
     assert calls == [torch.Size([B, 1, 14, 14])]            # one step, not T*B images
     out.sum().backward()
@@ -153,6 +154,26 @@ def test_time_constant_input_runs_the_leading_layers_once():
     assert torch.equal(out, ref)
     for a, b in zip(g_shared, [*(p.grad for p in net.parameters()), img.grad], strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_hooks_of_the_leading_layers_see_every_step():
+    """A hooked layer (e.g. snncore.metrics.OpCounter's counting hooks) is not run once for a
+    time-constant input: its hooks see all T*B rows, as for the same values stored densely."""
+    from snncore import metrics
+
+    net = _conv_net()
+    img = torch.rand(B, 1, 14, 14)
+    counts = []
+    for x in (img.expand(T, *img.shape), img.expand(T, *img.shape).contiguous()):
+        calls = []
+        handle = net[0].register_forward_hook(lambda m, i, o, calls=calls: calls.append(
+            i[0].shape))
+        with metrics.OpCounter(net) as ops:
+            net(x)
+        handle.remove()
+        assert sum(shape[0] for shape in calls) == T * B  # every step (in time chunks)
+        counts.append(ops.layers["0"].macs)
+    assert counts[0] == counts[1] > 0
 
 
 @pytest.mark.parametrize("channels_last", [True, False])

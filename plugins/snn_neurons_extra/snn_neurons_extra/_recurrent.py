@@ -243,7 +243,8 @@ class RSynaptic(_Recurrence, Neuron):
         alpha = self.param("alpha", x, clamp01=True)
         beta = self.param("beta", x, clamp01=True)
         thr = self.param("threshold", x)
-        syn = self.quantize(alpha * state.syn + x + self._feedback(state.spk, x))
+        syn = alpha * state.syn + x + self._feedback(state.spk, x)
         mem = self.integrate(beta, state.mem, syn, thr)
         spk, mem = self.fire_and_reset(mem, thr)
-        return spk, RSynapticState(spk, syn, mem)
+        # state_quant after the update, as in Synaptic
+        return spk, RSynapticState(spk, self.quantize(syn), mem)

@@ -66,10 +66,12 @@ class Synaptic(Neuron):
         alpha = self.param("alpha", x, clamp01=True)
         beta = self.param("beta", x, clamp01=True)
         thr = self.param("threshold", x)
-        syn = self.quantize(alpha * state.syn + x)
+        syn = alpha * state.syn + x
         mem = self.integrate(beta, state.mem, syn, thr)
         spk, mem = self.fire_and_reset(mem, thr)
-        return spk, SynapticState(syn, mem)
+        # state_quant acts on every state after the update (the membrane integrates the
+        # current before it is quantized)
+        return spk, SynapticState(self.quantize(syn), mem)
 
 
 class AlphaState(NamedTuple):

@@ -46,6 +46,11 @@ DIFF_ZERO_RESET = ("reset_mechanism='zero' zeroes the carried membrane and keeps
                    "input (one rule for every neuron); snnTorch zeroes the whole new membrane")
 DIFF_RESET_DELAY = ("reset_delay=False fires and resets in the same step (U ← U − S·θ or "
                     "U·(1 − S)); snnTorch subtracts (spike − reset) and can stay above threshold")
+DIFF_INHIBITION_GRADED = ("inhibition=True with graded_spikes_factor: the winner's spike is the "
+                          "factor, as without inhibition; snnTorch's winner-take-all ignores the "
+                          "factor (spike 1)")
+DIFF_LSTM_INHIBITION = ("inhibition=True applies winner-take-all (one spike per sample); "
+                        "snnTorch 1.0.0's LSTM cells accept the flag and ignore it")
 
 
 class _CallableSpike(snncore.Surrogate):
@@ -160,6 +165,11 @@ class SpikingNeuron(snncore.Neuron):
 
     def _compat_setup(self, output: bool, surrogate_disable: bool) -> None:
         owner = type(self).__name__
+        g = getattr(self, "graded_spikes_factor", None)
+        if self.inhibition and isinstance(g, Tensor) and (
+                isinstance(g, nn.Parameter) or bool((g != 1).any())):
+            warn_difference(f"{owner}(inhibition=True, graded_spikes_factor)",
+                            DIFF_INHIBITION_GRADED, stacklevel=4)
         self.output = _check_flag(owner, "output", output)
         self.surrogate_disable = surrogate_disable
         self.register_buffer("reset_mechanism_val",
@@ -662,6 +672,8 @@ class SLSTM(_SynMemForward, SpikingNeuron, extra.SLSTM):
             **_common(owner, spike_grad, surrogate_disable, init_hidden, state_quant))
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, True)
+        if inhibition:
+            warn_difference(f"{owner}(inhibition=True)", DIFF_LSTM_INHIBITION, stacklevel=3)
         if input_size != hidden_size:
             warn_difference("SLSTM(input_size != hidden_size)",
                             "the state has the hidden shape and is carried; snnTorch re-zeroes "
@@ -695,6 +707,8 @@ class SConv2dLSTM(_SynMemForward, SpikingNeuron, extra.SConv2dLSTM):
             **_common(owner, spike_grad, surrogate_disable, init_hidden, state_quant))
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, True)
+        if inhibition:
+            warn_difference(f"{owner}(inhibition=True)", DIFF_LSTM_INHIBITION, stacklevel=3)
 
     def init_sconv2dlstm(self) -> tuple[Tensor, Tensor]:
         """Clear the stored state; returns empty ``(syn, mem)``."""

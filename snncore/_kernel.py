@@ -33,7 +33,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["KernelDescription", "Program", "NotFusable", "describe", "parameter_names"]
+__all__ = ["KernelDescription", "Program", "NotFusable", "describe", "parameter_names",
+           "plain_saved_tensors"]
 
 aten = torch.ops.aten
 
@@ -558,6 +559,14 @@ _cache_lock = threading.Lock()
 _CACHE_SIZE = 256
 
 
+def _hashable(v: Any) -> bool:
+    try:
+        hash(v)
+    except TypeError:
+        return False
+    return True
+
+
 def _fingerprint(neuron: Any, names: tuple[str, ...]) -> Any:
     parts: list[Any] = [type(neuron)]
     for k, v in sorted(vars(neuron).items()):
@@ -568,9 +577,15 @@ def _fingerprint(neuron: Any, names: tuple[str, ...]) -> Any:
         elif isinstance(v, tuple) and all(isinstance(e, (bool, int, float, str)) for e in v):
             parts.append((k, v))
         elif hasattr(v, "params") and hasattr(v, "derivative"):  # a surrogate
+            plain = (bool, int, float, str)
             parts.append((k, type(v), tuple(sorted(v.params().items())),
                           tuple(sorted((a, b) for a, b in vars(v).items()
-                                       if isinstance(b, (bool, int, float, str))))))
+                                       if isinstance(b, plain))),
+                          # anything else by identity (e.g. Custom's function), held by the
+                          # key so that its id cannot be reused by a new object
+                          tuple(sorted(((a, b) for a, b in vars(v).items()
+                                        if not isinstance(b, plain) and _hashable(b)),
+                                       key=lambda ab: ab[0]))))
         elif isinstance(v, Tensor):
             parts.append((k, "tensor", tuple(v.shape),
                           float(v.reshape(()).item()) if v.numel() == 1 else id(v)))
@@ -623,6 +638,18 @@ def describe(neuron: Any) -> KernelDescription:
     return desc
 
 
+def _as_is(t: Tensor) -> Tensor:
+    return t
+
+
+def plain_saved_tensors() -> Any:
+    """A context in which autograd keeps saved tensors as they are, whatever
+    ``saved_tensors_hooks`` the caller has set (e.g. a non-reentrant
+    ``torch.utils.checkpoint``): for the short autograd runs a backend makes for itself
+    (recording a step, finding its dependencies), which the caller's hooks must not count."""
+    return torch.autograd.graph.saved_tensors_hooks(_as_is, _as_is)
+
+
 def _build(neuron: Any, names: tuple[str, ...]) -> KernelDescription:
     fields = tuple(getattr(getattr(neuron, "State", None), "_fields", ()))
     if not fields:
@@ -636,7 +663,8 @@ def _build(neuron: Any, names: tuple[str, ...]) -> KernelDescription:
     if any(tuple(s) != tuple(probe.shape) for s in shapes):
         raise NotFusable("a state field is not shaped like the input (the update mixes neurons)")
     try:
-        gf, gj, _ = _record(neuron, names)
+        with plain_saved_tensors():
+            gf, gj, _ = _record(neuron, names)
     except NotFusable:
         raise
     except Exception as exc:  # anything make_fx cannot record: say what it was

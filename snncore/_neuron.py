@@ -293,6 +293,30 @@ class Neuron(nn.Module):
                 name not in self._parameters and name not in self._buffers):
             super().__setattr__(name, value)
             return
+        before = getattr(self, name)
+        kept = before.detach().clone()
+        self._assign_param(name, value, ranges)
+        try:
+            self.check_params()
+        except Exception:  # refused: the neuron keeps its previous value
+            if getattr(self, name) is before:  # the value was copied into the parameter
+                with torch.no_grad():
+                    before.copy_(kept)
+            elif isinstance(before, nn.Parameter):
+                self._buffers.pop(name, None)
+                nn.Module.__setattr__(self, name, before)
+            else:
+                low, high, low_open = ranges[name]
+                self.add_param(name, kept, False, low=low, high=high, low_open=low_open)
+            raise
+
+    def check_params(self) -> None:
+        """Constraints between parameters, beyond each one's range (e.g. ``alpha > beta``):
+        raise a ``ValueError`` naming them. Called after every assignment of a parameter (the
+        previous value is kept when it raises) and by :meth:`check_learned`; a subclass with
+        such constraints overrides it (the base class has none)."""
+
+    def _assign_param(self, name: str, value: Any, ranges: dict[str, Any]) -> None:
         owner = type(self).__name__
         if isinstance(value, nn.Parameter):  # a (possibly shared) parameter: kept as it is
             _check_range(owner, name, value.detach(), ranges[name], value)
@@ -346,6 +370,8 @@ class Neuron(nn.Module):
             if p is None or spec[1] == 1.0:
                 continue
             _check_range(type(self).__name__, name, p.detach(), spec, learned=True)
+        if any(name in self._parameters for name in ranges):
+            self.check_params()
 
     def __getstate__(self) -> dict[str, Any]:
         """For ``copy.deepcopy`` and pickle: the stored state without its autograd history

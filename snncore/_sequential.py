@@ -285,7 +285,8 @@ class Sequential(nn.Sequential):
                     i += 2
                     lend = False
                     continue
-            if isinstance(layer, Neuron) and lend:
+            # not to a neuron with run hooks (a Monitor may keep its input)
+            if isinstance(layer, Neuron) and lend and "run" not in vars(layer):
                 with donate_input(x):
                     x, states[i] = self._run_layer(i, layer, x, states[i], backend)
             else:

@@ -370,10 +370,13 @@ class _FeedbackFunction(torch.autograd.Function):
             a = acc[k]
             red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
             grads_p.append(red.to(v.dtype))
-        if T == 1 and gspk is None and given.get("spk") is None and "spk" not in grec:
-            # the spikes feed nothing: the eager contract's None for g (and thr without subtract)
-            full5 = fused.unused_as_none("leaky", cfg.reset, True, [
-                grads_p[0], grads_p[1], None, grads_p[2], grads_p[3]])
+        if T == 1:
+            # one step: the run's spikes feed nothing back, so the states depend on the
+            # parameters as in the element-wise kinds (the eager contract's None, not zeros)
+            full5 = fused.unused_as_none(
+                "synaptic" if cfg.syn else "leaky", cfg.reset, T,
+                fused.used_outputs(gspk, given, grec),
+                [grads_p[0], grads_p[1], None, grads_p[2], grads_p[3]])
             grads_p = [full5[0], full5[1], full5[3], full5[4]]
         need = ctx.needs_input_grad
         return (None, None, None, gx if need[_X] else None,

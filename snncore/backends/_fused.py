@@ -86,19 +86,34 @@ def _state_fields(kind: str) -> tuple[str, ...]:
             "rsynaptic_elementwise": ("spk", "syn", "mem")}[kind]
 
 
-def unused_as_none(kind: str, reset: str, spikes_unused: bool, grads: list[Any]) -> list[Any]:
+def unused_as_none(kind: str, reset: str, T: int, used: set[str], grads: list[Any]
+                   ) -> list[Any]:
     """The gradient contract of eager autograd for the parameters (beta, alpha, V, thr, g):
-    a parameter that no used output depends on gets None, not zeros. When the loss does not
-    use the spikes, the factor ``g`` (spikes only) and the threshold (spikes, and the membrane
-    only through a ``"subtract"`` reset) are unused, except in recurrent kinds, whose spikes
-    feed back into the membrane."""
-    if not spikes_unused or kind in _REC_KINDS:
-        return grads
-    out = list(grads)
-    out[_PARAMS.index("g")] = None
-    if reset != "subtract":
-        out[_PARAMS.index("thr")] = None
-    return out
+    a parameter that no used output depends on gets None, not zeros. ``used``: the outputs
+    whose gradient reaches the loss, ``"spikes"`` and the state fields ``"mem"``, ``"syn"``,
+    ``"spk"`` (final or recorded). The spikes depend on every parameter; the membrane on the
+    decays and the feedback weight, and on the threshold through a ``"subtract"`` reset; the
+    current on ``alpha`` and the feedback weight. In recurrent kinds the spikes of the run
+    feed back into the states from the second step on, so then every state depends on
+    every parameter."""
+    every = set(_PARAMS)
+    if "spikes" in used or "spk" in used or (kind in _REC_KINDS and T >= 2 and used):
+        deps = every
+    else:
+        deps = set()
+        if "mem" in used:
+            deps |= {"beta", "alpha", "V"} | ({"thr"} if reset == "subtract" else set())
+        if "syn" in used:
+            deps |= {"alpha", "V"}
+    return [g if k in deps else None for k, g in zip(_PARAMS, grads, strict=True)]
+
+
+def used_outputs(gspk: Tensor | None, *named: dict[str, Tensor | None]) -> set[str]:
+    """The outputs with a gradient: ``"spikes"`` and the names whose value is not None."""
+    used = {"spikes"} if gspk is not None else set()
+    for grads in named:
+        used |= {k for k, v in grads.items() if v is not None}
+    return used
 
 
 def _native_surrogate(surrogate: Any) -> tuple[int, float]:
@@ -396,7 +411,8 @@ def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, 
         a = acc[k]
         red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
         grads_p.append(red.to(v.dtype))
-    grads_p = unused_as_none(cfg.kind, cfg.reset, gspk is None, grads_p)
+    grads_p = unused_as_none(cfg.kind, cfg.reset, ctx.T, used_outputs(gspk, given, grec),
+                             grads_p)
     return gx, carry, grads_p
 
 
@@ -491,6 +507,9 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
         return "the neuron's run() is hooked (a Monitor or snncore.register_run_hook)"
     if getattr(neuron, "fused_kind", None) not in native.KIND_IDS:
         return f"fused_kind {getattr(neuron, 'fused_kind', None)!r} has no element-wise loop"
+    why = kind_overridden(neuron)
+    if why:
+        return why
     w, b = linear.weight, linear.bias
     if x_seq.dim() != 3 or x_seq.shape[-1] != linear.in_features:
         return "the input is not [T, B, in_features]"
@@ -696,12 +715,43 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
     return spk, final
 
 
+#: the methods a hand-written kind's loop stands for: a subclass that overrides one of them
+#: below the class declaring ``fused_kind`` computes something the loop does not
+_KIND_METHODS = ("step", "fire", "integrate", "fire_and_reset", "reset_signal", "quantize",
+                 "param")
+
+
+def kind_overridden(neuron: Any) -> str:
+    """Why ``neuron``'s declared ``fused_kind`` does not describe its dynamics ("" when it
+    does): a subclass below the class that declares the kind overrides one of its step's
+    methods, or its surrogate overrides the spike function ``__call__``."""
+    from .._surrogate import Surrogate
+
+    cls = type(neuron)
+    owner = next((c for c in cls.__mro__ if "fused_kind" in vars(c)), cls)
+    for name in _KIND_METHODS:
+        mine, theirs = getattr(cls, name, None), getattr(owner, name, None)
+        if mine is not theirs:
+            return (f"{cls.__name__}.{name} overrides the one of {owner.__name__}, which "
+                    f"declares fused_kind {getattr(neuron, 'fused_kind', None)!r} (declare "
+                    f"fused_kind on {cls.__name__} if its dynamics are the same)")
+    spike = getattr(type(getattr(neuron, "surrogate", None)), "__call__", None)
+    if spike is not None and spike is not Surrogate.__call__:
+        return (f"surrogate {type(neuron.surrogate).__name__} overrides __call__ (its own "
+                "spike function)")
+    return ""
+
+
 def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS) -> tuple[bool, str]:
-    """Whether ``neuron`` declares a kernel kind (one of ``kinds``) and options that the fused
-    loops implement (shared by the ``fused`` and ``triton`` backends)."""
+    """Whether ``neuron`` declares a kernel kind (one of ``kinds``) that describes its dynamics
+    (:func:`kind_overridden`) and options that the fused loops implement (shared by the
+    ``fused`` and ``triton`` backends)."""
     kind = getattr(neuron, "fused_kind", None)
     if kind not in kinds:
         return False, f"fused_kind {kind!r} is not one of {tuple(kinds)}"
+    why = kind_overridden(neuron)
+    if why:
+        return False, why
     if getattr(neuron, "state_quant", None) is not None:
         return False, "state_quant is not supported"
     if getattr(neuron, "inhibition", False):

@@ -33,8 +33,9 @@ from torch import Tensor
 
 from .. import _env
 from .._backends import Backend, once_differentiable
-from .._kernel import KernelDescription, NotFusable, Program, describe
+from .._kernel import KernelDescription, NotFusable, Program, describe, plain_saved_tensors
 from . import _codegen as codegen
+from . import _fused
 from . import _native as native
 
 __all__ = ["GenericBackend", "generic_library", "generic_status", "generic_supports",
@@ -362,6 +363,7 @@ def forward_buffers(ctx: Any, desc: KernelDescription, rec: tuple[bool, ...],
     ckpt = x.new_empty((-(-T // BLOCK), ns, *shape)) if recompute else None
     prow, pstr = _param_rows(params, shape)
     ctx.desc, ctx.rec, ctx.shape, ctx.T, ctx.deps, ctx.ckpt = desc, rec, shape, T, deps, ckpt
+    ctx.had_ckpt = ckpt is not None
     ctx.save_for_backward(x if keep_x else None, *params)
     return ForwardBuffers(x, states, params, out, fin, recs, ckpt, prow, pstr)
 
@@ -447,6 +449,11 @@ class _GenericFunction(torch.autograd.Function):
     def backward(ctx: Any, gout: Tensor | None, *grads: Tensor | None) -> tuple[Any, ...]:
         desc: KernelDescription = ctx.desc
         ns = len(desc.fields)
+        if ctx.had_ckpt and ctx.ckpt is None:
+            raise RuntimeError(
+                "the generic backend's backward ran a second time (retain_graph=True): it "
+                "releases the states it kept after the first one; run this neuron with "
+                "backend='eager' to backpropagate through it more than once")
         i = backward_inputs(ctx, gout, grads, torch.device("cpu"))
         x, params, T, M, gstate, gx, g0, gts, grow = (i.x, i.params, i.T, i.M, i.gstate,
                                                       i.gx, i.g0, i.gts, i.grow)
@@ -477,7 +484,9 @@ class _GenericFunction(torch.autograd.Function):
                  gout=0 if g0 is None else g0.data_ptr(),
                  gout_ts=gts, gx=0 if gx is None else gx.data_ptr(), stream=_streams(T, M),
                  **ad)
-        rc = _bwd_fn(desc, b)(ctypes.byref(a))
+        # nothing to loop over (a zero-size batch or feature axis): zero-size gradients and
+        # zero parameter gradients, as eager gives
+        rc = _bwd_fn(desc, b)(ctypes.byref(a)) if M > 0 else 0
         del arrays
         if rc != 0:
             raise RuntimeError(f"generic fused backward failed with code {rc}")
@@ -527,7 +536,7 @@ def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: An
         return hit[1]
     idx = [i for i, flag in enumerate(learn) if flag]
     leaves = [params[i] for i in idx]
-    with torch.enable_grad():
+    with torch.enable_grad(), plain_saved_tensors():
         st = type(state)(*(s.detach() for s in state))
         outs = []
         for t in range(steps):
@@ -597,7 +606,8 @@ class GenericBackend(Backend):
         if torch.compiler.is_compiling():
             return False, "inside torch.compile the step functions are traced instead"
         kind = getattr(neuron, "fused_kind", None)
-        if kind in _HAND_KINDS:
+        # a subclass whose overrides the hand-written loop does not follow runs from its step
+        if kind in _HAND_KINDS and not _fused.kind_overridden(neuron):
             from .._backends import get_backend
 
             ok, why = get_backend("fused").supports(neuron, x_seq)

@@ -35,6 +35,7 @@ from ._fused import (
     _state_fields,
     kind_supported,
     unused_as_none,
+    used_outputs,
 )
 from ._triton_generic import triton_generic_run, triton_generic_supports
 
@@ -151,7 +152,7 @@ class _TritonFunction(torch.autograd.Function):
             a = acc[i].reshape(shape).double()
             red = a.sum() if v.dim() == 0 else a.sum_to_size(v.shape)
             grads.append(red.to(v.dtype))
-        grads = unused_as_none(kind, reset, gspk is None, grads)
+        grads = unused_as_none(kind, reset, T, used_outputs(gspk, given), grads)
         return (None, h, carry["mem"], carry["syn"], carry["spk"], *grads)
 
 

@@ -152,6 +152,8 @@ def _run(neuron, x, state, w_spk, w_state, how, loss_on="both"):
         loss = loss + spk.sum()
     if loss_on in ("both", "state"):
         loss = loss + sum((f * w).sum() for f, w in zip(fin, w_state, strict=True))
+    if isinstance(loss_on, int):  # one state field alone
+        loss = loss + (fin[loss_on] * w_state[loss_on]).sum()
     loss.backward()
     grads = {"x": x.grad}
     grads.update({f"state.{k}": s.grad for k, s in zip(neuron.State._fields, state, strict=True)})
@@ -168,7 +170,10 @@ def _assert_same(ref, got):
     assert g_r.keys() == g_f.keys()
     for k in g_r:
         if g_r[k] is None:
-            assert g_f[k] is None or not g_f[k].any(), k
+            if k == "x" or k.startswith("state."):  # the None contract is the parameters'
+                assert g_f[k] is None or not g_f[k].any(), k
+            else:
+                assert g_f[k] is None, f"{k}: zeros where eager gives None"
             continue
         assert g_f[k] is not None, f"no gradient for {k}"
         scale = g_r[k].abs().max().item()
@@ -179,6 +184,20 @@ def _assert_same(ref, got):
 #: native loops recomputing the membrane in the backward (the input here is a leaf), native loops
 #: storing it, and the PyTorch loop
 PATHS = ("native", "store", "torch")
+
+
+@pytest.mark.parametrize("kind,reset,steps", list(itertools.product(
+    KINDS, RESETS, (1, 5))))
+def test_a_loss_on_one_state_field_gives_none_for_unused_parameters(kind, reset, steps):
+    """Every learnable parameter that the used output does not depend on gets None, as on
+    eager (e.g. a loss on Synaptic's current alone, or one step of a recurrent neuron)."""
+    neuron = _make(kind, reset, True, False)
+    x, state, w_spk, w_state = _inputs(neuron)
+    x = x[:steps]
+    for i in range(len(neuron.State._fields)):
+        ref = _run(neuron, x, state, w_spk, w_state, "eager", loss_on=i)
+        for how in PATHS:
+            _assert_same(ref, _run(neuron, x, state, w_spk, w_state, how, loss_on=i))
 
 
 @pytest.mark.parametrize("kind,reset,delay,per_neuron", list(itertools.product(

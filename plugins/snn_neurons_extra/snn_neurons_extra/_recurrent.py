@@ -159,6 +159,9 @@ class RLeaky(_Recurrence, Neuron):
     """
 
     State = RLeakyState
+    #: the kernel kind of this class's step, set per instance in ``__init__`` (element-wise or
+    #: all-to-all feedback)
+    fused_kind: str | None = None
 
     def __init__(self, beta: float | Tensor, V: float | Tensor = 1.0, all_to_all: bool = True,
                  linear_features: int | None = None, conv2d_channels: int | None = None,
@@ -226,6 +229,9 @@ class RSynaptic(_Recurrence, Neuron):
     """
 
     State = RSynapticState
+    #: the kernel kind of this class's step, set per instance in ``__init__`` (element-wise or
+    #: all-to-all feedback)
+    fused_kind: str | None = None
 
     def __init__(self, alpha: float | Tensor, beta: float | Tensor, V: float | Tensor = 1.0,
                  all_to_all: bool = True, linear_features: int | None = None,

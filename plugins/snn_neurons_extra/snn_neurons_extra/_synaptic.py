@@ -140,12 +140,19 @@ class Alpha(Neuron):
         owner = type(self).__name__
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0, low_open=True)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
-        if bool((self.beta >= 1).any()):
+        self.check_params()
+
+    def check_params(self) -> None:
+        """``β < 1`` and ``α > β`` element-wise (the kernel's constant needs both), checked at
+        construction, on every assignment and for learned values before each run."""
+        owner = type(self).__name__
+        alpha, beta = self.alpha.detach(), self.beta.detach()
+        if bool((beta >= 1).any()):
             raise ValueError(f"{owner}: beta must be < 1 (c = ln α / (ln β − ln α) + 1), "
-                             f"got {beta!r}")
-        if bool((self.alpha <= self.beta).any()):
+                             f"got {_shown(beta)}")
+        if bool((alpha <= beta).any()):
             raise ValueError(f"{owner}: alpha must be greater than beta element-wise, got "
-                             f"alpha={alpha!r}, beta={beta!r}")
+                             f"alpha={_shown(alpha)}, beta={_shown(beta)}")
 
     def step(self, x: Tensor, state: AlphaState) -> tuple[Tensor, AlphaState]:
         alpha = self.param("alpha", x, clamp01=True)
@@ -247,8 +254,7 @@ class Lapicque(Neuron):
         self._mode = "".join(sorted(given))  # "Cbeta", "Rbeta", "beta" or "CR"
         if beta is not None:
             self.add_param("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
-            if bool((self.beta >= 1).any()):
-                raise ValueError(f"{owner}: beta must be < 1, got {beta!r}")
+            self.check_params()
             ln_inv = torch.log(1 / self.beta.detach())
             if R is None and C is None:
                 self.add_param("R", torch.ones_like(ln_inv), False)
@@ -259,6 +265,13 @@ class Lapicque(Neuron):
                 self.add_param("R", self.time_step / (self.C * ln_inv), False)
         else:
             self.add_param("beta", torch.exp(-self.time_step / (self.R * self.C)), False)
+
+    def check_params(self) -> None:
+        """``β < 1`` (the input gain is ``ln(1/β)``), checked at construction, on every
+        assignment and for a learned value before each run."""
+        beta = self._buffers.get("beta", self._parameters.get("beta"))
+        if beta is not None and bool((beta.detach() >= 1).any()):
+            raise ValueError(f"{type(self).__name__}: beta must be < 1, got {_shown(beta)}")
 
     def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Decay ``1 − Δt/(RC)`` and input gain ``Δt/C`` in ``x``'s dtype."""
@@ -285,3 +298,8 @@ class Lapicque(Neuron):
     def extra_repr(self) -> str:
         return f"time_step={self.time_step:g}, " + super().extra_repr()
 
+
+def _shown(t: Tensor) -> Any:
+    """A parameter value for an error message: the number, or the tensor's values."""
+    t = t.detach()
+    return t.item() if t.numel() == 1 else t.tolist()

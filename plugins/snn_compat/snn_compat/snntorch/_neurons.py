@@ -413,6 +413,10 @@ class Leaky(LIF, snncore.Leaky):
         >>> spk, mem = lif(torch.rand(8, 100), mem)
     """
 
+    #: the same dynamics as snncore.Leaky (``fire(mem, thr)`` is that class's), so the fused
+    #: loops of its kind apply
+    fused_kind = snncore.Leaky.fused_kind
+
     def __init__(self, beta: float | Tensor, threshold: float | Tensor = 1.0,
                  spike_grad: Any = None, surrogate_disable: bool = False,
                  init_hidden: bool = False, inhibition: bool = False, learn_beta: bool = False,
@@ -462,6 +466,10 @@ class Synaptic(_SynMemForward, LIF, extra.Synaptic):
     Same numbers for ``"subtract"``/``"none"``; ``"zero"`` and ``reset_delay=False`` differ.
     Returns ``(spk, syn, mem)``.
     """
+
+    #: the same dynamics as extra.Synaptic (``fire(mem, thr)`` is that class's), so the fused
+    #: loops of its kind apply
+    fused_kind = extra.Synaptic.fused_kind
 
     def __init__(self, alpha: float | Tensor, beta: float | Tensor,
                  threshold: float | Tensor = 1.0, spike_grad: Any = None,
@@ -567,6 +575,10 @@ class RLeaky(LIF, extra.RLeaky):
     ``forward(input_, spk, mem)`` returns ``(spk, mem)``.
     """
 
+    #: the same dynamics as extra.RLeaky (``fire(mem, thr)`` is that class's), so the fused
+    #: loops of its kind apply
+    fused_kind = extra.RLeaky.fused_kind
+
     _returned = ("mem",)
 
     def __init__(self, beta: float | Tensor, V: float | Tensor = 1.0, all_to_all: bool = True,
@@ -612,6 +624,10 @@ class RSynaptic(LIF, extra.RSynaptic):
     Same numbers for ``"subtract"``/``"none"``; ``"zero"`` and ``reset_delay=False`` differ.
     ``forward(input_, spk, syn, mem)`` returns ``(spk, syn, mem)``.
     """
+
+    #: the same dynamics as extra.RSynaptic (``fire(mem, thr)`` is that class's), so the fused
+    #: loops of its kind apply
+    fused_kind = extra.RSynaptic.fused_kind
 
     _returned = ("syn", "mem")
 

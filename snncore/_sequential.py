@@ -197,9 +197,10 @@ class Sequential(nn.Sequential):
                             f"dropout mask tensor or None, got {type(mask).__name__}")
         if list(mask.shape) != need or mask.dtype != x.dtype or mask.device != x.device:
             raise ValueError(
-                f"Sequential.{where}: state[{i}] ({type(layer).__name__}, p={layer.p}) is a mask of "
-                f"shape {tuple(mask.shape)} ({mask.dtype}, {mask.device}) but this input needs "
-                f"{tuple(need)} ({x.dtype}, {x.device}); pass state=None for a fresh state"
+                f"Sequential.{where}: state[{i}] ({type(layer).__name__}, p={layer.p}) is a "
+                f"mask of shape {tuple(mask.shape)} ({mask.dtype}, {mask.device}) but this "
+                f"input needs {tuple(need)} ({x.dtype}, {x.device}); pass state=None for a "
+                "fresh state"
                 + (" or call snncore.reset(model)" if self.stateful else ""))
         return mask
 

@@ -735,8 +735,8 @@ def kind_overridden(neuron: Any) -> str:
             return (f"{cls.__name__}.{name} overrides the one of {owner.__name__}, which "
                     f"declares fused_kind {getattr(neuron, 'fused_kind', None)!r} (declare "
                     f"fused_kind on {cls.__name__} if its dynamics are the same)")
-    spike = getattr(type(getattr(neuron, "surrogate", None)), "__call__", None)
-    if spike is not None and spike is not Surrogate.__call__:
+    surrogate = getattr(neuron, "surrogate", None)
+    if surrogate is not None and type(surrogate).__call__ is not Surrogate.__call__:
         return (f"surrogate {type(neuron.surrogate).__name__} overrides __call__ (its own "
                 "spike function)")
     return ""

@@ -212,7 +212,8 @@ def test_float32_fused_network_gradients_match_eager():
 
 def test_forgotten_time_axis_is_named() -> None:
     net = snn.Sequential(nn.Linear(784, 32), snn.Leaky(beta=0.9))
-    with pytest.raises(ValueError, match=r"time-first input \[T, B, \.\.\., F\].*\(32, 784\).*time axis"):
+    with pytest.raises(ValueError,
+                       match=r"time-first input \[T, B, \.\.\., F\].*\(32, 784\).*time axis"):
         net(torch.rand(32, 784))
     with pytest.raises(ValueError, match="expects 784 features"):
         net(torch.rand(4, 32, 100))

@@ -137,7 +137,6 @@ class Alpha(Neuron):
     def __init__(self, alpha: float | Tensor, beta: float | Tensor, *, learn_alpha: bool = False,
                  learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        owner = type(self).__name__
         self.add_param("alpha", alpha, learn_alpha, low=0.0, high=1.0, low_open=True)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0, low_open=True)
         self.check_params()

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ._validate import as_float as _float
+from ._validate import check_bool as _check_bool
 from ._validate import check_int as _check_int
 from ._validate import check_number as _check_number
 from ._validate import check_tensor as _check_tensor
@@ -185,6 +186,14 @@ def _check_latency_args(
     return steps, threshold, tau, fst
 
 
+def _check_epsilon(epsilon: Any, fn: str) -> float:
+    eps = _check_number(epsilon, "epsilon", fn)
+    if not eps > 0:
+        raise ValueError(f"{fn}: epsilon must be a finite number > 0 (it keeps the log code "
+                         f"finite at the threshold), got {epsilon!r}")
+    return eps
+
+
 def latency_code(
     data: Tensor,
     num_steps: int | None = None,
@@ -219,6 +228,9 @@ def latency_code(
     """
     fn = "latency_code"
     data = _float(_check_tensor(data, "data", fn))
+    _check_bool(normalize, "normalize", fn)
+    _check_bool(linear, "linear", fn)
+    epsilon = _check_epsilon(epsilon, fn)
     steps, threshold, tau, fst = _check_latency_args(
         data, num_steps, threshold, tau, first_spike_time, fn, bypass=True, normalize=normalize)
     below = data < threshold
@@ -344,6 +356,10 @@ def latency(
     """
     fn = "latency"
     data = _float(_check_tensor(data, "data", fn))
+    for flag, name in ((clip, "clip"), (normalize, "normalize"), (linear, "linear"),
+                       (interpolate, "interpolate"), (bypass, "bypass")):
+        _check_bool(flag, name, fn)
+    _check_epsilon(epsilon, fn)
     steps, threshold, tau, fst = _check_latency_args(
         data, num_steps, threshold, tau, first_spike_time, fn, bypass=bypass, normalize=normalize)
     on = _check_number(on_target, "on_target", fn)
@@ -401,6 +417,8 @@ def delta(
         raise ValueError(
             f"{fn}: data must be time-first [T, ...] with T >= 1, got {tuple(data.shape)}"
         )
+    _check_bool(padding, "padding", fn)
+    _check_bool(off_spike, "off_spike", fn)
     thr = _check_number(threshold, "threshold", fn)
     if thr < 0:
         raise ValueError(f"{fn}: threshold must be >= 0 (a change of at least this much "
@@ -633,7 +651,12 @@ def rate_interpolate(
     off = _check_number(off_target, "off_target", fn)
     _check_number(epsilon, "epsilon", fn)
     out = torch.full((steps,), off, dtype=torch.get_default_dtype())
-    times = sorted({int(t) for t in spike_time.flatten().tolist()})
+    given = spike_time.flatten().tolist()
+    frac = [t for t in given if not (isinstance(t, int) or float(t).is_integer())]
+    if frac:
+        raise ValueError(f"{fn}: spike_time must hold whole step numbers, got {frac[:5]}; "
+                         "round them first (e.g. spike_time.round())")
+    times = sorted({int(t) for t in given})
     if times and (times[0] < 0 or times[-1] >= steps):
         raise ValueError(f"{fn}: spike_time must lie in [0, {steps - 1}], got {times}")
     prev = -1
@@ -685,6 +708,7 @@ def targets_rate(
         generator: random generator for the random patterns. Default: None.
     """
     fn = "targets_rate"
+    _check_bool(interpolate, "interpolate", fn)
     targets, c = _check_targets(targets, num_classes, fn)
     cr = _check_number(correct_rate, "correct_rate", fn)
     ir = _check_number(incorrect_rate, "incorrect_rate", fn)

@@ -20,14 +20,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._validate import check_int, check_number, value_checks_enabled
+from ._validate import check_bool, check_int, check_number, value_checks_enabled
 
 __all__ = [
     "REDUCTIONS",
     "first_spike_time",
     "nth_spike_times",
     "snap_spike_times",
-    "population_code",
+    "population_code", "check_class_count",
     "CERateLoss",
     "CECountLoss",
     "CEMaxMembraneLoss",
@@ -85,6 +85,16 @@ def check_labels(targets: Any, batch: int, num_classes: int, fn: str) -> Tensor:
             f"classes, got values in [{int(targets.min())}, {int(targets.max())}]"
         )
     return targets.long()
+
+
+def check_class_count(num_classes: int | None, population: bool, outputs: int, fn: str) -> None:
+    """Without a population code every output is a class: a ``num_classes`` given anyway must
+    say so (instead of being ignored)."""
+    if num_classes is not None and not population and num_classes != outputs:
+        raise ValueError(
+            f"{fn}: num_classes={num_classes} but the record has {outputs} outputs; without "
+            "population_code=True every output is one class (pass population_code=True to sum "
+            "groups of outputs per class, or leave num_classes out)")
 
 
 def population_code(record: Tensor, num_classes: int, fn: str = "population_code") -> Tensor:
@@ -150,6 +160,7 @@ class _SpikeLoss(nn.Module):
         c = self.num_classes if self.population else record.shape[-1]
         assert c is not None
         owner = type(self).__name__
+        check_class_count(self.num_classes, self.population, record.shape[-1], owner)
         if self.weight is not None and self.weight.shape[0] != c:
             raise ValueError(
                 f"{owner}: weight has {self.weight.shape[0]} entries but there are {c} classes"
@@ -440,8 +451,8 @@ class MSETemporalLoss(_SpikeLoss):
                  weight: Tensor | None = None) -> None:
         super().__init__(reduction, weight)
         owner = type(self).__name__
-        self.target_is_time = bool(target_is_time)
-        self.multi_spike = bool(multi_spike)
+        self.target_is_time = check_bool(target_is_time, "target_is_time", owner)
+        self.multi_spike = check_bool(multi_spike, "multi_spike", owner)
         self.tolerance = check_number(tolerance, "tolerance", owner)
         if self.tolerance < 0:
             raise ValueError(f"{owner}: tolerance must be >= 0, got {tolerance!r}")
@@ -495,6 +506,12 @@ class MSETemporalLoss(_SpikeLoss):
                 [hot * on + (1 - hot) * off for on, off in zip(ons, offs, strict=True)])
             if not self.multi_spike:
                 target = target[0]
+        if value_checks_enabled() and bool(((target < -steps) | (target > steps - 1)).any()):
+            src = "targets" if self.target_is_time else "on_target/off_target"
+            raise ValueError(
+                f"{owner}: target spike times ({src}) must lie in [-T, T-1] = [{-steps}, "
+                f"{steps - 1}] for this record of T={steps} steps (negative times count from "
+                f"the end), got values from {target.min().item():g} to {target.max().item():g}")
         target = torch.where(target < 0, target + steps, target)
         count = target.shape[0] if self.multi_spike else 1
         times = _FirstSpikeTimes.apply(rec, count)

@@ -13,10 +13,17 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._losses import _FirstSpikeTimes, check_labels, check_record, population_code
+from ._losses import (
+    _FirstSpikeTimes,
+    check_class_count,
+    check_labels,
+    check_record,
+    population_code,
+)
 from ._monitor import register_run_hook
 from ._neuron import Neuron
-from ._validate import check_number
+from ._validate import check_bool, check_number
+from .plasticity import _pad_input
 
 __all__ = [
     "accuracy_rate",
@@ -50,6 +57,8 @@ def accuracy_rate(
     """
     fn = "accuracy_rate"
     rec = check_record(spk_rec, "spk_rec", fn)
+    check_bool(population_code, "population_code", fn)
+    check_class_count(num_classes, population_code, rec.shape[-1], fn)
     counts = rec.sum(0)
     if population_code:
         if num_classes is None:
@@ -86,7 +95,15 @@ def firing_rate(spk_rec: Tensor, dim: int | tuple[int, ...] | None = 0) -> Tenso
     (``dim=None``)."""
     if not isinstance(spk_rec, Tensor) or not spk_rec.is_floating_point():
         raise TypeError("firing_rate: spk_rec must be a floating-point tensor [T, ...]")
-    return spk_rec.mean() if dim is None else spk_rec.mean(dim)
+    if dim is None:
+        return spk_rec.mean()
+    dims = (dim,) if isinstance(dim, int) and not isinstance(dim, bool) else dim
+    n = spk_rec.dim()
+    if not isinstance(dims, tuple) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and -n <= d < n for d in dims):
+        raise ValueError(f"firing_rate: dim must be None, or an int or tuple of ints in "
+                         f"[{-n}, {n - 1}] for a {n}-dim spk_rec, got {dim!r}")
+    return spk_rec.mean(dim)
 
 
 class L1RateSparsity(nn.Module):
@@ -196,8 +213,9 @@ def _conv_synops(m: nn.Module, x: Tensor) -> int:
     """Synaptic operations of a convolution: the exact number of non-zero input taps."""
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[m.weight.dim() - 2]
     w = torch.ones_like(m.weight, dtype=x.dtype)
-    nz = (x != 0).to(x.dtype)
-    out = conv(nz, w, stride=m.stride, padding=m.padding, dilation=m.dilation, groups=m.groups)
+    # padded as the layer pads (circular, reflect and replicate padding repeat inputs)
+    nz = _pad_input(m, (x != 0).to(x.dtype))
+    out = conv(nz, w, stride=m.stride, padding=0, dilation=m.dilation, groups=m.groups)
     return int(out.sum().item())
 
 

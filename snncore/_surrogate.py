@@ -8,6 +8,7 @@ backends and the IPU path all use that one function.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -45,17 +46,30 @@ def heaviside(x: Tensor) -> Tensor:
     return (x > 0).to(x.dtype)
 
 
-def _positive(name: str, value: float, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or value <= 0:
-        raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+def _real(name: str, value: Any, owner: str, what: str) -> float:
+    """A real number given as a Python or NumPy number or a one-element tensor; bools and
+    anything else raise a TypeError naming ``name``."""
+    if isinstance(value, Tensor) and value.numel() == 1 and not value.is_complex() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be {what} (a real number), got "
+                        f"{type(value).__name__} {value!r}")
     return float(value)
+
+
+def _positive(name: str, value: float, owner: str) -> float:
+    v = _real(name, value, owner, "a finite number > 0")
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+    return v
 
 
 def _finite(name: str, value: float, owner: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    v = _real(name, value, owner, "a finite number")
+    if not math.isfinite(v):
         raise ValueError(f"{owner}: {name} must be a finite number, got {value!r}")
-    return float(value)
+    return v
 
 
 class _SpikeFunction(torch.autograd.Function):
@@ -333,7 +347,14 @@ class Custom(Surrogate):
         self.label = name
 
     def derivative(self, x: Tensor) -> Tensor:
-        return self._fn(x)
+        d = self._fn(x)
+        if isinstance(d, Tensor) and d.dim() > 0 and d.shape != x.shape:
+            # a broadcast derivative would be summed back to x's shape by autograd: wrong values
+            raise ValueError(
+                f"custom surrogate: derivative({getattr(self._fn, '__name__', 'fn')}) returned "
+                f"shape {tuple(d.shape)} for an input of shape {tuple(x.shape)}; it must return "
+                "a tensor of the input's shape (or a scalar)")
+        return d
 
     def params(self) -> dict[str, Any]:  # type: ignore[override]
         return {"derivative": getattr(self._fn, "__name__", repr(self._fn))}

@@ -31,6 +31,9 @@ from ._neuron import reset as reset_module
 
 __all__ = ["BPTTResult", "MODES", "bptt", "truncated_bptt", "detach_state", "fit"]
 
+#: the keys fit() writes into each epoch's record itself
+_RECORD_KEYS = frozenset({"epoch", "loss", "seconds", "eval"})
+
 logger = logging.getLogger("snncore.training")
 
 MODES = ("stateful", "step", "sequence")
@@ -424,6 +427,12 @@ def fit(
         if eval_fn is not None:
             result = eval_fn(model)
             if isinstance(result, Mapping):
+                clash = sorted(str(k_) for k_ in result if str(k_) in _RECORD_KEYS)
+                if clash:
+                    raise ValueError(
+                        f"fit: eval_fn returned the keys {clash}, which name the training "
+                        f"record's own values {sorted(_RECORD_KEYS)}; rename them (e.g. "
+                        f"'val_{clash[0]}')")
                 record.update({str(k_): float(v) for k_, v in result.items()})
             else:
                 record["eval"] = float(result)

@@ -409,6 +409,7 @@ def _build_from_metadata(node: Any, m: dict[str, Any], ctx: ImportContext) -> nn
         if module.recurrent is not None:
             src = _import_affine(rec, ctx) if isinstance(rec, (nir.Affine, nir.Linear)) \
                 else _import_conv(rec, ctx)
+            module.recurrent.to(ctx.dtype)  # the weights in the import's dtype, like the others
             with torch.no_grad():
                 for name, p in module.recurrent.named_parameters():
                     p.copy_(getattr(src, name).to(p.dtype))
@@ -434,23 +435,28 @@ def _plain_mismatch(node: Any, module: nn.Module, m: dict[str, Any],
     shape = tuple(int(i) for i in np.asarray(m.get("shape", ())).reshape(-1))
     fresh = _export_neuron(module, ExportContext(ctx.dt, ctx.discretization, shape, ctx.name,
                                                  lambda _r: None, np.float64))
-    for attr in ("tau", "tau_mem", "tau_syn", "r", "v_threshold", "w_in"):
-        a, b = _plain_attr(node, attr), _plain_attr(fresh, attr)
-        if a is None and b is None:
-            continue
+    given, expected = _plain_arrays(node), _plain_arrays(fresh)
+    for key in sorted(set(given) | set(expected)):
+        a, b = given.get(key), expected.get(key)
         if a is None or b is None or a.shape != b.shape or not np.allclose(
                 a, b, rtol=1e-5, atol=0):
-            return (f"its plain NIR parameter {attr!r} no longer matches its snncore metadata "
+            return (f"its plain NIR parameter {key!r} no longer matches its snncore metadata "
                     "(was the file edited?)")
     return None
 
 
-def _plain_attr(node: Any, attr: str) -> np.ndarray | None:
-    target = node
+def _plain_arrays(node: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every numeric parameter of ``node`` (of each node of a subgraph, as ``"name.attr"``):
+    what a reader of the plain file uses, so all of it must agree with the metadata."""
     if isinstance(node, nir.NIRGraph):
-        target = node.nodes.get("lif")
-    v = getattr(target, attr, None)
-    return None if v is None else _f64(v)
+        out: dict[str, np.ndarray] = {}
+        for name, sub in node.nodes.items():
+            out.update(_plain_arrays(sub, f"{prefix}{name}."))
+        return out
+    skip = {"metadata", "input_type", "output_type"}  # and shapes: type information
+    return {f"{prefix}{k}": _f64(v) for k, v in vars(node).items()
+            if k not in skip and "shape" not in k and isinstance(v, np.ndarray)
+            and v.dtype.kind in "fiu"}
 
 
 # =============================================================================================

@@ -19,7 +19,7 @@ from ._builtin import FORMAT, METADATA_KEY
 from ._errors import NIRError, NIRExportWarning, NIRFormatError, NIRMappingError
 from ._graph import load_graph, plan_graph, shape_of
 from ._module import NIRModule
-from ._registry import HOOK_NAME, ExportContext, ImportContext, mappings
+from ._registry import HOOK_NAME, ExportContext, ImportContext, mappings, overridden
 
 __all__ = ["export_to_nir", "import_from_nir", "write", "read", "DISCRETIZATIONS"]
 
@@ -155,11 +155,31 @@ def read(path: str | os.PathLike[str]) -> nir.NIRGraph:
 # export
 # =============================================================================================
 def _chain(model: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module]]:
-    if isinstance(model, (snncore.Sequential, nn.Sequential)):
+    # a container traced as the chain of its children: only with the base class's forward
+    # (a subclass with its own, e.g. a residual block, is a module that needs a mapping)
+    base = snncore.Sequential if isinstance(model, snncore.Sequential) else nn.Sequential
+    if isinstance(model, (snncore.Sequential, nn.Sequential)) and not overridden(model, base):
         for name, child in model.named_children():
             yield from _chain(child, f"{prefix}{name}_")
     else:
         yield prefix[:-1] if prefix else type(model).__name__.lower(), model
+
+
+def _why_unmapped(module: nn.Module) -> str:
+    """Why no mapping applies, for the error."""
+    if isinstance(module, (snncore.Sequential, nn.Sequential)):
+        return ("its class overrides forward() of its Sequential base, so it is not traced as "
+                "a chain of its layers")
+    for cls in type(module).__mro__[1:]:
+        if mappings().export_mapping_of(cls) is not None:
+            method = overridden(module, cls)
+            return (f"its class overrides {method}() of {cls.__qualname__}, so the mapping of "
+                    f"{cls.__qualname__} would not describe what it computes")
+    if isinstance(module, snncore.Neuron):
+        fields = ", ".join(getattr(getattr(module, "State", None), "_fields", ()) or ("?",))
+        return (f"its dynamics (state: {fields}) have no NIR node; NIR's neuron nodes are LIF, "
+                "CubaLIF, IF, LI, CubaLI, I and Integrator")
+    return "NIR has no node for it"
 
 
 def _model_dtype(model: nn.Module, sample: Tensor | None) -> Any:
@@ -230,9 +250,11 @@ def export_to_nir(model: nn.Module, shape_or_sample: Any, *, dt: float,
         if found is None:
             raise NIRMappingError(
                 f"export_to_nir: module {name!r} ({type(module).__module__}."
-                f"{type(module).__qualname__}) has no NIR export mapping; a plugin can add one "
-                f"through the {HOOK_NAME!r} hook (registry.register_export(ModuleType, fn)); "
-                "only snn.Sequential / nn.Sequential chains of mapped modules are traced")
+                f"{type(module).__qualname__}) has no NIR export mapping: "
+                f"{_why_unmapped(module)}"
+                f"; a plugin can add one through the {HOOK_NAME!r} hook "
+                "(registry.register_export(ModuleType, fn)); only snn.Sequential / nn.Sequential "
+                "chains of mapped modules are traced")
         fn, _plugin = found
         own: list[str] = []
         ctx = ExportContext(dt, discretization, shape, name, own.append, out_dtype)

@@ -156,7 +156,43 @@ def plan_graph(graph: nir.NIRGraph, keep: Iterable[str] = ()) -> Plan:
             raise NIRFormatError(f"node {n!r} ({type(nodes[n]).__name__}) has no incoming edge; "
                                  "connect it or remove it")
     blocks = _blocks(order, edges)
+    _warn_delayed_readers(nodes, edges, delayed, blocks)
     return Plan(nodes, order, inputs, ins_g, outs_g, blocks)
+
+
+def _warn_delayed_readers(nodes: dict[str, Any], edges: list[tuple[str, str]],
+                          delayed: set[tuple[str, str]], blocks: list[list[str]]) -> None:
+    """A stateless node after a cycle's delayed edge computes on the previous step's values;
+    when it also feeds a node outside the cycle, that reader gets the previous step too (not
+    what a duplicate of the node would give it): say so."""
+    import warnings
+
+    from ._errors import NIRImportWarning
+
+    block_of = {n: i for i, block in enumerate(blocks) for n in block}
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        if (a, b) not in delayed:
+            succ[a].append(b)
+    for a, b in sorted(delayed):
+        if not is_stateful(nodes[a]) or is_stateful(nodes[b]):
+            continue  # a delay on a cycle's own back edge
+        seen, todo = set(), [b]
+        while todo:
+            s = todo.pop()
+            if s in seen or is_stateful(nodes[s]):
+                continue
+            seen.add(s)
+            for r in succ[s]:
+                if block_of.get(r) != block_of[b]:
+                    warnings.warn(
+                        f"snn_nir: node {s!r} is on a recurrent cycle that is delayed on the edge "
+                        f"{a!r} -> {b!r}, and it also feeds {r!r} outside the cycle, which "
+                        f"therefore reads {s!r}'s value computed from the previous step; give "
+                        f"{r!r} its own copy of {s!r} in the graph if it should see the current "
+                        "step", NIRImportWarning, stacklevel=4)
+                else:
+                    todo.append(r)
 
 
 def _flatten(graph: nir.NIRGraph, prefix: str, nodes: dict[str, Any],
@@ -251,7 +287,8 @@ def _order(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str
            ) -> tuple[list[str], set[tuple[str, str]]]:
     """The evaluation order and the delayed edges.
 
-    A depth-first search from the inputs (successors in edge order) finds the back edges, one
+    A depth-first search from the inputs (roots and successors in name order, so that the
+    order of nodes and edges in a file cannot change the result) finds the back edges, one
     per cycle it closes. Each such cycle is delayed on the edge leaving its last stateful node
     (so the stateless layers of a cycle act, in the current step, on the previous step's
     spikes); a cycle without a stateful node keeps the delay on its back edge. The order is a
@@ -260,11 +297,13 @@ def _order(nodes: dict[str, Any], edges: list[tuple[str, str]], starts: list[str
     succ: dict[str, list[str]] = {n: [] for n in nodes}
     for a, b in edges:
         succ[a].append(b)
+    for targets in succ.values():
+        targets.sort()
     state: dict[str, int] = {}  # 1 open, 2 done
     parent: dict[str, str] = {}
     post: list[str] = []
     back: list[tuple[str, str]] = []
-    for root in starts + [n for n in nodes if n not in starts]:
+    for root in sorted(starts) + sorted(n for n in nodes if n not in starts):
         if root in state:
             continue
         stack = [(root, iter(succ[root]))]

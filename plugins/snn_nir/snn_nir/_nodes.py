@@ -95,7 +95,13 @@ class Delay(nn.Module):
         y = hist.gather(0, idx).squeeze(0)
         return y, hist[: self.depth]
 
-    def run(self, x_seq: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """One step, as a neuron's ``forward``: ``(y, state)``. It mixes time steps, so it
+        cannot be a stateless layer of ``snn.Sequential`` (which folds time into the batch);
+        an imported :class:`NIRModule` runs it step by step, and :meth:`run` over a sequence."""
+        return self.step(x, state)
+
+    def run(self, x_seq: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ys = []
         for x in x_seq.unbind(0):
             y, state = self.step(x, state)

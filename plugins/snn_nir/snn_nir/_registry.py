@@ -115,6 +115,17 @@ class _Mapping:
     plugin: str
 
 
+def overridden(module: nn.Module, base: type) -> str:
+    """The method through which ``module``'s class computes differently from ``base`` (a
+    class it derives from): a neuron's ``step``, any other module's ``forward``; "" if none.
+    A mapping (or the chain tracing) of ``base`` does not describe such a subclass."""
+    import snncore
+
+    name = "step" if isinstance(module, snncore.Neuron) else "forward"
+    mine, theirs = getattr(type(module), name, None), getattr(base, name, None)
+    return name if mine is not theirs else ""
+
+
 class MappingRegistry:
     """Export mappings keyed by module class, import mappings keyed by NIR node type name."""
 
@@ -160,12 +171,18 @@ class MappingRegistry:
         return other
 
     def export_mapping(self, module: nn.Module) -> tuple[ExportFn, str] | None:
-        """The most specific export mapping for ``module`` and its provider, or None."""
+        """The most specific export mapping for ``module`` and its provider, or None (also for
+        a subclass of a mapped class that computes something else: see :func:`overridden`)."""
         for cls in type(module).__mro__:
             m = self._export.get(cls)
             if m is not None:
-                return m.fn, m.plugin
+                return None if overridden(module, cls) else (m.fn, m.plugin)
         return None
+
+    def export_mapping_of(self, cls: type) -> ExportFn | None:
+        """The export mapping registered for exactly ``cls``, or None."""
+        m = self._export.get(cls)
+        return m.fn if m is not None else None
 
     def import_mapping(self, node: nir.NIRNode) -> tuple[ImportFn, str] | None:
         """The import mapping for ``node``'s type and its provider, or None."""

@@ -11,11 +11,17 @@ from snncore import metrics as _m
 __all__ = ["accuracy_rate", "accuracy_temporal"]
 
 
+def _classes(population_code: Any, num_classes: Any) -> Any:
+    """snnTorch reads ``num_classes`` only with a population code (False means none)."""
+    return (num_classes or None) if population_code is True else None
+
+
 def accuracy_rate(spk_out: Tensor, targets: Tensor, population_code: bool = False,
                   num_classes: Any = False) -> Tensor:
     """Fraction of samples whose most active output (spike count over ``[T, B, C]``) is the
     target class."""
-    return _m.accuracy_rate(spk_out, targets, population_code, num_classes or None)
+    return _m.accuracy_rate(spk_out, targets, population_code,
+                            _classes(population_code, num_classes))
 
 
 def accuracy_temporal(spk_out: Tensor, targets: Tensor) -> Tensor:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from snncore import losses as _l
 
 from ..._warn import warn_difference
+from .acc import _classes
 
 __all__ = [
     "LossFunctions", "ce_rate_loss", "ce_count_loss", "ce_max_membrane_loss", "mse_count_loss",
@@ -47,7 +48,8 @@ class ce_rate_loss(LossFunctions, _l.CERateLoss):
             warn_difference("functional.ce_rate_loss(population_code=True)",
                             "the groups are summed before the cross-entropy; snnTorch fails "
                             "without weight and ignores the groups", stacklevel=3)
-        super().__init__(population_code, num_classes or None, reduction, weight)
+        super().__init__(population_code, _classes(population_code, num_classes),
+                         reduction, weight)
 
 
 class ce_count_loss(LossFunctions, _l.CECountLoss):
@@ -56,7 +58,8 @@ class ce_count_loss(LossFunctions, _l.CECountLoss):
     def __init__(self, population_code: bool = False, num_classes: Any = False,
                  reduction: str = "mean", weight: Tensor | None = None) -> None:
         self._compat_check_weight(weight, "ce_count_loss")
-        super().__init__(population_code, num_classes or None, reduction, weight)
+        super().__init__(population_code, _classes(population_code, num_classes),
+                         reduction, weight)
 
 
 class ce_max_membrane_loss(LossFunctions, _l.CEMaxMembraneLoss):
@@ -78,7 +81,8 @@ class mse_count_loss(LossFunctions, _l.MSECountLoss):
             warn_difference("functional.mse_count_loss(fractional rates)",
                             "target counts are T·rate exactly; snnTorch truncates them to "
                             "integers (int(T·rate))", stacklevel=3)
-        super().__init__(correct_rate, incorrect_rate, population_code, num_classes or None,
+        super().__init__(correct_rate, incorrect_rate, population_code,
+                         _classes(population_code, num_classes),
                          reduction, weight)
 
 

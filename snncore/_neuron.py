@@ -360,11 +360,12 @@ class Neuron(nn.Module):
         Learnable decays (range [0, 1]) are not checked: the update uses them clamped to [0, 1]
         (:meth:`param` with ``clamp01``). Any other learnable parameter with a range (e.g. the
         threshold, > 0) outside it raises a ``ValueError`` naming it. Called by :meth:`prepare`
-        (once per :meth:`run` or single step); skipped while ``torch.compile`` or ``torch.func``
-        transforms trace the model."""
+        (once per :meth:`run` or single step); skipped while ``torch.compile``, ``torch.func``
+        transforms or a backend's graph compiler (:meth:`Backend.graph_tracing`, e.g. poptorch)
+        trace the model."""
         ranges = self.__dict__.get("_param_ranges")
-        if not ranges or not self._parameters or _backends.tracing():
-            return
+        if not ranges or not self._parameters or _backends.graph_tracing():
+            return  # nothing learned, or a graph compiler (e.g. poptorch) traces the values
         for name, spec in ranges.items():
             p = self._parameters.get(name)
             if p is None or spec[1] == 1.0:

@@ -186,3 +186,30 @@ def test_loss_signatures_match():
         sa = inspect.signature(a.__init__ if inspect.isclass(a) else a).parameters
         sb = inspect.signature(b.__init__ if inspect.isclass(b) else b).parameters
         assert list(sa) == list(sb), name
+
+
+@pytest.mark.parametrize("name,attr,backward", [
+    ("OutputMonitor", "function_on_output", False),
+    ("InputMonitor", "function_on_input", False),
+    ("GradInputMonitor", "function_on_grad_input", True),
+    ("GradOutputMonitor", "function_on_grad_output", True),
+])
+def test_a_monitor_function_reassigned_after_construction_is_used(name, attr, backward):
+    """snnTorch's hooks read the monitor's function when they fire."""
+    import snntorch.functional.probe as SP
+
+    import snn_compat.snntorch.functional.probe as CP
+
+    recs = []
+    for probe in (SP, CP):
+        net = nn.Sequential(nn.Linear(2, 2))
+        nn.init.ones_(net[0].weight)
+        nn.init.zeros_(net[0].bias)
+        m = getattr(probe, name)(net, instance=nn.Linear)
+        setattr(m, attr, lambda v: (v[0] if isinstance(v, tuple) else v) * 10)
+        x = torch.ones(1, 2, requires_grad=True)
+        out = net(x)
+        if backward:
+            out.sum().backward()
+        recs.append(m.records[0])
+    close(recs[0], recs[1])

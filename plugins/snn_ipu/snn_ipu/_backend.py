@@ -22,25 +22,37 @@ _IPU_DTYPES = (torch.float32, torch.float16)
 def unrolled(neuron: extend.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
     """Spikes ``[T, ...]`` and the final state from a Python loop of ``neuron.step`` calls with the
     traceable spike (tracing unrolls the loop into ``T`` copies of the step)."""
+    spk, state, _ = unrolled_record(neuron, x_seq, state, ())
+    return spk, state
+
+
+def unrolled_record(neuron: extend.Neuron, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+                    ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+    """:func:`unrolled`, also returning the state ``fields`` after every step ``[T, ...]``."""
     with ipu_safe(neuron):
-        spikes = []
+        spikes: list[Tensor] = []
+        kept: dict[str, list[Tensor]] = {f: [] for f in fields}
         for x in x_seq.unbind(0):
             spk, state = neuron.step(x, state)
             spikes.append(spk)
-        return torch.stack(spikes), state
+            for f in fields:
+                kept[f].append(getattr(state, f))
+        return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
 
 
 class _NeuronProgram(nn.Module):
     """What the backend hands to ``poptorch.inferenceModel``: batch-first in and out, because
     poptorch treats dim 0 of every input and output as the batch."""
 
-    def __init__(self, neuron: extend.Neuron) -> None:
+    def __init__(self, neuron: extend.Neuron, record: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.neuron = neuron
+        self.record = record
 
     def forward(self, x_bf: Tensor, *fields: Tensor) -> tuple[Tensor, ...]:
-        spk, state = unrolled(self.neuron, time_first(x_bf), self.neuron.State(*fields))
-        return (batch_first(spk), *state)
+        spk, state, rec = unrolled_record(self.neuron, time_first(x_bf),
+                                          self.neuron.State(*fields), self.record)
+        return (batch_first(spk), *state, *(batch_first(rec[f]) for f in self.record))
 
 
 class IPUBackend(extend.Backend):
@@ -85,29 +97,43 @@ class IPUBackend(extend.Backend):
         poptorch = load_poptorch()
         if poptorch.isRunningOnIpu():
             return unrolled(neuron, x_seq, state)
-        return self._run_on_device(poptorch, neuron, x_seq, state)
+        spk, fin, _ = self._run_on_device(poptorch, neuron, x_seq, state, ())
+        return spk, fin
+
+    def record(self, neuron: extend.Neuron, x_seq: Tensor, state: Any, fields: tuple[str, ...]
+               ) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        """As :meth:`run`: unrolled with the traceable spike inside a poptorch trace, else one
+        IPU inference program that also returns the recorded fields."""
+        poptorch = load_poptorch()
+        if poptorch.isRunningOnIpu():
+            return unrolled_record(neuron, x_seq, state, fields)
+        return self._run_on_device(poptorch, neuron, x_seq, state, fields)
 
     def _run_on_device(self, poptorch: Any, neuron: extend.Neuron, x_seq: Tensor,
-                       state: Any) -> tuple[Tensor, Any]:
+                       state: Any, fields: tuple[str, ...]
+                       ) -> tuple[Tensor, Any, dict[str, Tensor]]:
         needs_grad = torch.is_grad_enabled() and (
             x_seq.requires_grad or any(t.requires_grad for t in state)
             or any(p.requires_grad for p in neuron.parameters()))
         if needs_grad:
             raise extend.BackendUnavailableError(
-                f"backend 'ipu' runs {type(neuron).__name__}.run() as IPU inference and returns "
+                f"backend 'ipu' runs {type(neuron).__name__}.{'record' if fields else 'run'}() "
+                "as IPU inference and returns "
                 "no gradients to the host, but autograd needs them here (the input, the state or "
                 "a parameter requires grad); call it under torch.no_grad(), or train on the IPU "
                 "with snn_ipu.training_model(model, loss_fn, optimizer)"
             )
         signature = (tuple(x_seq.shape), x_seq.dtype, tuple(tuple(t.shape) for t in state),
-                     neuron.training)
+                     neuron.training, fields)
         cached = self._programs.get(neuron)
         if cached is not None and cached[0] == signature:
             executor = cached[1]
         else:
             if cached is not None:
                 cached[1].destroy()
-            executor = poptorch.inferenceModel(_NeuronProgram(neuron), poptorch.Options())
+            executor = poptorch.inferenceModel(_NeuronProgram(neuron, fields), poptorch.Options())
             self._programs[neuron] = (signature, executor)
-        spk_bf, *fields = executor(batch_first(x_seq), *state)
-        return time_first(spk_bf), neuron.State(*fields)
+        spk_bf, *outs = executor(batch_first(x_seq), *state)
+        n = len(neuron.State._fields)
+        rec = {f: time_first(r) for f, r in zip(fields, outs[n:], strict=True)}
+        return time_first(spk_bf), neuron.State(*outs[:n]), rec

@@ -34,7 +34,8 @@ class TraceableSurrogate(extend.Surrogate):
 
     Wraps any :class:`snncore.Surrogate` and keeps its parameters and ``derivative``; calling it
     returns :math:`\operatorname{sg}[H(x)] + (x - \operatorname{sg}[x])\,\operatorname{sg}[h(x)]`,
-    equal to ``inner(x)`` in value and gradient.
+    equal to ``inner(x)`` in value and gradient; a surrogate that overrides ``__call__`` (its
+    own spike function) is called as it is.
 
     Args:
         inner: the surrogate whose derivative is used.
@@ -64,6 +65,10 @@ class TraceableSurrogate(extend.Surrogate):
         return self.inner.params()
 
     def __call__(self, x: Tensor) -> Tensor:
+        if type(self.inner).__call__ is not extend.Surrogate.__call__:
+            # a surrogate with its own spike function: that function, as on every other path
+            # (traceable when it is made of plain ops; check_model names anything else)
+            return self.inner(x)
         xd = x.detach()
         return extend.heaviside(xd) + (x - xd) * self.inner.derivative(xd).detach()
 

@@ -101,8 +101,8 @@ class _HookMonitor(BaseMonitor):
     _hook = "register_forward_hook"
     _pick = 2
 
-    def _setup(self, net: nn.Module, instance: Any, fn: Callable) -> None:
-        self._fn = fn
+    def _setup(self, net: nn.Module, instance: Any, attr: str) -> None:
+        self._fn_attr = attr  # read when the hook fires: reassigning it works, as in snnTorch
         self._watch(net, instance,
                     lambda m, name: getattr(m, self._hook)(self.create_hook(name)))
 
@@ -110,7 +110,8 @@ class _HookMonitor(BaseMonitor):
         """The hook recording layer ``name``."""
         def hook(m: nn.Module, first: Any, second: Any) -> None:
             if self.is_enable():
-                self._record(name, self._fn(unpack_len1_tuple((m, first, second)[self._pick])))
+                fn = getattr(self, self._fn_attr)
+                self._record(name, fn(unpack_len1_tuple((m, first, second)[self._pick])))
         return hook
 
 
@@ -121,7 +122,7 @@ class OutputMonitor(_HookMonitor):
                  function_on_output: Callable = _identity) -> None:
         super().__init__()
         self.function_on_output = function_on_output
-        self._setup(net, instance, function_on_output)
+        self._setup(net, instance, "function_on_output")
 
 
 class InputMonitor(_HookMonitor):
@@ -133,7 +134,7 @@ class InputMonitor(_HookMonitor):
                  function_on_input: Callable = _identity) -> None:
         super().__init__()
         self.function_on_input = function_on_input
-        self._setup(net, instance, function_on_input)
+        self._setup(net, instance, "function_on_input")
 
 
 class AttributeMonitor(BaseMonitor):
@@ -173,7 +174,7 @@ class GradInputMonitor(_HookMonitor):
                  function_on_grad_input: Callable = _identity) -> None:
         super().__init__()
         self.function_on_grad_input = function_on_grad_input
-        self._setup(net, instance, function_on_grad_input)
+        self._setup(net, instance, "function_on_grad_input")
 
 
 class GradOutputMonitor(_HookMonitor):
@@ -186,4 +187,4 @@ class GradOutputMonitor(_HookMonitor):
                  function_on_grad_output: Callable = _identity) -> None:
         super().__init__()
         self.function_on_grad_output = function_on_grad_output
-        self._setup(net, instance, function_on_grad_output)
+        self._setup(net, instance, "function_on_grad_output")

@@ -27,14 +27,24 @@ def record():
     }
 
 
+def _panels(fig):
+    """The heatmap panels (not their colour bars)."""
+    return [ax for ax in fig.axes if ax.get_ylabel() == "neuron"]
+
+
+def _mesh(ax):
+    return np.asarray(ax.collections[0].get_array()).reshape(-1, len(ax.collections[0]
+                                                                     .get_coordinates()[0]) - 1)
+
+
 def test_heatmap_image_holds_the_rates(record, tmp_path):
     fig = snn_viz.firing_rate_heatmap(record, window=4)
-    panels = [ax for ax in fig.axes if ax.get_images()]
+    panels = _panels(fig)
     assert len(panels) == 2
     lif = record["lif1"].mean(1).reshape(5, 4, 10).mean(1)  # [T_w, N]
-    np.testing.assert_allclose(panels[0].get_images()[0].get_array(), lif.T.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_mesh(panels[0]), lif.T.numpy(), rtol=1e-6)
     conv = record["conv"].mean(1).reshape(20, -1).reshape(5, 4, 18).mean(1)
-    np.testing.assert_allclose(panels[1].get_images()[0].get_array(), conv.T.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_mesh(panels[1]), conv.T.numpy(), rtol=1e-6)
     assert "18 neurons" in panels[1].get_title()
     assert f"{float(record['lif1'].mean()):.3f}" in panels[0].get_title()
     assert_png_not_blank(snn_viz.save(fig, tmp_path / "heat.png"))
@@ -42,8 +52,7 @@ def test_heatmap_image_holds_the_rates(record, tmp_path):
 
 def test_heatmap_from_monitor_and_sample(record):
     fig = snn_viz.firing_rate_heatmap(RecordingMonitor(record), sample=2)
-    img = fig.axes[0].get_images()[0].get_array()
-    np.testing.assert_allclose(img, record["lif1"][:, 2].T.numpy())
+    np.testing.assert_allclose(_mesh(_panels(fig)[0]), record["lif1"][:, 2].T.numpy())
 
 
 def test_heatmap_from_snncore_monitor(tmp_path):
@@ -59,10 +68,9 @@ def test_heatmap_from_snncore_monitor(tmp_path):
     spikes = mon.stacked()
     assert {k: tuple(v.shape) for k, v in spikes.items()} == {"1": (15, 3, 16), "3": (15, 3, 4)}
     fig = snn_viz.firing_rate_heatmap(mon, window=3)
-    panels = [ax for ax in fig.axes if ax.get_images()]
+    panels = _panels(fig)
     for ax, rec in zip(panels, spikes.values(), strict=True):
-        np.testing.assert_allclose(ax.get_images()[0].get_array(),
-                                   snn_viz.layer_rates(rec, window=3).T)
+        np.testing.assert_allclose(_mesh(ax), snn_viz.layer_rates(rec, window=3).T)
     assert spikes["1"].sum() > 0
     assert_png_not_blank(snn_viz.save(fig, tmp_path / "monitor.png"))
     fig = snn_viz.firing_rate_heatmap(mon.stacked("mem"), colorbar_label="mean membrane")
@@ -72,6 +80,17 @@ def test_heatmap_from_snncore_monitor(tmp_path):
 def test_layer_rates_uneven_window():
     x = torch.arange(5.0).reshape(5, 1)  # [T, N]
     np.testing.assert_allclose(snn_viz.layer_rates(x, window=2), [[0.5], [2.5], [4.0]])
+
+
+def test_heatmap_with_a_shorter_last_bin():
+    x = torch.zeros(10, 2)
+    x[:, 0] = 1
+    x[9, 1] = 1
+    ax = _panels(snn_viz.firing_rate_heatmap({"l": x}, window=3))[0]
+    assert ax.get_xlim() == (0.0, 10.0)
+    edges = ax.collections[0].get_coordinates()[0, :, 0]
+    np.testing.assert_allclose(edges, [0, 3, 6, 9, 10])
+    assert "mean rate 0.550" in ax.get_title()  # the mean over all 10 steps
 
 
 @pytest.mark.parametrize(

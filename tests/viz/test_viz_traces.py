@@ -69,7 +69,7 @@ def test_traces_into_given_axes():
         ({"neurons": 1.5}, TypeError, "an int or a sequence of ints"),
         ({"spk": torch.zeros(40, 2, 5)}, ValueError, "same shape as mem"),
         ({"threshold": [1.0, 2.0]}, ValueError, "one value per neuron"),
-        ({"dt": 0}, ValueError, "dt must be > 0"),
+        ({"dt": 0}, ValueError, "dt must be a finite number > 0"),
     ],
 )
 def test_traces_bad_input(lif_run, kwargs, err, match):

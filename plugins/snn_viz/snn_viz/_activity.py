@@ -9,7 +9,15 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._data import ArrayLike, check_int, new_axes, select_neurons, spike_matrix, to_numpy
+from ._data import (
+    ArrayLike,
+    check_int,
+    check_positive,
+    new_axes,
+    select_neurons,
+    spike_matrix,
+    to_numpy,
+)
 
 __all__ = ["firing_rate_heatmap", "layer_rates", "isi_histogram", "inter_spike_intervals"]
 
@@ -85,33 +93,38 @@ def firing_rate_heatmap(
         title: figure title.
 
     Returns:
-        The Figure. Panel ``k``'s image holds :func:`layer_rates` of layer ``k`` transposed
-        (rows: neurons, columns: time bins); its title gives the layer's mean rate.
+        The Figure. Panel ``k``'s mesh (``ax.collections[0]``) holds :func:`layer_rates` of
+        layer ``k`` transposed (rows: neurons, columns: time bins, each drawn over the steps it
+        covers: the last one may be shorter); its title gives the layer's mean over all steps.
 
     Example::
 
         snn_viz.firing_rate_heatmap({"lif1": spk1, "lif2": spk2}, window=5)
     """
     layers = _as_mapping(record)
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     rates = {str(k): layer_rates(v, f"record[{k!r}]", sample=sample, window=window)
              for k, v in layers.items()}
+    steps = {str(k): int(np.shape(v)[0]) for k, v in layers.items()}
     import matplotlib.pyplot as plt
 
     fig, axs = plt.subplots(len(rates), 1, squeeze=False, layout="constrained",
                             figsize=(8.0, 0.8 + 2.2 * len(rates)))
     for ax, (name, r) in zip(axs[:, 0], rates.items(), strict=True):
-        t_end = r.shape[0] * window * dt
+        t = steps[name]
+        # bin edges in time: every bin `window` steps wide, the last one what is left of T
+        edges = np.minimum(np.arange(r.shape[0] + 1) * window, t) * dt
+        widths = np.diff(edges) / dt
         lo, hi = min(float(r.min()), 0.0), max(float(r.max()), 1e-12)
-        image = ax.imshow(r.T, aspect="auto", origin="lower", cmap=cmap, vmin=lo, vmax=hi,
-                          interpolation="nearest",
-                          extent=(0.0, t_end, -0.5, r.shape[1] - 0.5))
-        fig.colorbar(image, ax=ax, label=colorbar_label)
+        mesh = ax.pcolormesh(edges, np.arange(r.shape[1] + 1) - 0.5, r.T, cmap=cmap,
+                             vmin=lo, vmax=hi, shading="flat")
+        fig.colorbar(mesh, ax=ax, label=colorbar_label)
+        ax.set_xlim(0.0, t * dt)
         ax.set_ylabel("neuron")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(f"{name}: {r.shape[1]} neurons, mean rate {float(r.mean()):.3f}",
-                     fontsize="medium")
+        mean = float((r * widths[:, None]).sum() / (widths.sum() * r.shape[1]))
+        what = "mean rate" if colorbar_label == "spikes / step" else "mean"
+        ax.set_title(f"{name}: {r.shape[1]} neurons, {what} {mean:.3f}", fontsize="medium")
     axs[-1, 0].set_xlabel("time step" if dt == 1.0 else "time")
     if title:
         fig.suptitle(title)
@@ -123,8 +136,7 @@ def inter_spike_intervals(spk: ArrayLike, *, sample: int | None = None,
                           dt: float = 1.0) -> np.ndarray:
     """All inter-spike intervals of the chosen neurons (pooled), in units of ``dt``."""
     mat = spike_matrix(spk, "spk", sample)
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     idx = select_neurons(neurons, mat.shape[1])
     parts = [np.diff(np.flatnonzero(mat[:, n] != 0)) * dt for n in idx]
     return np.concatenate(parts) if parts else np.zeros(0)
@@ -173,6 +185,9 @@ def isi_histogram(
             bins = (np.arange(1, steps + 2) - 0.5) * dt
         elif isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
             bins = check_int(bins, "bins", 1)
+        elif isinstance(bins, (bool, float, str)) or not hasattr(bins, "__len__"):
+            raise TypeError(f"bins must be None, a number of bins (int >= 1) or a sequence of "
+                            f"bin edges, got {bins!r}")
         ax.hist(isi, bins=bins, color=color, edgecolor="white")
         cv = float(isi.std() / isi.mean()) if isi.mean() > 0 else float("nan")
         stats = f"n = {isi.size}, mean = {isi.mean():.3g}, CV = {cv:.2f}"

@@ -21,6 +21,12 @@ __all__ = ["training_dashboard", "history_columns", "save_demo_plots"]
 def history_columns(history: Any) -> dict[str, np.ndarray]:
     """``{key: values}`` from a list of per-epoch dicts or a dict of per-epoch lists."""
     if isinstance(history, Mapping):
+        bad = [k for k, v in history.items() if isinstance(v, (str, bytes)) or not isinstance(
+            v, (Sequence, np.ndarray)) and not hasattr(v, "tolist")]
+        if bad:
+            raise TypeError(f"history: a dict of per-epoch lists needs a list of values for every "
+                            f"key; {bad[0]!r} is a {type(history[bad[0]]).__name__} (pass "
+                            "[value] for one epoch, or a list of per-epoch dicts)")
         cols = {str(k): list(v) for k, v in history.items()}
     elif isinstance(history, Sequence) and not isinstance(history, (str, bytes)):
         if not history:

@@ -24,11 +24,15 @@ def to_numpy(x: ArrayLike, name: str) -> np.ndarray:
     """``x`` as a float64 NumPy array (torch tensors are detached and moved to the CPU)."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor without importing torch
         x = x.detach().cpu()
+        if x.is_complex():
+            raise TypeError(f"{name} must hold real numbers, got a {x.dtype} tensor")
         if x.is_floating_point() and x.dtype.itemsize < 4:  # bfloat16/half: NumPy lacks bf16
             x = x.float()
         x = x.numpy()
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be a torch.Tensor or a NumPy array, got {type(x).__name__}")
+    if np.iscomplexobj(x):
+        raise TypeError(f"{name} must hold real numbers, got complex values")
     try:
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -38,6 +42,18 @@ def to_numpy(x: ArrayLike, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def check_positive(value: Any, name: str) -> float:
+    """``value`` as a float: a finite real number > 0 (NumPy scalars too, not bools)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number > 0, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return v
 
 
 def check_int(value: Any, name: str, low: int, high: int | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -83,13 +84,23 @@ def animate_frames(
     polar = arr.ndim == 5 and arr.shape[2] == 2
     stack = frame_stack(arr, sample)
     interval = check_int(interval, "interval", 1)
-    lo = float(stack.min()) if vmin is None else float(vmin)
-    hi = float(stack.max()) if vmax is None else float(vmax)
+    for value, label in ((vmin, "vmin"), (vmax, "vmax")):
+        if value is not None and (isinstance(value, bool) or not isinstance(
+                value, numbers.Real) or not np.isfinite(float(value))):
+            raise ValueError(f"{label} must be a finite number or None, got {value!r}")
+    if vmin is not None and vmax is not None and not float(vmin) < float(vmax):
+        raise ValueError(f"vmin must be below vmax, got vmin={vmin!r}, vmax={vmax!r}")
+    # default limits include 0, so that a record spiking everywhere is not drawn as a silent one
+    lo = min(float(stack.min()), 0.0) if vmin is None else float(vmin)
+    hi = max(float(stack.max()), 0.0) if vmax is None else float(vmax)
     if polar and vmin is None and vmax is None:
         lim = max(abs(lo), abs(hi), 1e-12)
         lo, hi = -lim, lim
-    if hi <= lo:
-        hi = lo + 1.0
+    if hi <= lo:  # a constant record: one unit of range above (or below) the given limit
+        if vmax is None:
+            hi = lo + 1.0
+        else:
+            lo = hi - 1.0
     fig, ax = new_axes(ax, figsize=(4.5, 4.5))
     image = ax.imshow(stack[0], cmap=cmap or ("bwr" if polar else "gray"), vmin=lo, vmax=hi,
                       interpolation="nearest")

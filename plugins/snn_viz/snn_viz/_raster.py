@@ -10,7 +10,7 @@ from matplotlib.animation import FuncAnimation
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._data import ArrayLike, check_int, new_axes, spike_matrix
+from ._data import ArrayLike, check_int, check_positive, new_axes, spike_matrix
 
 __all__ = ["raster", "spike_count", "animate_spike_count"]
 
@@ -75,8 +75,7 @@ def raster(
         snn_viz.save(fig, "raster.png")
     """
     mat = spike_matrix(spk, "spk", sample)
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     t_steps, n = mat.shape
     classes = _class_labels(neuron_classes, n)
     fig, ax = new_axes(ax)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ def save(obj: Any, path: str | os.PathLike[str], *, dpi: float | None = None,
     path = Path(path)
     suffix = path.suffix.lower()
     for name, value in (("dpi", dpi), ("fps", fps)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)
                                   or not value > 0):
             raise ValueError(f"{name} must be a number > 0, got {value!r}")
     if isinstance(obj, Animation):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,7 +77,8 @@ def surrogate_shape(
         raise TypeError("surrogate parameters can only be given with a single surrogate name")
     objs = [resolve_surrogate(s, **params) for s in names]
     if (not isinstance(x_range, Sequence) or len(x_range) != 2
-            or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in x_range)
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    and np.isfinite(float(v)) for v in x_range)
             or not x_range[0] < x_range[1]):
         raise ValueError(f"x_range must be (low, high) finite numbers with low < high, "
                          f"got {x_range!r}")

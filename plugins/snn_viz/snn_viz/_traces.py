@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._data import ArrayLike, check_int, new_axes, select_neurons, spike_matrix, to_numpy
+from ._data import (
+    ArrayLike,
+    check_int,
+    check_positive,
+    new_axes,
+    select_neurons,
+    spike_matrix,
+    to_numpy,
+)
 
 __all__ = ["traces", "cur_mem_spk", "neuron_traces"]
 
@@ -127,14 +135,14 @@ def traces(
         spk, states = lif.trace(x)                   # x: [T, B, N]
         snn_viz.traces(states.mem, spk=spk, current=x, threshold=1.0, neurons=[0, 3])
     """
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     u = _series(mem, "mem", sample)
     series = {}
     if current is not None:
-        series["input current"] = _same_shape(_series(current, "current", sample), u, "current")
+        series["input current"] = _same_shape(_series(current, "current", sample), u,
+                                              "current", current, mem)
     series["membrane"] = u
-    s = None if spk is None else _same_shape(_series(spk, "spk", sample), u, "spk")
+    s = None if spk is None else _same_shape(_series(spk, "spk", sample), u, "spk", spk, mem)
     idx = select_neurons(neurons, u.shape[1], default_max=DEFAULT_MAX_NEURONS)
     return _grid(series, s, _thresholds(threshold, u.shape[1]), idx, dt, ax, title)
 
@@ -146,7 +154,14 @@ def _scalar(value: Any, name: str) -> float:
     return float(arr.reshape(-1)[0])
 
 
-def _same_shape(x: np.ndarray, ref: np.ndarray, name: str) -> np.ndarray:
+def _same_shape(x: np.ndarray, ref: np.ndarray, name: str, given: Any = None,
+                mem: Any = None) -> np.ndarray:
+    """``x`` (one sample's ``[T, N]``) if it has ``ref``'s shape, and the records as given had
+    the same shape too (a ``[T, B, N]`` record next to a sliced ``[T, N]`` membrane would
+    otherwise show another sample's values)."""
+    if given is not None and np.shape(given) != np.shape(mem):
+        raise ValueError(f"{name} must have the same shape as mem: got {tuple(np.shape(given))} "
+                         f"vs {tuple(np.shape(mem))} (slice both to the same sample)")
     if x.shape != ref.shape:
         raise ValueError(f"{name} must have the same shape as mem: got [T, N] = {x.shape} "
                          f"vs {ref.shape}")
@@ -191,11 +206,10 @@ def cur_mem_spk(
         spk, states = lif.trace(cur)
         snn_viz.cur_mem_spk(cur, states.mem, spk, threshold=1.0, title="Leaky, step input")
     """
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0, got {dt!r}")
+    dt = check_positive(dt, "dt")
     u = _series(mem, "mem", sample)
-    i = _same_shape(_series(current, "current", sample), u, "current")
-    s = _same_shape(_series(spk, "spk", sample), u, "spk")
+    i = _same_shape(_series(current, "current", sample), u, "current", current, mem)
+    s = _same_shape(_series(spk, "spk", sample), u, "spk", spk, mem)
     n = check_int(neuron, "neuron", 0, u.shape[1])
     import matplotlib.pyplot as plt
 

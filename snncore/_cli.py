@@ -65,7 +65,11 @@ def _demo(args: argparse.Namespace, out: TextIO) -> int:
 
     result = run_demo(epochs=args.epochs, seed=args.seed, save_plots=args.save_plots,
                       progress=not args.no_progress, out=out)
-    return 0 if result["test_accuracy"] >= args.min_accuracy else 1
+    if result["test_accuracy"] >= args.min_accuracy:
+        return 0
+    out.write(f"test accuracy {result['test_accuracy']:.4f} is below --min-accuracy "
+              f"{args.min_accuracy:g}\n")
+    return 1
 
 
 def _bench(args: argparse.Namespace, out: TextIO) -> int:
@@ -78,6 +82,25 @@ def _bench(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _ranged(kind: Any, low: float, high: float | None = None, what: str = "") -> Any:
+    """An argparse type: ``kind(text)`` within ``[low, high]`` (a usage error otherwise)."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not (value >= low and (high is None or value <= high)):  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{text} is not {what}")
+        return value
+    return parse
+
+
+def _directory(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path: give the directory for the plots")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="snncore", description="snncore command line")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -85,17 +108,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_plugins)
     d = sub.add_parser("demo", help="train a spiking network on scikit-learn's 8x8 digits")
-    d.add_argument("--epochs", type=int, default=None, help="training epochs (default: recipe's)")
-    d.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    d.add_argument("--save-plots", metavar="DIR", default=None,
+    d.add_argument("--epochs", type=_ranged(int, 1, what="an int >= 1"), default=None,
+                   help="training epochs (default: recipe's)")
+    d.add_argument("--seed", type=_ranged(int, 0, 2**32 - 1, what="an int in [0, 2**32 - 1]"),
+                   default=0, help="random seed (default: 0)")
+    d.add_argument("--save-plots", metavar="DIR", type=_directory, default=None,
                    help="save a raster and training curves as PNG into DIR (needs snncore[viz])")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
-    d.add_argument("--min-accuracy", type=float, default=0.0,
+    d.add_argument("--min-accuracy", type=_ranged(float, 0.0, 1.0, what="a fraction in [0, 1]"),
+                   default=0.0,
                    help="exit with status 1 if test accuracy is below this (0..1)")
     d.set_defaults(func=_demo)
     b = sub.add_parser("bench", help="time snncore's fused backend against eager and snnTorch")
     b.add_argument("--quick", action="store_true", help="a small problem (a few seconds)")
-    b.add_argument("--threads", type=int, default=None, help="PyTorch threads (default: its own)")
+    b.add_argument("--threads", type=_ranged(int, 1, what="an int >= 1"), default=None,
+                   help="PyTorch threads (default: its own)")
     b.add_argument("--json", action="store_true", help="also print the results as JSON")
     b.set_defaults(func=_bench)
     _plugin_commands(sub)

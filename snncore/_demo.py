@@ -82,6 +82,14 @@ def run_demo(
     epochs = EPOCHS if epochs is None else epochs
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    if save_plots is not None:
+        import importlib.util
+
+        if not str(save_plots).strip():
+            raise ValueError("save_plots must be a directory path, got an empty string")
+        if importlib.util.find_spec("snn_viz") is None:  # said before training, not after
+            raise ImportError(
+                'saving plots needs the visualization plugin: pip install "snncore[viz]"')
     start = time.perf_counter()
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)

@@ -58,6 +58,17 @@ def test_spike_count_draws_the_counts():
     np.testing.assert_allclose(np.asarray(drawn[0], dtype=float), spk.sum(0).numpy())
 
 
+def test_graded_spike_counts_are_a_documented_difference():
+    import snn_compat
+
+    snn_compat.reset_warnings()
+    spk = torch.tensor([[2.0, 0.0], [0.5, 1.0], [0.0, 1.0]])
+    fig, ax = plt.subplots()
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="snnTorch adds the values"):
+        cp.spike_count(spk, fig, ax, ["a", "b"])
+    assert sorted(p.get_width() for p in ax.patches) == [2, 2]  # non-zero entries
+
+
 def test_traces_same_lines():
     mem = torch.rand(15, 9, generator=torch.Generator().manual_seed(1))
     spk = _spk((15, 9))

@@ -58,3 +58,42 @@ def test_demo_says_when_it_builds_the_native_loops(monkeypatch):
     out = io.StringIO()
     _demo._prepare_fused(out)
     assert "native loops not used (no C++ compiler found)" in out.getvalue()
+
+
+@pytest.mark.parametrize("argv,match", [
+    (["demo", "--min-accuracy", "96"], "--min-accuracy: 96 is not a fraction in"),
+    (["demo", "--min-accuracy", "nan"], "--min-accuracy: nan is not a fraction"),
+    (["demo", "--epochs", "0"], "--epochs: 0 is not an int >= 1"),
+    (["demo", "--seed", "-1"], r"--seed: -1 is not an int in \[0"),
+    (["demo", "--save-plots="], "--save-plots: an empty path"),
+    (["bench", "--threads", "0"], "--threads: 0 is not an int >= 1"),
+])
+def test_bad_options_are_usage_errors(argv, match, capsys):
+    from snncore._cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv, out=io.StringIO())
+    assert exc.value.code == 2
+    assert __import__("re").search(match, capsys.readouterr().err)
+
+
+def test_a_failed_accuracy_gate_says_why(monkeypatch):
+    import snncore._demo as demo
+    from snncore._cli import main
+
+    monkeypatch.setattr(demo, "run_demo", lambda **kw: {"test_accuracy": 0.875})
+    out = io.StringIO()
+    assert main(["demo", "--no-progress", "--min-accuracy", "0.9"], out=out) == 1
+    assert "test accuracy 0.8750 is below --min-accuracy 0.9" in out.getvalue()
+
+
+def test_plots_without_the_viz_plugin_are_refused_before_training(monkeypatch):
+    import importlib.util
+
+    from snncore._demo import run_demo
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "snn_viz" else real(name, *a))
+    with pytest.raises(ImportError, match=r"snncore\[viz\]"):
+        run_demo(epochs=1, save_plots="plots", progress=False, out=io.StringIO())

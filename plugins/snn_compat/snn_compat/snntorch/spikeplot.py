@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._warn import warn_difference
+
 __all__ = ["raster", "spike_count", "traces", "animator", "Camera"]
 
 
@@ -68,6 +70,10 @@ def spike_count(data: Tensor, fig: Any, ax: Any, labels: Any, num_steps: Any = F
     snnTorch's drawing and are accepted for compatibility.
     """
     data = _check(data, "spike_count")
+    if bool(((data != 0) & (data != 1)).any()):
+        warn_difference("spikeplot.spike_count(graded spikes)",
+                        "a non-zero entry counts as one spike; snnTorch adds the values",
+                        stacklevel=3)
     steps = int(num_steps) if num_steps else data.shape[0]
     viz = _viz()
     labels = list(labels) if labels is not None else None

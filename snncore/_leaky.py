@@ -33,9 +33,11 @@ class Leaky(Neuron):
 
     Args:
         beta: membrane decay :math:`\beta` in [0, 1], float or per-neuron tensor.
+        threshold: :math:`\theta` (> 0), float or per-neuron tensor; the one shared option
+            that may also be given by position, as in snnTorch. Default: 1.0.
         learn_beta: learnable :math:`\beta` (clamped to [0, 1] in the forward). Default: False.
-        **options: the shared neuron options, by keyword, documented on
-            :class:`~snncore.Neuron`: ``threshold`` (1.0), ``surrogate`` ("atan"), ``reset``
+        **options: the other shared neuron options, by keyword, documented on
+            :class:`~snncore.Neuron`: ``surrogate`` ("atan"), ``reset``
             ("subtract"), ``reset_delay`` (True), ``learn_threshold``, ``graded_spikes_factor``
             (1.0), ``learn_graded_spikes_factor``, ``state_quant``, ``inhibition``,
             ``stateful``, ``detach_reset`` (True), ``backend``.
@@ -62,7 +64,10 @@ class Leaky(Neuron):
     #: kernel family used by the ``fused`` and ``triton`` backends
     fused_kind = "leaky"
 
-    def __init__(self, beta: float | Tensor, *, learn_beta: bool = False, **options: Any) -> None:
+    def __init__(self, beta: float | Tensor, threshold: float | Tensor | None = None, *,
+                 learn_beta: bool = False, **options: Any) -> None:
+        if threshold is not None:  # also positional, as in snnTorch: Leaky(0.9, 0.5)
+            options["threshold"] = threshold
         super().__init__(**options)
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 

@@ -6,6 +6,7 @@ All functions take time-first records ``[T, B, C]`` and return 0-d tensors.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from ._losses import (
     check_record,
     population_code,
 )
-from ._monitor import register_run_hook
+from ._monitor import records_runs, register_run_hook
 from ._neuron import Neuron
 from ._validate import check_bool, check_number
 from .plasticity import _pad_input
@@ -97,13 +98,14 @@ def firing_rate(spk_rec: Tensor, dim: int | tuple[int, ...] | None = 0) -> Tenso
         raise TypeError("firing_rate: spk_rec must be a floating-point tensor [T, ...]")
     if dim is None:
         return spk_rec.mean()
-    dims = (dim,) if isinstance(dim, int) and not isinstance(dim, bool) else dim
+    dims = (dim,) if isinstance(dim, numbers.Integral) else dim
     n = spk_rec.dim()
-    if not isinstance(dims, tuple) or not all(
-            isinstance(d, int) and not isinstance(d, bool) and -n <= d < n for d in dims):
+    if not isinstance(dims, (tuple, list)) or not all(
+            isinstance(d, numbers.Integral) and not isinstance(d, bool) and -n <= d < n
+            for d in dims):
         raise ValueError(f"firing_rate: dim must be None, or an int or tuple of ints in "
                          f"[{-n}, {n - 1}] for a {n}-dim spk_rec, got {dim!r}")
-    return spk_rec.mean(dim)
+    return spk_rec.mean(tuple(int(d) for d in dims))
 
 
 class L1RateSparsity(nn.Module):
@@ -252,7 +254,8 @@ class OpCounter:
                 self._handles.append(m.register_forward_hook(self._synaptic_hook(label)))
             elif isinstance(m, Neuron):
                 self.layers[label] = LayerOps(type(m).__name__)
-                self._handles.append(m.register_forward_hook(self._neuron_hook(label)))
+                self._handles.append(m.register_forward_hook(records_runs(
+                    self._neuron_hook(label))))
                 hook = self._neuron_hook(label)
                 self._handles.append(
                     register_run_hook(m, lambda mod, a, k, out, h=hook: h(mod, a, out)))

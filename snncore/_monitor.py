@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ._neuron import Neuron
 
-__all__ = ["Monitor", "register_run_hook"]
+__all__ = ["Monitor", "register_run_hook", "records_runs"]
 
 RunHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any], Any], None]
 _HOOKS_ATTR = "_snncore_run_hooks"
@@ -85,6 +85,14 @@ class _RunShim:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_RunShim, (self.neuron,))
+
+
+def records_runs(hook: Any) -> Any:
+    """Mark a neuron's module hook as one that also sees whole-sequence runs (through a run
+    hook of the same recorder): ``snn.Sequential`` then need not call the neuron step by step
+    for it (it does so for any unmarked module hook). Returns ``hook``."""
+    hook.snncore_records_runs = True
+    return hook
 
 
 def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:

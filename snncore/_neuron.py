@@ -296,6 +296,8 @@ class Neuron(nn.Module):
         before = getattr(self, name)
         kept = before.detach().clone()
         self._assign_param(name, value, ranges)
+        if self.__dict__.get("_snncore_loading"):  # load_state_dict checks them all at the end
+            return
         try:
             self.check_params()
         except Exception:  # refused: the neuron keeps its previous value
@@ -352,7 +354,22 @@ class Neuron(nn.Module):
                     problems.append(str(exc).removeprefix(f"{owner}: "))
         if problems:  # before anything is copied: the neuron keeps its values
             raise ValueError(f"{owner}: load_state_dict: " + "; ".join(problems))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        names = [n for n in self.__dict__.get("_param_ranges", {})
+                 if n in self._parameters or n in self._buffers]
+        kept = {n: getattr(self, n).detach().clone() for n in names}
+        self.__dict__["_snncore_loading"] = True  # constraints between parameters: at the end
+        try:
+            super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        finally:
+            del self.__dict__["_snncore_loading"]
+        try:
+            self.check_params()
+        except ValueError as exc:  # the loaded values together are refused: keep the old ones
+            with torch.no_grad():
+                for n, v in kept.items():
+                    getattr(self, n).copy_(v)
+            raise ValueError(f"{owner}: load_state_dict: "
+                             f"{str(exc).removeprefix(owner + ': ')}") from None
 
     def check_learned(self) -> None:
         """Check learnable parameters that training may have moved out of their range.

@@ -44,6 +44,10 @@ Plugins and registries
     (:data:`NeuronRegistry`, ...), :class:`Registry`, :class:`RegistryView`, :class:`Entry`,
     :func:`registries`, :func:`add_hookspecs` and :func:`call_hook` (a plugin's own hooks),
     :func:`optional_plugins` (the catalogue of snncore's optional plugins).
+Recording
+    :func:`register_run_hook` (a hook called after every ``neuron.run(...)``) and
+    :func:`records_runs` (marks a neuron's module hook whose recorder also has a run hook, so
+    that ``snn.Sequential`` need not step the neuron for it).
 Argument checks
     :func:`check_tensor`, :func:`as_float`, :func:`check_bool`, :func:`check_int`,
     :func:`check_number`, :func:`check_choice`, :func:`check_unit`;
@@ -79,6 +83,7 @@ from ._hookspecs import (
 )
 from ._kernel import KernelDescription, NotFusable, describe
 from ._leaky import Leaky, LeakyState
+from ._monitor import records_runs, register_run_hook
 from ._neuron import (
     NEURON_OPTIONS,
     RESET_RULES,
@@ -128,6 +133,8 @@ __all__ = [
     "EagerBackend",
     "select_backend",
     "get_backend",
+    "records_runs",
+    "register_run_hook",
     "use_backend",
     "backend_availability",
     # plugins and registries

@@ -52,6 +52,7 @@ torchaudio, llvmlite, ...) serve its datasets and are not needed here.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
@@ -60,6 +61,7 @@ import torch
 from torch import Tensor, nn
 
 from ._errors import SnncoreError
+from ._monitor import records_runs
 from ._neuron import Neuron, reset
 from ._sequential import Sequential
 
@@ -150,8 +152,11 @@ class NeuronRecorder:
         self.pre_fire_mem_potential: list[Tensor] = []
         self.post_fire_mem_potential: list[Tensor] = []
         self._pending: list[Tensor | None] = []
-        self._handles = [neuron.register_forward_pre_hook(self._pre_step, with_kwargs=True),
-                         neuron.register_forward_hook(self._post_step, with_kwargs=True)]
+        # whole runs are recorded through the shadowed run/trace/record below
+        pre = records_runs(functools.partial(NeuronRecorder._pre_step, self))
+        post = records_runs(functools.partial(NeuronRecorder._post_step, self))
+        self._handles = [neuron.register_forward_pre_hook(pre, with_kwargs=True),
+                         neuron.register_forward_hook(post, with_kwargs=True)]
         self._shadowed: dict[str, Any] = {}
         for method in ("run", "trace", "record"):
             if hasattr(type(neuron), method):

@@ -130,3 +130,9 @@ def test_firing_rate_names_a_bad_dim():
     with pytest.raises(ValueError, match=r"firing_rate: dim must be .*\[-2, 1\].*got 5"):
         M.firing_rate(torch.rand(2, 3), dim=5)
     torch.testing.assert_close(M.firing_rate(torch.ones(2, 3), dim=(0, 1)), torch.tensor(1.0))
+
+
+def test_firing_rate_takes_lists_and_numpy_ints():
+    x = torch.ones(2, 3)
+    torch.testing.assert_close(M.firing_rate(x, dim=[0, 1]), torch.tensor(1.0))
+    torch.testing.assert_close(M.firing_rate(x, dim=np.int64(0)), torch.ones(3))

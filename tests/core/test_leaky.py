@@ -317,3 +317,9 @@ def test_fused_step_reuses_the_last_spikes_only_while_they_are_valid():
             if t == 2 and change == "membrane":
                 for st in (s_ref, s_f):
                     st.mem.add_(2.0)  # nor spikes of a membrane changed in place
+
+
+def test_threshold_may_be_given_by_position_as_in_snntorch():
+    assert float(snn.Leaky(0.9, 0.5).threshold) == 0.5
+    assert float(snn.Leaky(0.9).threshold) == 1.0
+    assert float(snn.Leaky(beta=0.9, threshold=0.3).threshold) == pytest.approx(0.3)

@@ -201,3 +201,22 @@ def test_torch_compile_fullgraph_on_the_first_call_of_the_process():
                          timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.strip().endswith("True")
+
+
+def test_recorders_with_run_hooks_keep_the_neuron_whole():
+    """OpCounter and Monitor also hook single steps, but record whole runs through their run
+    hooks: the neuron is not stepped for them (one call per forward)."""
+    from snncore import extend, metrics
+
+    torch.manual_seed(0)
+    net = snn.Sequential(nn.Linear(4, 8), snn.Leaky(beta=0.9, threshold=0.3))
+    x = _x(T, B, 4)
+    with metrics.OpCounter(net) as ops:
+        out, _ = net(x)
+    assert ops.layers["1"].calls == 1
+    assert ops.layers["1"].spikes == int((out != 0).sum())
+    seen = []
+    handle = net[1].register_forward_hook(extend.records_runs(lambda m, i, o: seen.append(1)))
+    net(x)
+    handle.remove()
+    assert seen == []  # a marked hook: the run went whole, the step hook did not fire

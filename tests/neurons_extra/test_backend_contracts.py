@@ -97,3 +97,80 @@ def test_constraints_between_parameters_hold_on_assignment(make, name, value, ma
             before.fill_(value)
         with pytest.raises(ValueError, match=match):
             n.run(torch.rand(3, 2))
+
+
+@pytest.mark.parametrize("K,T", [(4, 3), (100, 3), (100, 5), (3, 5)])
+def test_a_truncated_kernel_keeps_the_initial_state_while_it_is_in_the_window(K, T):
+    u0 = (torch.ones(1, 1, dtype=torch.float64),)
+    n = sx.StateLeaky(0.8, kernel_truncation_steps=K, threshold=10.0)
+    mem = n.trace(torch.zeros(T, 1, 1, dtype=torch.float64), u0)[1].mem.flatten()
+    ref = torch.tensor([0.8 ** (t + 1) if t + 1 < K else 0.0 for t in range(T)],
+                       dtype=torch.float64)
+    torch.testing.assert_close(mem, ref)
+    # the same steps of a longer sequence: nothing depends on T
+    longer = n.trace(torch.zeros(T + 3, 1, 1, dtype=torch.float64), u0)[1].mem.flatten()
+    torch.testing.assert_close(longer[:T], mem)
+    spk, fin, rec = n.record(torch.zeros(T, 1, 1, dtype=torch.float64), "mem", u0)
+    torch.testing.assert_close(rec["mem"].flatten(), mem)
+
+
+def test_state_quant_of_the_time_parallel_neurons_acts_after_every_step():
+    def q(t):
+        return torch.round(t * 4) / 4
+
+    x = torch.full((3, 1, 1), 0.1, dtype=torch.float64)
+    n = sx.StateLeaky(0.9, state_quant=q, threshold=5.0)
+    assert n.run(x)[1].mem.item() == n.run(x, backend="eager")[1].mem.item() == 0.0
+    assert n.trace(x)[1].mem.flatten().tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="state_quant.*truncated kernel"):
+        sx.StateLeaky(0.9, state_quant=q, kernel_truncation_steps=3)
+
+
+def test_pooled_sconv2dlstm_thresholds_vary_per_channel_only():
+    x = torch.rand(3, 2, 1, 4, 4)
+    sx.SConv2dLSTM(1, 2, 3, threshold=torch.full((2, 1, 1), 0.1), max_pool=2).run(x)
+    with pytest.raises(ValueError, match=r"per channel \(shape \(C, 1, 1\)\).*\(2, 4, 4\)"):
+        sx.SConv2dLSTM(1, 2, 3, threshold=torch.full((2, 4, 4), 0.1), max_pool=2).run(x)
+
+
+def test_associative_inhibition_picks_one_winner_for_an_unbatched_sample():
+    n = sx.AssociativeLeaky(3, 2, 2, use_q_projection=False, inhibition=True, threshold=1e-6)
+    with torch.no_grad():
+        for lin in (n.to_v, n.to_k):
+            lin.weight.fill_(1.0)
+            lin.bias.zero_()
+    x = torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(n(x)[0], n(x[None])[0][0])
+    assert n(x)[0].sum() == 1
+
+
+def test_delta_threshold_errors_name_delta_threshold():
+    with pytest.raises(ValueError, match="DeltaLeaky: delta_threshold must be > 0"):
+        sx.DeltaLeaky(0.9, delta_threshold=0.0)
+
+
+def test_a_learned_lapicque_beta_out_of_range_is_named():
+    n = sx.Lapicque(beta=0.9, learn_beta=True)
+    with torch.no_grad():
+        n.beta.fill_(-0.2)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        n.run(torch.rand(3, 1, 2))
+
+
+def test_loading_a_valid_state_dict_parameter_by_parameter_is_accepted():
+    a = sx.Alpha(alpha=0.9, beta=0.8, learn_alpha=True, learn_beta=True)
+    b = sx.Alpha(alpha=0.5, beta=0.4, learn_alpha=True, learn_beta=True)
+    a.load_state_dict(b.state_dict(), assign=True)  # alpha=0.9 > beta=0.4 > ... transiently
+    assert float(a.alpha) == 0.5 and float(a.beta) == pytest.approx(0.4)
+    c = sx.Alpha(alpha=0.9, beta=0.8)
+    sd = c.state_dict()
+    sd["beta"] = torch.tensor(0.95, dtype=sd["beta"].dtype)
+    with pytest.raises(ValueError, match="load_state_dict: alpha must be greater than beta"):
+        c.load_state_dict(sd)
+    assert float(c.beta) == pytest.approx(0.8)
+
+
+def test_lapicque_from_r_and_c_does_not_check_its_derived_beta():
+    n = sx.Lapicque(R=1e6, C=1e6, learn_threshold=True)  # beta rounds to 1 in float32
+    n.threshold = 0.5
+    n.run(torch.rand(3, 1, 2))

@@ -130,7 +130,11 @@ class AssociativeLeaky(Neuron):
         k = call_in_dtype(self.to_k, x.dtype, x)
         alpha = torch.sigmoid(call_in_dtype(self.to_alpha, x.dtype, x))
         mem = self.quantize(state.mem * alpha.unsqueeze(-2) + v.unsqueeze(-1) * k.unsqueeze(-2))
-        spk = self.fire(mem, self.param("threshold", mem))
+        if x.dim() == 1:  # one unbatched sample: its memory fires as a batch of one (one
+            # winner over the whole memory with inhibition)
+            spk = self.fire(mem.unsqueeze(0), self.param("threshold", mem)).squeeze(0)
+        else:
+            spk = self.fire(mem, self.param("threshold", mem))
         if self.to_q is None:
             return spk.flatten(-2), AssociativeLeakyState(mem)
         q = call_in_dtype(self.to_q, x.dtype, x).reshape(*x.shape[:-1], self.d_key, self.d_value)

@@ -230,6 +230,11 @@ class SConv2dLSTM(_LSTMNeuron):
             h = h - r * thr
         c = self.quantize(c)
         if self.max_pool or self.avg_pool:
+            if thr.dim() >= 2 and (thr.shape[-1] != 1 or thr.shape[-2] != 1):
+                raise ValueError(
+                    f"{type(self).__name__}: with max_pool/avg_pool the spikes have the pooled "
+                    f"shape, so a per-neuron threshold can only vary per channel (shape "
+                    f"(C, 1, 1)); got a threshold of shape {tuple(thr.shape)}")
             spk = self.fire(self._pool(self.quantize(h)), thr)
             _, h = self.fire_and_reset(h, thr)
         else:

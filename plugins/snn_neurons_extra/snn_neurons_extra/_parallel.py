@@ -69,6 +69,19 @@ class _SequenceNeuron(Neuron):
         spk, states = self._run_sequence(x_seq, self.prepare(x_seq[0], state))
         return spk, self.State(*states)
 
+    def record(self, x_seq: Tensor, fields: Any, state: Any = None, *,
+               backend: str | None = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        """As :meth:`Neuron.record`; a neuron defined only on whole sequences (a truncated
+        kernel) records from the whole-sequence computation."""
+        names = (fields,) if isinstance(fields, str) else fields
+        if getattr(self, "kernel_truncation_steps", None) is None or backend is not None \
+                or not isinstance(names, (tuple, list)) \
+                or not all(isinstance(f, str) and f in self.State._fields for f in names):
+            return super().record(x_seq, fields, state, backend=backend)  # it names problems
+        spk, states = self.trace(x_seq, state)
+        return spk, self.State(*(s[-1] for s in states)), {
+            f: getattr(states, f) for f in dict.fromkeys(names)}
+
 
 class LeakyParallelState(NamedTuple):
     """State of :class:`LeakyParallel`: the membrane ``mem`` ``(B, hidden_size)``."""
@@ -268,6 +281,11 @@ class StateLeaky(_SequenceNeuron):
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
         if kernel_truncation_steps is not None:
             check_int(kernel_truncation_steps, "kernel_truncation_steps", owner, low=1)
+            if self.state_quant is not None:
+                raise ValueError(
+                    f"{owner}: state_quant quantizes the state after every step's update, which "
+                    "a truncated kernel does not have; drop kernel_truncation_steps or "
+                    "state_quant")
         self.kernel_truncation_steps = kernel_truncation_steps
 
     def _drive(self, x: Tensor) -> Tensor:
@@ -295,6 +313,13 @@ class StateLeaky(_SequenceNeuron):
         return spk, StateLeakyState(mem)
 
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
+        if self.state_quant is not None:  # quantized after every update: the recurrence
+            spikes, mems = [], []
+            for x in x_seq.unbind(0):
+                spk, state = self.step(x, state)
+                spikes.append(spk)
+                mems.append(state.mem)
+            return torch.stack(spikes), (torch.stack(mems),)
         drive = self._drive(x_seq)
         T = drive.shape[0]
         feat = drive.shape[1:]
@@ -310,7 +335,9 @@ class StateLeaky(_SequenceNeuron):
         mem = F.conv1d(F.pad(xs, (K - 1, 0)), kernel, groups=M)[0].t()  # [T, M]
         carry = powers[:, 1:].t()  # beta^(t+1), [T, M]
         if self.kernel_truncation_steps is not None:
-            keep = torch.arange(1, T + 1, device=drive.device) < K
+            # the initial state is inside the kernel's window while t + 1 < K (not min(K, T):
+            # a step's value must not depend on how long the sequence is)
+            keep = torch.arange(1, T + 1, device=drive.device) < self.kernel_truncation_steps
             carry = carry * keep[:, None].to(carry.dtype)
         mem = mem + carry * state.mem.reshape(1, M)
         mem = self.quantize(mem.reshape(drive.shape))
@@ -433,8 +460,11 @@ class DeltaLeaky(Neuron):
     def __init__(self, beta: float | Tensor, delta_threshold: float | Tensor = 1.0, *,
                  learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
-                       low=0.0, low_open=True)
+        try:
+            self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
+                           low=0.0, low_open=True)
+        except ValueError as exc:  # named as the caller named it (stored as the threshold)
+            raise ValueError(str(exc).replace("threshold", "delta_threshold", 1)) from None
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     @property

@@ -266,11 +266,17 @@ class Lapicque(Neuron):
             self.add_param("beta", torch.exp(-self.time_step / (self.R * self.C)), False)
 
     def check_params(self) -> None:
-        """``β < 1`` (the input gain is ``ln(1/β)``), checked at construction, on every
-        assignment and for a learned value before each run."""
+        """``0 < β < 1`` (the input gain ``ln(1/β)`` vanishes at 1 and is infinite at 0), checked
+        at construction, on every assignment and for a learned value before each run (a
+        learned β is not clamped into range as other decays are: at either end of [0, 1] the
+        model is undefined)."""
+        if getattr(self, "_mode", "beta") == "CR":  # beta derived from R and C, not used
+            return
         beta = self._buffers.get("beta", self._parameters.get("beta"))
         if beta is not None and bool((beta.detach() >= 1).any()):
             raise ValueError(f"{type(self).__name__}: beta must be < 1, got {_shown(beta)}")
+        if beta is not None and bool((beta.detach() <= 0).any()):
+            raise ValueError(f"{type(self).__name__}: beta must be > 0, got {_shown(beta)}")
 
     def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Decay ``1 − Δt/(RC)`` and input gain ``Δt/C`` in ``x``'s dtype."""

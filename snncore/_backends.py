@@ -389,16 +389,22 @@ def input_donated(x: Tensor) -> bool:
     return key is not None and key == _key(x)
 
 
+def module_hooks(module: torch.nn.Module) -> tuple[dict[Any, Any], ...]:
+    """The forward and backward hook dicts (``module``'s own and the global ones) that would
+    run around a call of ``module``."""
+    from torch.nn.modules import module as _module
+
+    return (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks,
+            module._backward_pre_hooks, _module._global_forward_hooks,
+            _module._global_forward_pre_hooks, _module._global_backward_hooks,
+            _module._global_backward_pre_hooks)
+
+
 def module_hooked(module: torch.nn.Module) -> bool:
     """Whether forward or backward hooks (of ``module`` or global ones) would run around a call
     of ``module``: a runner that replaces the call with an equivalent computation must not then
     (the hooks would be skipped)."""
-    from torch.nn.modules import module as _module
-
-    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
-                or module._backward_pre_hooks or _module._global_forward_hooks
-                or _module._global_forward_pre_hooks or _module._global_backward_hooks
-                or _module._global_backward_pre_hooks)
+    return any(module_hooks(module))
 
 
 def saved_tensor_hooks_active() -> bool:

@@ -13,6 +13,7 @@ from ._backends import (
     graph_tracing,
     input_donated,
     module_hooked,
+    module_hooks,
     select_backend,
 )
 from ._buffers import buffer_cache
@@ -690,15 +691,8 @@ def _step_hooked(neuron: Neuron) -> bool:
     """Whether module hooks (forward, pre-forward or backward; the neuron's own or global ones)
     expect the neuron to be called once per step; a :class:`~snncore.Monitor`'s hooks do not
     (its run hook records the whole run)."""
-    if not module_hooked(neuron):
-        return False
-    from torch.nn.modules import module as _module
-
-    hooks = (neuron._forward_hooks, neuron._forward_pre_hooks, neuron._backward_hooks,
-             neuron._backward_pre_hooks, _module._global_forward_hooks,
-             _module._global_forward_pre_hooks, _module._global_backward_hooks,
-             _module._global_backward_pre_hooks)
-    return any(not getattr(h, "snncore_records_runs", False) for d in hooks for h in d.values())
+    return any(not getattr(h, "snncore_records_runs", False)
+               for d in module_hooks(neuron) for h in d.values())
 
 
 def _step_neuron(layer: Neuron, x: Tensor, st: Any) -> tuple[Tensor, Any]:

@@ -47,11 +47,31 @@ def surrogate(name: str, /, **params: Any) -> Any:
     return manager.registries["surrogate"].create(name, **params)
 
 
+class _BoundEncoder:
+    """An encoder function with its arguments after ``data`` bound: ``enc(data)``."""
+
+    def __init__(self, name: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+                 ) -> None:
+        self.name, self.fn, self.args, self.kwargs = name, fn, args, kwargs
+
+    def __call__(self, data: Any) -> Any:
+        return self.fn(data, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        shown = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"encoder {self.name!r}(data, {', '.join(shown)})"
+
+
 def encoder(name: str, /, *args: Any, **kwargs: Any) -> Any:
-    """The encoder registered as ``name``: a callable, or an instance built with the arguments."""
+    """The encoder registered as ``name``, configured with the arguments: a module class is
+    built with them (``snn.encoder("rate", num_steps=25)``); a function is bound to them as the
+    arguments after ``data`` (the result ``enc(data)`` calls ``fn(data, *args, **kwargs)``),
+    and returned as it is without any."""
     entry = manager.registries["encoder"].get(name)
-    if args or kwargs or isinstance(entry.factory, type):
+    if isinstance(entry.factory, type):
         return entry.factory(*args, **kwargs)
+    if args or kwargs:
+        return _BoundEncoder(name, entry.factory, args, kwargs)
     return entry.factory
 
 

@@ -58,6 +58,8 @@ __all__ = [
     "tracing",
     "graph_tracing",
     "once_differentiable",
+    "without_grad",
+    "wrapped_tensor",
     "donate_input",
     "input_donated",
     "HeldInput",
@@ -323,6 +325,15 @@ class _DoubleBackwardError(torch.autograd.Function):
         raise BackendError(ctx.message)
 
 
+def wrapped_tensor(t: Tensor) -> bool:
+    """Whether ``t`` is a batched or functorch-wrapped tensor (``vmap``, ``torch.func``
+    transforms, ``is_grads_batched=True``): it has no storage that native code could read."""
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    if wrapped is not None and wrapped(t):
+        return True
+    return "Batched" in repr(torch._C._dispatch_keys(t))
+
+
 def once_differentiable(backend: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator for the ``backward`` of a backend's ``torch.autograd.Function`` that is
     differentiable once (a hand-written reverse loop): like
@@ -339,9 +350,19 @@ def once_differentiable(backend: str) -> Callable[[Callable[..., Any]], Callable
         "'eager', snncore.Sequential(..., backend='eager') or snncore.use_backend('eager'))"
     )
 
+    batched = (
+        f"a batched backward (torch.autograd.grad(..., is_grads_batched=True), "
+        f"torch.autograd.functional.jacobian(..., vectorize=True), or torch.func over the "
+        f"backward) through backend {backend!r}: its reverse loop runs on plain tensors; run "
+        "the neurons involved with backend='eager' (neuron.run(x, backend='eager') or "
+        "snncore.use_backend('eager'))"
+    )
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(ctx: Any, *grads: Any) -> Any:
+            if any(isinstance(g, Tensor) and wrapped_tensor(g) for g in grads):
+                raise BackendError(batched)
             with torch.no_grad():
                 outputs = fn(ctx, *grads)
             if not torch.is_grad_enabled():
@@ -405,6 +426,17 @@ def module_hooked(module: torch.nn.Module) -> bool:
     of ``module``: a runner that replaces the call with an equivalent computation must not then
     (the hooks would be skipped)."""
     return any(module_hooks(module))
+
+
+def without_grad(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with every tensor detached when grad mode is off (``no_grad``,
+    ``inference_mode``), else unchanged: an ``autograd.Function`` sees ``needs_input_grad``
+    from ``requires_grad`` alone, so without this a backend's forward would keep what its
+    backward needs (and touch version counters, which inference tensors lack) although no
+    backward can run."""
+    if torch.is_grad_enabled():
+        return args
+    return tuple(a.detach() if isinstance(a, Tensor) else a for a in args)
 
 
 def saved_tensor_hooks_active() -> bool:

@@ -28,6 +28,8 @@ class UnknownNameError(SnncoreError, LookupError):
         suggestions: close matches among the registered names.
         install_hint: ``pip install ...`` command of a known optional plugin providing ``name``.
         plugin: that plugin's distribution name.
+        limits: the plugin allow/block-list settings in effect (``SNNCORE_PLUGINS``,
+            ``SNNCORE_BLOCK_PLUGINS``), or None.
     """
 
     def __init__(
@@ -37,12 +39,14 @@ class UnknownNameError(SnncoreError, LookupError):
         suggestions: list[str] | None = None,
         install_hint: str | None = None,
         plugin: str | None = None,
+        limits: str | None = None,
     ) -> None:
         self.kind = kind
         self.name = name
         self.suggestions = list(suggestions or [])
         self.install_hint = install_hint
         self.plugin = plugin
+        self.limits = limits
         msg = f"unknown {kind} {name!r}"
         if install_hint:
             which = f"the optional plugin {plugin}" if plugin else "an optional plugin"
@@ -52,6 +56,9 @@ class UnknownNameError(SnncoreError, LookupError):
             msg += f"; did you mean: {', '.join(repr(s) for s in self.suggestions)}?"
         else:
             msg += "; run `snncore plugins` to list what is registered"
+        if limits:
+            msg += (f" (plugins are limited by {limits}: a plugin left out registers nothing; "
+                    "`snncore plugins` lists the skipped ones)")
         super().__init__(msg)
 
     def __str__(self) -> str:  # LookupError/KeyError style quoting is not wanted

@@ -567,6 +567,55 @@ def _hashable(v: Any) -> bool:
     return True
 
 
+_FREEZE_DEPTH = 4
+_FREEZE_ITEMS = 256
+
+
+def _frozen(v: Any, depth: int = 0) -> Any:
+    """A hashable key for the value of attribute ``v`` as the recorded step may have read it:
+    plain values as they are, containers (lists, dicts, sets, tuples) and the plain attributes
+    of other objects by their contents (so that changing them in place is seen), tensors by
+    shape, dtype and version counter (and value when they hold one element); anything else, or
+    anything too deep or too large, by identity, held by the key so that the id cannot be
+    reused by a new object."""
+    if v is None or isinstance(v, (bool, int, float, complex, str, bytes)):
+        return v
+    if isinstance(v, Tensor):
+        if v.numel() == 1 and v.device.type == "cpu" and not v.requires_grad:
+            return ("tensor", tuple(v.shape), v.dtype, v.reshape(()).item())
+        return ("tensor", tuple(v.shape), v.dtype, id(v), v._version, _Held(v))
+    if depth < _FREEZE_DEPTH:
+        if isinstance(v, (list, tuple)) and len(v) <= _FREEZE_ITEMS:
+            return (type(v), tuple(_frozen(e, depth + 1) for e in v))
+        if isinstance(v, (set, frozenset)) and len(v) <= _FREEZE_ITEMS and _hashable(tuple(v)):
+            return (type(v), frozenset(v))
+        if isinstance(v, dict) and len(v) <= _FREEZE_ITEMS:
+            return (type(v), tuple((_frozen(a, depth + 1), _frozen(b, depth + 1))
+                                   for a, b in v.items()))
+        attrs = getattr(v, "__dict__", None)
+        if isinstance(attrs, dict) and len(attrs) <= _FREEZE_ITEMS and not callable(v) \
+                and not isinstance(v, torch.nn.Module):
+            return (type(v), id(v), _Held(v),
+                    tuple((a, _frozen(b, depth + 1)) for a, b in sorted(attrs.items())))
+    return (type(v), id(v), _Held(v))
+
+
+class _Held:
+    """Keeps an object alive inside a cache key (so that its id is not reused) without
+    taking part in the key's equality."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Held)
+
+    def __hash__(self) -> int:
+        return 0
+
+
 def _fingerprint(neuron: Any, names: tuple[str, ...]) -> Any:
     parts: list[Any] = [type(neuron)]
     for k, v in sorted(vars(neuron).items()):
@@ -586,11 +635,8 @@ def _fingerprint(neuron: Any, names: tuple[str, ...]) -> Any:
                           tuple(sorted(((a, b) for a, b in vars(v).items()
                                         if not isinstance(b, plain) and _hashable(b)),
                                        key=lambda ab: ab[0]))))
-        elif isinstance(v, Tensor):
-            parts.append((k, "tensor", tuple(v.shape),
-                          float(v.reshape(()).item()) if v.numel() == 1 else id(v)))
         else:
-            parts.append((k, id(v)))
+            parts.append((k, _frozen(v)))
     for name in names:
         parts.append((name, name in neuron._parameters))
     parts.append(neuron.training)

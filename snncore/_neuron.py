@@ -240,7 +240,8 @@ class Neuron(nn.Module):
             if name not in NEURON_OPTIONS:
                 own = [p for p in inspect.signature(cls.__init__).parameters
                        if p not in ("self", "options")]
-                accepted = own + [n for n in NEURON_OPTIONS if n not in cls.fixed_options]
+                accepted = own + [n for n in NEURON_OPTIONS
+                                  if n not in cls.fixed_options and n not in own]
                 close = difflib.get_close_matches(name, accepted, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"{owner}: unexpected argument {name!r}{hint} (accepted: "
@@ -651,11 +652,20 @@ class Neuron(nn.Module):
 
     def extra_repr(self) -> str:
         parts = []
-        for name in ("beta", "alpha", "threshold"):
+        # every parameter added with add_param: beta and alpha first, then the class's own,
+        # the threshold, and the graded spike factor where it is not 1
+        added = list(self.__dict__.get("_param_ranges", ()))
+        first = [n for n in ("beta", "alpha") if n in added]
+        last = ["threshold", "graded_spikes_factor"]
+        for name in first + [n for n in added if n not in first + last] + last:
             t = getattr(self, name, None)
-            if isinstance(t, Tensor):
-                shown = f"{t.item():g}" if t.dim() == 0 else f"<{tuple(t.shape)}>"
-                parts.append(f"{name}={shown}")
+            if not isinstance(t, Tensor):
+                continue
+            if name == "graded_spikes_factor" and t.dim() == 0 and t.item() == 1 \
+                    and not t.requires_grad:
+                continue
+            shown = f"{t.item():g}" if t.dim() == 0 else f"<{tuple(t.shape)}>"
+            parts.append(f"{name}={shown}")
         parts.append(f"reset={self.reset_mechanism!r}")
         if not self.reset_delay:
             parts.append("reset_delay=False")

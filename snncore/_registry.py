@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from . import _catalogue
+from . import _catalogue, _env
 from ._errors import AmbiguousNameError, DuplicateNameError, UnknownNameError
 
 __all__ = [
@@ -59,6 +59,13 @@ class Entry(Generic[T]):
             version = f" {self.version}" if self.version else ""
             return f"{self.plugin} ({self.distribution}{version})"
         return self.plugin
+
+
+def _limits() -> str | None:
+    """The plugin allow/block-list settings in effect, for error messages (None if none)."""
+    parts = [f"{var}={value}" for var in (_env.PLUGINS, _env.BLOCK_PLUGINS)
+             if (value := _env.text(var))]
+    return ", ".join(parts) or None
 
 
 def _check_name(name: object, what: str) -> str:
@@ -137,7 +144,7 @@ class Registry(Generic[T]):
             for e in candidates:
                 if e.plugin == plugin:
                     return e
-            raise UnknownNameError(self.kind, name, self._suggest(name))
+            raise UnknownNameError(self.kind, name, self._suggest(name), limits=_limits())
         if len(candidates) == 1:
             return candidates[0]
         if len(candidates) > 1:
@@ -148,7 +155,8 @@ class Registry(Generic[T]):
         known = optional_provider(self.kind, key)
         install = _catalogue.install_command(known) if known else None
         plugin = known["distribution"] if known else None
-        raise UnknownNameError(self.kind, name, self._suggest(name), install, plugin)
+        raise UnknownNameError(self.kind, name, self._suggest(name), install, plugin,
+                               _limits())
 
     def _suggest(self, name: str) -> list[str]:
         pool = list(self._entries) + [e.qualified_name for es in self._entries.values() for e in es]
@@ -216,11 +224,14 @@ class RegistryView(Generic[T]):
         self,
         name: str,
         factory: Callable[..., T] | None = None,
-        *,
         description: str | None = None,
     ) -> Any:
-        """Register ``factory`` under ``name``; without ``factory``, return a decorator."""
+        """Register ``factory`` under ``name`` (``description``: one line for listings,
+        default the first line of its docstring); without ``factory``, return a decorator."""
         _check_name(name, f"{self.kind} name")
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"{self.kind} description for {name!r} must be a str or None, got "
+                            f"{type(description).__name__} {description!r}")
 
         def _add(f: Callable[..., T]) -> Callable[..., T]:
             if not callable(f):

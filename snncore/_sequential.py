@@ -10,11 +10,13 @@ from torch import Tensor, nn
 
 from ._backends import (
     donate_input,
+    func_transforms_active,
     graph_tracing,
     input_donated,
     module_hooked,
     module_hooks,
     select_backend,
+    wrapped_tensor,
 )
 from ._buffers import buffer_cache
 from ._kernel import NotFusable, describe
@@ -287,8 +289,9 @@ class Sequential(nn.Sequential):
                     i += 2
                     lend = False
                     continue
-            # not to a neuron with run hooks (a Monitor may keep its input)
-            if isinstance(layer, Neuron) and lend and "run" not in vars(layer):
+            # not to a neuron with run hooks (a Monitor may keep its input) or its own run()
+            # (it may read its input after the run)
+            if isinstance(layer, Neuron) and lend and _plain_run(layer):
                 with donate_input(x):
                     x, states[i] = self._run_layer(i, layer, x, states[i], backend)
             else:
@@ -490,7 +493,14 @@ def _check_layer_input(layer: nn.Module, x: Tensor) -> None:
 
 # -- execution helpers -------------------------------------------------------------------------
 def _compiling() -> bool:
-    return torch.compiler.is_compiling() or torch.jit.is_tracing()
+    """Whether a tracer (torch.compile, torch.jit, a torch.func transform) runs the network:
+    no lent buffers, channels-last copies or fused pairs then (they need real storage)."""
+    return torch.compiler.is_compiling() or torch.jit.is_tracing() or func_transforms_active()
+
+
+def _plain_run(neuron: Neuron) -> bool:
+    """Whether ``neuron.run`` is the base class's, without run hooks on the instance."""
+    return type(neuron).run is Neuron.run and "run" not in vars(neuron)
 
 
 def _stateless_leaves(layer: nn.Module) -> list[nn.Module]:
@@ -600,7 +610,8 @@ class _LinearInputGrad(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, z: Tensor, weight: Tensor, bias: Tensor | None  # type: ignore[override]
                 ) -> Tensor:
-        ctx.save_for_backward(weight)
+        # the weight only where the input gradient needs it (as nn.Linear's backward)
+        ctx.save_for_backward(weight if ctx.needs_input_grad[0] else None)
         ctx.has_bias = bias is not None
         return torch.nn.functional.linear(z, weight, bias)
 
@@ -609,7 +620,9 @@ class _LinearInputGrad(torch.autograd.Function):
         (weight,) = ctx.saved_tensors
         gz = None
         if ctx.needs_input_grad[0]:
-            if torch.is_grad_enabled():  # create_graph: a differentiable product
+            # create_graph, or a batched gradient (is_grads_batched, vmap): an out-of-place
+            # product (out= has no batching rule)
+            if torch.is_grad_enabled() or wrapped_tensor(g):
                 gz = g.mm(weight)
             else:  # into cached memory, e.g. the input's block that was just released
                 gz = torch.mm(g, weight, out=buffer_cache().empty_like(
@@ -648,7 +661,7 @@ def _elementwise(neuron: Neuron, x: Tensor) -> bool:
     """Whether ``neuron`` treats every element on its own with scalar parameters, so that it
     may run on a permuted view of its input (not when run hooks, e.g. a Monitor, would see
     that view)."""
-    if neuron.stateful or "run" in vars(neuron):
+    if neuron.stateful or not _plain_run(neuron):
         return False
     for t in (*neuron.parameters(recurse=False), *neuron.buffers(recurse=False)):
         if t.numel() != 1:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import torch
@@ -41,15 +42,17 @@ from .._backends import (
     module_hooked,
     once_differentiable,
     saved_tensor_hooks_active,
+    without_grad,
 )
 from .._buffers import buffer_cache_info
+from .._errors import BackendFallbackWarning
 from .._surrogate import heaviside
 from . import _feedback
 from . import _generic as generic
 from . import _native as native
 
 __all__ = ["FusedBackend", "FUSED_KINDS", "fused_run", "fused_record", "fused_linear_run",
-           "kind_supported", "linear_unfusable", "record_fields"]
+           "kind_supported", "kind_mismatch", "linear_unfusable", "record_fields"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -472,7 +475,7 @@ class _FusedLinearFunction(torch.autograd.Function):
         y, ctx.y = ctx.y, None
         gy, carry, grads_p = _backward_loops(ctx, gspk, gstate, y, mem0, syn0, spk0, raw,
                                              gsum)
-        gy2 = gy.view(-1, gy.shape[-1])
+        gy2 = gy.view(math.prod(gy.shape[:-1]), gy.shape[-1])  # explicit: N may be 0
         # the same products as the backward of nn.Linear (addmm); the weight gradient first,
         # so that the input is released before the input gradient is allocated
         gw = None
@@ -487,7 +490,7 @@ class _FusedLinearFunction(torch.autograd.Function):
                                                         gy2.dtype))
         gb = None
         if gsum is not None:
-            gb = gsum.view(-1, gsum.shape[-1]).sum(0).to(gy.dtype)
+            gb = gsum.view(math.prod(gsum.shape[:-1]), gsum.shape[-1]).sum(0).to(gy.dtype)
         return (None, gx, gw, gb, None, carry["mem"], carry["syn"], carry["spk"], *grads_p)
 
 
@@ -521,7 +524,8 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
         return "autocast is enabled"
     if native.native_library() is None:
         return "the native loops are unavailable"
-    return ""
+    return _option_unsupported(neuron) or kind_mismatch(
+        neuron, x_seq.new_empty((1, x_seq.shape[1], linear.out_features)))
 
 
 def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
@@ -534,9 +538,9 @@ def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
                   True, _native_surrogate(neuron.surrogate)[0] != 0)
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
-    outs = _FusedLinearFunction.apply(cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight,
-                                      linear.bias, T, st["mem"], st.get("syn"), st.get("spk"),
-                                      p["beta"], p["alpha"], p["V"], p["thr"], p["g"])
+    outs = _FusedLinearFunction.apply(*without_grad((
+        cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight, linear.bias, T, st["mem"],
+        st.get("syn"), st.get("spk"), p["beta"], p["alpha"], p["V"], p["thr"], p["g"])))
     spk, *fin = outs
     return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
 
@@ -705,8 +709,9 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
                   use_native, bool(recompute), donate, tuple(record))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
-    outs = _FusedFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"), p["beta"],
-                                p["alpha"], p["V"], p["thr"], p["g"])
+    outs = _FusedFunction.apply(*without_grad((cfg, x_seq, st["mem"], st.get("syn"),
+                                               st.get("spk"), p["beta"], p["alpha"], p["V"],
+                                               p["thr"], p["g"])))
     fields = _state_fields(kind)
     spk, fin, recs = outs[0], outs[1:1 + len(fields)], outs[1 + len(fields):]
     final = neuron.State(**dict(zip(fields, fin, strict=True)))
@@ -742,22 +747,108 @@ def kind_overridden(neuron: Any) -> str:
     return ""
 
 
-def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS) -> tuple[bool, str]:
+def _option_unsupported(neuron: Any) -> str:
+    """Why the hand-written loops cannot run ``neuron``'s options ("" when they can)."""
+    if getattr(neuron, "state_quant", None) is not None:
+        return "state_quant is not supported"
+    if getattr(neuron, "inhibition", False):
+        return "inhibition is not supported"
+    if not getattr(neuron, "detach_reset", True):
+        return "detach_reset=False is not supported"
+    return ""
+
+
+#: (class, reset, reset_delay) -> why the class's declared kind failed its probe ("" passed)
+_PROBED: dict[tuple[type, str, bool], str] = {}
+_PROBE_STEPS = 4
+
+
+def kind_mismatch(neuron: Any, x_seq: Tensor | None = None) -> str:
+    """Why ``neuron``'s declared element-wise ``fused_kind`` does not describe it ("" when
+    it does), beyond :func:`kind_overridden`: its ``State`` must have the kind's fields, and a
+    class declared outside snncore must match the kind's loop on a probe (a few steps of
+    seeded random input and state shaped like a step of ``x_seq``, run through its ``step``
+    and through the loop; checked once per class, reset rule and ``reset_delay``). A neuron
+    with an option the loops do not take (:func:`kind_supported`) is not probed."""
+    kind = getattr(neuron, "fused_kind", None)
+    if kind not in FUSED_KINDS:
+        return ""
+    cls = type(neuron)
+    fields = _state_fields(kind)
+    have = tuple(getattr(getattr(neuron, "State", None), "_fields", ()))
+    if set(have) != set(fields):
+        return (f"{cls.__name__} declares fused_kind {kind!r}, whose state is {fields}, but "
+                f"its State has the fields {have}")
+    owner = next((c for c in cls.__mro__ if "fused_kind" in vars(c)), cls)
+    if x_seq is None or owner.__module__.split(".")[0] == "snncore" \
+            or _option_unsupported(neuron):
+        return ""
+    key = (cls, str(neuron.reset_mechanism), bool(neuron.reset_delay))
+    if key not in _PROBED:
+        why = _probe_kind(neuron, x_seq, kind, fields)
+        _PROBED[key] = why
+        if why:
+            warnings.warn(f"{why}; it runs from its own step (backend 'generic' or 'eager') "
+                          "instead", BackendFallbackWarning, stacklevel=2)
+    return _PROBED[key]
+
+
+def _probe_kind(neuron: Any, x_seq: Tensor, kind: str, fields: tuple[str, ...]) -> str:
+    """"" when ``neuron.step`` and the loop of ``kind`` agree on a seeded random probe."""
+    cls = type(neuron).__name__
+    gen = torch.Generator().manual_seed(0)
+    shape = (_PROBE_STEPS, *x_seq.shape[1:])
+    dtype = x_seq.dtype if x_seq.is_floating_point() else torch.float32
+    try:
+        with torch.no_grad():
+            thr = neuron.param("threshold", x_seq[:1].to(dtype)).abs().max().item() or 1.0
+            x = ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2.5 - 0.5)
+                 * thr).to(dtype=dtype, device=x_seq.device)
+            start = {}
+            for f in fields:
+                v = torch.rand(shape[1:], generator=gen, dtype=torch.float64)
+                if f == "spk":
+                    v = (v > 0.5).double()
+                else:
+                    v = v * thr
+                start[f] = v.to(dtype=dtype, device=x_seq.device)
+            state = neuron.State(**start)
+            spk_f, fin_f = fused_run(neuron, x, state)
+            spikes, st = [], state
+            for t in range(_PROBE_STEPS):
+                out, st = neuron.step(x[t], st)
+                spikes.append(out)
+            spk_e = torch.stack(spikes)
+    except Exception as exc:  # noqa: BLE001 - any failure means the declaration is unusable
+        return (f"{cls} declares fused_kind {kind!r} but the {kind!r} loop cannot run it "
+                f"({type(exc).__name__}: {exc})")
+    bad = []
+    if spk_e.shape != spk_f.shape or not torch.equal(spk_e, spk_f):
+        bad.append("spikes")
+    for f in fields:
+        a, b = getattr(st, f), getattr(fin_f, f)
+        if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-5, atol=1e-6 * thr):
+            bad.append(f)
+    if bad:
+        return (f"{cls} declares fused_kind {kind!r} but its step differs from the "
+                f"{kind!r} loop ({', '.join(bad)} differ on a seeded probe of "
+                f"{_PROBE_STEPS} steps): remove fused_kind (the 'generic' backend then "
+                f"runs its step fused) or make its step follow the {kind!r} equations")
+    return ""
+
+
+def kind_supported(neuron: Any, kinds: Any = FUSED_KINDS, x_seq: Tensor | None = None
+                   ) -> tuple[bool, str]:
     """Whether ``neuron`` declares a kernel kind (one of ``kinds``) that describes its dynamics
-    (:func:`kind_overridden`) and options that the fused loops implement (shared by the
-    ``fused`` and ``triton`` backends)."""
+    (:func:`kind_overridden`, :func:`kind_mismatch` with a probe shaped like ``x_seq``) and
+    options that the fused loops implement (shared by the ``fused`` and ``triton``
+    backends)."""
     kind = getattr(neuron, "fused_kind", None)
     if kind not in kinds:
         return False, f"fused_kind {kind!r} is not one of {tuple(kinds)}"
-    why = kind_overridden(neuron)
+    why = kind_overridden(neuron) or _option_unsupported(neuron) or kind_mismatch(neuron, x_seq)
     if why:
         return False, why
-    if getattr(neuron, "state_quant", None) is not None:
-        return False, "state_quant is not supported"
-    if getattr(neuron, "inhibition", False):
-        return False, "inhibition is not supported"
-    if not getattr(neuron, "detach_reset", True):
-        return False, "detach_reset=False is not supported"
     return True, ""
 
 
@@ -790,10 +881,17 @@ class FusedBackend(Backend):
         return f"native loops: {native.native_status(build=False)}; {cache}; {stream}"
 
     def supports(self, neuron: Any, x_seq: Tensor) -> tuple[bool, str]:
-        if getattr(neuron, "fused_kind", None) in _feedback.FEEDBACK_KINDS:
+        kind = getattr(neuron, "fused_kind", None)
+        if kind in _feedback.FEEDBACK_KINDS:
             ok, why = _feedback.feedback_supports(neuron, x_seq)
+        elif kind not in FUSED_KINDS:
+            return False, (f"{type(neuron).__name__} declares no hand-written kind (fused_kind "
+                           f"{kind!r}; the kinds are "
+                           f"{', '.join(FUSED_KINDS + tuple(_feedback.FEEDBACK_KINDS))}); the "
+                           "'generic' backend runs a neuron from its step (automatic "
+                           "selection picks it where it can)")
         else:
-            ok, why = kind_supported(neuron)
+            ok, why = kind_supported(neuron, x_seq=x_seq)
         if not ok:
             return ok, why
         if not getattr(neuron.surrogate, "deterministic", False):

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from .. import _env
-from .._backends import Backend, once_differentiable
+from .._backends import Backend, once_differentiable, without_grad
 from .._kernel import KernelDescription, NotFusable, Program, describe, plain_saved_tensors
 from . import _codegen as codegen
 from . import _fused
@@ -572,7 +572,8 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
     params = [getattr(neuron, n) for n in desc.params]
     deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
         else ()
-    outs = (function or _GenericFunction).apply(desc, mask, deps, x_seq, *state, *params)
+    outs = (function or _GenericFunction).apply(*without_grad((desc, mask, deps, x_seq, *state,
+                                                               *params)))
     ns = len(desc.fields)
     out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
     it = iter(recs)
@@ -607,7 +608,8 @@ class GenericBackend(Backend):
             return False, "inside torch.compile the step functions are traced instead"
         kind = getattr(neuron, "fused_kind", None)
         # a subclass whose overrides the hand-written loop does not follow runs from its step
-        if kind in _HAND_KINDS and not _fused.kind_overridden(neuron):
+        if kind in _HAND_KINDS and not _fused.kind_overridden(neuron) \
+                and not _fused.kind_mismatch(neuron, x_seq):
             from .._backends import get_backend
 
             ok, why = get_backend("fused").supports(neuron, x_seq)

@@ -178,7 +178,7 @@ def triton_run(neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
 
 
 def _check(neuron: Any, x_seq: Tensor, require_cuda: bool) -> tuple[bool, str]:
-    ok, why = kind_supported(neuron)
+    ok, why = kind_supported(neuron, x_seq=x_seq)
     if not ok:
         return ok, why
     surrogate = neuron.surrogate

@@ -224,6 +224,37 @@ def test_delta_leaky_matches_snntorch():
         close(list(ma), list(mb))
 
 
+@pytest.mark.parametrize("kw", [dict(graded_spikes_factor=2.0), dict(inhibition=True),
+                                dict(state_quant="quant")])
+def test_delta_leaky_ignores_what_snntorch_ignores(kw):
+    if kw.get("state_quant") == "quant":
+        kw = {"state_quant": st_quant.state_quant(num_bits=2)}
+        kw_c = {"state_quant": sc.functional.quant.state_quant(num_bits=2)}
+    else:
+        kw_c = kw
+    a = st.DeltaLeaky(0.3, 0.9, **kw)
+    with pytest.warns(UserWarning, match="ignores .*as snnTorch 1.0.0's DeltaLeaky does"):
+        b = sc.DeltaLeaky(0.3, 0.9, **kw_c)
+    ma = mb = (None, None)
+    for x in _x(scale=1.0):
+        sa, ma = a(x, ma)
+        sb, mb = b(x, mb)
+        close(sa, sb)
+        close(list(ma), list(mb))
+
+
+def test_leaky_reset_hidden_reaches_delta_leaky_as_in_snntorch():
+    results = []
+    for M in (st, sc):
+        d = M.DeltaLeaky(0.3, 0.9, init_hidden=True)
+        d(torch.rand(2, 3))
+        M.Leaky.reset_hidden()
+        spk, (mem, prev) = d(torch.ones(2, 3))
+        results.append(mem)
+    close(results[0], results[1])
+    assert torch.equal(results[1], torch.ones(2, 3))
+
+
 @pytest.mark.parametrize("name,kw,init,scale", [
     ("Synaptic", dict(alpha=0.8, beta=0.9, reset_mechanism="zero"), "init_synaptic", 1.5),
     ("Alpha", dict(alpha=0.9, beta=0.8), "init_alpha", 1.5),
@@ -549,3 +580,14 @@ def test_lstm_inhibition_is_a_documented_difference(name, kw, init, shape):
     spk_r, _ = ref.trace(xs)
     close(spk_b, spk_r)
     assert not torch.equal(spk_a, spk_b), "the documented difference should show on this input"
+
+
+@pytest.mark.parametrize("call", [
+    lambda: sc.LeakyParallel(3, 4, beta=torch.tensor([0.5, 0.6, 0.7, 0.8]))(torch.rand(5, 2, 3)),
+    lambda: sc.utils.reset(nn.Sequential(sc.Leaky(0.9, init_hidden=True))),
+    lambda: sc.SpikingNeuron.zeros(torch.ones(3)),
+], ids=["leaky_parallel_per_neuron_beta", "utils_reset", "zeros"])
+def test_documented_differences_warn(call):
+    snn_compat.reset_warnings()
+    with pytest.warns(snn_compat.CompatDifferenceWarning, match="differs from snnTorch"):
+        call()

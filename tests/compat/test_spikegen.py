@@ -94,6 +94,16 @@ def test_targets_match():
     close(*_both("targets_convert", y, 3, code="latency", num_steps=8, normalize=True))
 
 
+@pytest.mark.parametrize("kw", [dict(on_target=0.7), dict(off_target=0.2),
+                                dict(interpolate=True), dict(epsilon=1e-3)])
+def test_targets_convert_latency_ignores_what_snntorch_drops(kw):
+    y = torch.tensor([0, 2])
+    want = sg.targets_convert(y, 3, code="latency", num_steps=20, **kw)
+    with pytest.warns(UserWarning, match=f"ignores {next(iter(kw))}"):
+        got = cg.targets_convert(y, 3, code="latency", num_steps=20, **kw)
+    close(want, got)
+
+
 def test_targets_rate_fractional_rates_work_and_warn():
     y = torch.tensor([1, 0])
     with pytest.raises(Exception):  # noqa: B017 - snnTorch fails with a shape error here

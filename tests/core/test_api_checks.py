@@ -136,3 +136,74 @@ def test_firing_rate_takes_lists_and_numpy_ints():
     x = torch.ones(2, 3)
     torch.testing.assert_close(M.firing_rate(x, dim=[0, 1]), torch.tensor(1.0))
     torch.testing.assert_close(M.firing_rate(x, dim=np.int64(0)), torch.ones(3))
+
+
+# -- plugin-author paths: positional descriptions, function encoders, blocked names, repr --------
+
+def test_a_description_may_be_given_positionally_and_is_checked():
+    class Lab:
+        @snn.hookimpl
+        def snncore_register_neurons(self, registry):
+            registry.register("lab_pos_lif", snn.Leaky, "a LIF described positionally")
+
+    name = snn.register_plugin(Lab(), name="lab_pos")
+    try:
+        entry = snn.registries()["neuron"].get("lab_pos_lif")
+        assert entry.description == "a LIF described positionally"
+    finally:
+        snn.unregister_plugin(name)
+
+    class Bad:
+        @snn.hookimpl
+        def snncore_register_neurons(self, registry):
+            registry.register("lab_bad_desc", snn.Leaky, 3)
+
+    with pytest.raises(RuntimeError, match="description for 'lab_bad_desc' must be a str"):
+        snn.register_plugin(Bad(), name="lab_bad")
+
+
+def test_a_function_encoder_is_bound_to_its_arguments():
+    def burst(data, num_steps, max_spikes=2):
+        """Fire round(v * max_spikes) spikes in the first steps."""
+        t = torch.arange(num_steps).view(-1, *([1] * data.dim()))
+        return (t < torch.round(data * max_spikes)).to(data.dtype)
+
+    snn.register_encoder("test_burst_fn", burst, plugin="test_burst")
+    try:
+        data = torch.tensor([0.0, 0.5, 1.0])
+        assert snn.encoder("test_burst_fn") is burst
+        enc = snn.encoder("test_burst_fn", num_steps=4, max_spikes=3)
+        assert torch.equal(enc(data), burst(data, 4, max_spikes=3))
+        assert torch.equal(snn.encoder("test_burst_fn", 4)(data), burst(data, 4))
+        assert "test_burst_fn" in repr(enc) and "max_spikes=3" in repr(enc)
+        # module classes are still built with the arguments
+        assert isinstance(snn.encoder("rate", num_steps=3), nn.Module)
+    finally:
+        snn.registries()["encoder"].remove_plugin("test_burst")
+
+
+def test_an_unknown_name_under_a_plugin_block_list_says_so(monkeypatch):
+    monkeypatch.setenv("SNNCORE_BLOCK_PLUGINS", "some_plugin")
+    with pytest.raises(snn.UnknownNameError, match="limited by SNNCORE_BLOCK_PLUGINS=some_plugin"):
+        snn.create("no_such_neuron_anywhere")
+    monkeypatch.delenv("SNNCORE_BLOCK_PLUGINS")
+    with pytest.raises(snn.UnknownNameError) as exc:
+        snn.create("no_such_neuron_anywhere")
+    assert "limited by" not in str(exc.value) and exc.value.limits is None
+
+
+def test_repr_shows_every_added_parameter_and_lists_accepted_options_once():
+    class Adaptive(snn.Leaky):
+        fused_kind = "leaky"
+
+        def __init__(self, beta, rho=0.95, *, surrogate="fast_sigmoid", **options):
+            super().__init__(beta, surrogate=surrogate, **options)
+            self.add_param("rho", rho, False, low=0.0, high=1.0)
+
+    text = repr(Adaptive(0.9, rho=0.97, graded_spikes_factor=2.0))
+    assert "beta=0.9, rho=0.97, threshold=1, graded_spikes_factor=2" in text
+    assert "graded_spikes_factor" not in repr(snn.Leaky(0.9))
+    with pytest.raises(TypeError) as exc:
+        Adaptive(0.9, rhoo=1)
+    accepted = str(exc.value).split("accepted: ")[1]
+    assert accepted.count("surrogate") == 1 and "rho" in accepted

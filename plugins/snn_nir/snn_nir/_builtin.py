@@ -16,12 +16,10 @@ import snncore
 
 from ._errors import NIRFormatError, NIRImportWarning, NIRMappingError
 from ._nodes import Delay, NeuronNode, NIRNeuron, Scale, SumPool2d, Threshold
-from ._registry import ExportContext, ImportContext, MappingRegistry
+from ._registry import FORMAT, METADATA_KEY, ExportContext, ImportContext, MappingRegistry, mappings
 
 __all__ = ["snn_nir_register_mappings", "METADATA_KEY", "FORMAT"]
 
-METADATA_KEY = "snncore"
-FORMAT = 1
 _TOL = 1e-12  # |gain - 1| below this counts as exactly 1 (float64 round-off of τ/dt·dt/τ)
 
 
@@ -350,6 +348,14 @@ def _restore(node: Any, ctx: ImportContext) -> nn.Module | None:
     why = _metadata_mismatch(m, ctx)
     if why is None:
         try:
+            restore = mappings().restore_mapping(_s(m["module"])) \
+                if _s(m["module"]) not in _NEURON_CLASSES else None
+            if restore is not None:
+                module = restore(node, m, ctx)
+                if not isinstance(module, nn.Module):
+                    raise TypeError(f"the restore function for {_s(m['module'])!r} returned "
+                                    f"{type(module).__name__}, not a torch module")
+                return module
             module = _build_from_metadata(node, m, ctx)
             why = _plain_mismatch(node, module, m, ctx)
             if why is None:
@@ -362,8 +368,12 @@ def _restore(node: Any, ctx: ImportContext) -> nn.Module | None:
 
 
 def _metadata_mismatch(m: Any, ctx: ImportContext) -> str | None:
-    if not isinstance(m, dict) or _s(m.get("module", "")) not in _NEURON_CLASSES:
-        return f"unknown snncore metadata {m!r}"
+    if not isinstance(m, dict) or (_s(m.get("module", "")) not in _NEURON_CLASSES
+                                   and mappings().restore_mapping(_s(m.get("module", ""))) is None):
+        kind = m.get("module") if isinstance(m, dict) else None
+        return (f"unknown snncore metadata {m!r}" if kind is None else
+                f"its snncore metadata names the module kind {_s(kind)!r}, which no installed "
+                "package restores (register_restore)")
     if int(m.get("format", -1)) != FORMAT:
         return f"snncore metadata format {m.get('format')!r} is not {FORMAT}"
     dt, disc = float(m.get("dt", math.nan)), _s(m.get("discretization", ""))

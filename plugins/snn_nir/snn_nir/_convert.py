@@ -239,7 +239,8 @@ def export_to_nir(model: nn.Module, shape_or_sample: Any, *, dt: float,
                         f"got {shape_or_sample!r}")
     out_dtype = _model_dtype(model, sample)
     registry = mappings()
-    reasons: list[str] = []
+    reasons: list[str] = []  # from snn_nir's own mappings, which write snncore metadata
+    foreign: list[str] = []  # from other packages' mappings
     nodes: dict[str, nir.NIRNode] = {"input": nir.Input(input_type=np.asarray(shape))}
     edges: list[tuple[str, str]] = []
     last = "input"
@@ -255,11 +256,12 @@ def export_to_nir(model: nn.Module, shape_or_sample: Any, *, dt: float,
                 f"; a plugin can add one through the {HOOK_NAME!r} hook "
                 "(registry.register_export(ModuleType, fn)); only snn.Sequential / nn.Sequential "
                 "chains of mapped modules are traced")
-        fn, _plugin = found
+        fn, plugin = found
         own: list[str] = []
         ctx = ExportContext(dt, discretization, shape, name, own.append, out_dtype)
         node = fn(module, ctx)
-        reasons += [f"{type(module).__name__} {name!r} {r}" for r in own]
+        (reasons if plugin == "snn_nir" or _restorable(node, registry) else foreign).extend(
+            f"{type(module).__name__} {name!r} {r}" for r in own)
         if node is None:
             continue
         if not isinstance(node, nir.NIRNode):
@@ -278,12 +280,27 @@ def export_to_nir(model: nn.Module, shape_or_sample: Any, *, dt: float,
     except Exception as exc:
         raise NIRFormatError(f"export_to_nir: nir rejects the exported graph: "
                              f"{type(exc).__name__}: {exc}") from exc
-    if reasons:
-        warnings.warn(
-            "export_to_nir: a reader of plain NIR will not reproduce this model exactly: "
-            + "; ".join(reasons) + ". snn_nir.import_from_nir restores these modules from their "
-            "'snncore' metadata.", NIRExportWarning, stacklevel=2)
+    if reasons or foreign:
+        said = []
+        if reasons:
+            said.append("; ".join(reasons) + ". snn_nir.import_from_nir restores these modules "
+                        "from their 'snncore' metadata")
+        if foreign:
+            said.append("; ".join(foreign) + ". These modules were mapped by other packages "
+                        "without restorable metadata (ExportContext.metadata with "
+                        "register_restore): import_from_nir reads them as plain NIR")
+        warnings.warn("export_to_nir: a reader of plain NIR will not reproduce this model "
+                      "exactly: " + ". ".join(said) + ".", NIRExportWarning, stacklevel=2)
     return graph
+
+
+def _restorable(node: Any, registry: Any) -> bool:
+    """Whether ``node`` carries snncore metadata of a kind a restore function is registered
+    for (a plugin's module exported with ``ctx.metadata``)."""
+    meta = getattr(node, "metadata", None)
+    m = meta.get(METADATA_KEY) if isinstance(meta, dict) else None
+    kind = m.get("module") if isinstance(m, dict) else None
+    return isinstance(kind, str) and registry.restore_mapping(kind) is not None
 
 
 def _next_shape(module: nn.Module, node: nir.NIRNode, shape: tuple[int, ...],

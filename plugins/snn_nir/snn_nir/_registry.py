@@ -48,9 +48,13 @@ __all__ = [
 ]
 
 HOOK_NAME = "snn_nir_register_mappings"
+#: the key of snncore's own data in a node's ``metadata``, and the version of its layout
+METADATA_KEY = "snncore"
+FORMAT = 1
 
 ExportFn = Callable[[nn.Module, "ExportContext"], "nir.NIRNode"]
 ImportFn = Callable[["nir.NIRNode", "ImportContext"], nn.Module]
+RestoreFn = Callable[["nir.NIRNode", dict[str, Any], "ImportContext"], nn.Module]
 
 
 class MappingHookSpecs:
@@ -59,8 +63,9 @@ class MappingHookSpecs:
     @extend.hookspec
     def snn_nir_register_mappings(self, registry: MappingRegistry) -> None:
         """Register NIR mappings: ``registry.register_export(ModuleType, fn)`` (fn(module, ctx)
-        returns a ``nir.NIRNode``) and ``registry.register_import(NodeType, fn)`` (fn(node, ctx)
-        returns a torch module)."""
+        returns a ``nir.NIRNode``), ``registry.register_import(NodeType, fn)`` (fn(node, ctx)
+        returns a torch module) and ``registry.register_restore(kind, fn)`` (fn(node,
+        metadata, ctx) rebuilds a module exported with ``ctx.metadata(kind, ...)``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +88,21 @@ class ExportContext:
     name: str
     warn: Callable[[str], None]
     dtype: Any = np.float32
+
+    def metadata(self, kind: str, **data: Any) -> dict[str, Any]:
+        """A node's ``metadata`` that lets :func:`~snn_nir.import_from_nir` rebuild the module
+        exactly: ``{"snncore": {"format", "module": kind, "dt", "discretization", **data}}``.
+        ``kind`` names a restore function registered with
+        :meth:`MappingRegistry.register_restore`; ``data`` holds what it needs (numbers,
+        strings, lists, NumPy arrays: what a NIR file stores)."""
+        if not isinstance(kind, str) or not kind:
+            raise TypeError(f"ExportContext.metadata: kind must be a non-empty str, got {kind!r}")
+        clash = {"format", "module", "dt", "discretization"} & set(data)
+        if clash:
+            raise ValueError(f"ExportContext.metadata: {sorted(clash)} are set by snn_nir; "
+                             "choose other names")
+        return {METADATA_KEY: {"format": FORMAT, "module": kind, "dt": self.dt,
+                               "discretization": self.discretization, **data}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,11 +152,13 @@ class MappingRegistry:
     def __init__(self) -> None:
         self._export: dict[type, _Mapping] = {}
         self._import: dict[str, _Mapping] = {}
+        self._restore: dict[str, _Mapping] = {}
         self._plugin = "user"
 
     def _bound(self, plugin: str) -> MappingRegistry:
         view = MappingRegistry.__new__(MappingRegistry)
         view._export, view._import, view._plugin = self._export, self._import, plugin
+        view._restore = self._restore
         return view
 
     def register_export(self, module_type: type, fn: ExportFn) -> None:
@@ -155,6 +177,18 @@ class MappingRegistry:
                             f"name, got {node_type!r}")
         self._add(self._import, name, fn, f"the import mapping for NIR node type {name!r}")
 
+    def register_restore(self, kind: str, fn: RestoreFn) -> None:
+        """Rebuild modules exported with ``ctx.metadata(kind, ...)``: when a node's snncore
+        metadata names ``kind`` and was written for the import's ``dt`` and discretisation,
+        the built-in import of its node type calls ``fn(node, metadata, ctx)`` for the module
+        instead of reading the node as plain NIR (an exception there warns and falls back to
+        plain NIR). ``fn`` should check that the node's plain parameters still agree with the
+        metadata, as snn_nir does for its own modules."""
+        if not isinstance(kind, str) or not kind:
+            raise TypeError(f"register_restore: kind must be a non-empty str, got {kind!r}")
+        self._add(self._restore, kind, fn, f"the restore function for snncore metadata kind "
+                  f"{kind!r}")
+
     def _add(self, table: dict[Any, _Mapping], key: Any, fn: Any, what: str) -> None:
         if not callable(fn):
             raise TypeError(f"{what}: fn must be callable, got {fn!r}")
@@ -168,6 +202,7 @@ class MappingRegistry:
         """A registry with the same mappings (changes to it do not reach this one)."""
         other = MappingRegistry()
         other._export, other._import = dict(self._export), dict(self._import)
+        other._restore = dict(self._restore)
         return other
 
     def export_mapping(self, module: nn.Module) -> tuple[ExportFn, str] | None:
@@ -184,6 +219,11 @@ class MappingRegistry:
         m = self._export.get(cls)
         return m.fn if m is not None else None
 
+    def restore_mapping(self, kind: str) -> RestoreFn | None:
+        """The restore function registered for metadata ``kind``, or None."""
+        m = self._restore.get(kind)
+        return m.fn if m is not None else None
+
     def import_mapping(self, node: nir.NIRNode) -> tuple[ImportFn, str] | None:
         """The import mapping for ``node``'s type and its provider, or None."""
         m = self._import.get(type(node).__name__)
@@ -196,17 +236,23 @@ class MappingRegistry:
         return sorted(self._import)
 
     def remove_plugin(self, plugin: str) -> None:
-        for table in (self._export, self._import):
+        for table in (self._export, self._import, self._restore):
             for k in [k for k, m in table.items() if m.plugin == plugin]:
                 del table[k]
 
     def providers(self) -> dict[str, dict[str, list[str]]]:
-        """``{plugin: {"export": [...], "import": [...]}}``."""
+        """``{plugin: {"export": [...], "import": [...], "restore": [...]}}``."""
         out: dict[str, dict[str, list[str]]] = {}
+
+        def row(plugin: str) -> dict[str, list[str]]:
+            return out.setdefault(plugin, {"export": [], "import": [], "restore": []})
+
         for c, m in self._export.items():
-            out.setdefault(m.plugin, {"export": [], "import": []})["export"].append(c.__name__)
+            row(m.plugin)["export"].append(c.__name__)
         for n, m in self._import.items():
-            out.setdefault(m.plugin, {"export": [], "import": []})["import"].append(n)
+            row(m.plugin)["import"].append(n)
+        for n, m in self._restore.items():
+            row(m.plugin)["restore"].append(n)
         return out
 
 
@@ -284,6 +330,9 @@ class _Attributing:
 
     def register_import(self, node_type: type | str, fn: ImportFn) -> None:
         self._registry._bound(self._provider(fn)).register_import(node_type, fn)
+
+    def register_restore(self, kind: str, fn: RestoreFn) -> None:
+        self._registry._bound(self._provider(fn)).register_restore(kind, fn)
 
 
 _loader = _Loader()

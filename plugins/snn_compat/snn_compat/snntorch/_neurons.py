@@ -21,6 +21,7 @@ not fit the input raises ``ValueError`` (snnTorch silently replaces it by zeros)
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 from typing import Any, ClassVar
 
@@ -249,6 +250,9 @@ class SpikingNeuron(snncore.Neuron):
     @staticmethod
     def zeros(*args: Tensor) -> None:
         """Set each given tensor to zero in place (snnTorch's version leaves them unchanged)."""
+        warn_difference("SpikingNeuron.zeros", "the tensors are zeroed in place; snnTorch's "
+                        "zeros(*t) rebinds a local name and leaves them unchanged",
+                        stacklevel=3)
         with torch.no_grad():
             for state in args:
                 state.zero_()
@@ -257,14 +261,14 @@ class SpikingNeuron(snncore.Neuron):
     def detach_hidden(cls) -> None:
         """Detach the stored state of every live instance of this class from the graph."""
         for n in list(SpikingNeuron.instances):
-            if isinstance(n, cls):
+            if _counts_as(n, cls):
                 n.detach_state()
 
     @classmethod
     def reset_hidden(cls) -> None:
         """Clear the stored state of every live instance of this class."""
         for n in list(SpikingNeuron.instances):
-            if isinstance(n, cls):
+            if _counts_as(n, cls):
                 n.reset_state()
 
     def reset_mem(self) -> Any:
@@ -758,6 +762,10 @@ class LeakyParallel(extra.LeakyParallel):
                             stacklevel=3)
         if isinstance(beta, Tensor) and beta.numel() == 1:
             beta = beta.reshape(())
+        if isinstance(beta, Tensor) and beta.numel() > 1:
+            warn_difference("LeakyParallel(per-neuron beta)",
+                            "a per-neuron beta decays each neuron by its own beta; snnTorch "
+                            "keeps a random recurrent diagonal instead", stacklevel=3)
         extra.LeakyParallel.__init__(
             self, input_size, hidden_size, beta, bias=bias, threshold=threshold,
             surrogate=to_surrogate(spike_grad, surrogate_disable, owner), learn_beta=learn_beta,
@@ -878,6 +886,16 @@ class LinearLeaky(extra.LinearLeaky):
         return _stateleaky_forward(self, input_)
 
 
+def _counts_as(neuron: Any, cls: type) -> bool:
+    """Whether snnTorch's ``cls.reset_hidden()`` / ``detach_hidden()`` reach ``neuron``: an
+    instance of ``cls``, or of a class that derives from ``cls`` in snnTorch although it does
+    not here (``_snntorch_bases``: names of this module's classes)."""
+    if isinstance(neuron, cls):
+        return True
+    return any(issubclass(globals()[name], cls)
+               for name in getattr(type(neuron), "_snntorch_bases", ()))
+
+
 class DeltaLeaky(extra.DeltaLeaky):
     r"""snnTorch's ``DeltaLeaky`` on :class:`snn_neurons_extra.DeltaLeaky`: fires where the
     membrane changed by more than ``delta_threshold``, :math:`S_t = H(|U_t - U_{t-1}| - \delta)`.
@@ -885,6 +903,9 @@ class DeltaLeaky(extra.DeltaLeaky):
     ``DeltaLeaky(delta_threshold, beta, ...)`` takes :class:`Leaky`'s other arguments;
     ``forward(input_, mem)`` takes and returns the pair ``(mem, mem_prev)`` as snnTorch does.
     """
+
+    #: snnTorch's DeltaLeaky derives from Leaky: Leaky.reset_hidden() reaches it
+    _snntorch_bases = ("Leaky",)
 
     def __init__(self, delta_threshold: float = 1.0, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
@@ -903,15 +924,20 @@ class DeltaLeaky(extra.DeltaLeaky):
         if "beta" not in opts:
             raise TypeError(f"{owner}: missing required argument 'beta'")
         init_hidden = _check_flag(owner, "init_hidden", opts.get("init_hidden", False))
+        # snnTorch 1.0.0's DeltaLeaky.forward fires H(|ΔU| - δ) itself: it never applies these
+        ignored = [name for name, default in (
+            ("graded_spikes_factor", 1.0), ("learn_graded_spikes_factor", False),
+            ("state_quant", False), ("inhibition", False))
+            if name in opts and not (opts[name] is default or (
+                isinstance(opts[name], (bool, int, float)) and opts[name] == default))]
+        if ignored:
+            warnings.warn(f"{owner} ignores {', '.join(ignored)}, as snnTorch 1.0.0's "
+                          "DeltaLeaky does", UserWarning, stacklevel=2)
         extra.DeltaLeaky.__init__(
             self, opts["beta"], delta_threshold=delta_threshold,
             surrogate=to_surrogate(opts.get("spike_grad"), opts.get("surrogate_disable", False),
                                    owner),
-            learn_beta=opts.get("learn_beta", False),
-            graded_spikes_factor=opts.get("graded_spikes_factor", 1.0),
-            learn_graded_spikes_factor=opts.get("learn_graded_spikes_factor", False),
-            state_quant=to_state_quant(opts.get("state_quant", False), owner),
-            inhibition=opts.get("inhibition", False), stateful=init_hidden)
+            learn_beta=opts.get("learn_beta", False), stateful=init_hidden)
         self.output = _check_flag(owner, "output", opts.get("output", False))
         SpikingNeuron.instances.add(self)  # type: ignore[arg-type]
 

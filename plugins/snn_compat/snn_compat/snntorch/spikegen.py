@@ -7,6 +7,7 @@ the snncore encoder of the same name. Same numbers as snnTorch except where
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from torch import Tensor
@@ -171,7 +172,16 @@ def targets_convert(targets: Tensor, num_classes: int, code: str = "rate",
                             incorrect_rate, on_target, off_target, firing_pattern, interpolate,
                             epsilon)
     if code == "latency":
-        return targets_latency(targets, num_classes, num_steps, first_spike_time, on_target,
-                               off_target, interpolate, threshold, tau, clip, normalize, linear,
-                               epsilon, bypass)
+        # snnTorch 1.0.0 passes only these on to targets_latency: the others keep their defaults
+        ignored = [name for name, value, default in (
+            ("on_target", on_target, 1), ("off_target", off_target, 0),
+            ("interpolate", interpolate, False), ("epsilon", epsilon, 1e-7))
+            if value != default]
+        if ignored:
+            warnings.warn(f"targets_convert(code='latency') ignores {', '.join(ignored)}, as "
+                          "snnTorch 1.0.0 does; call targets_latency(...) to use them",
+                          UserWarning, stacklevel=2)
+        return targets_latency(targets, num_classes, num_steps, first_spike_time,
+                               threshold=threshold, tau=tau, clip=clip, normalize=normalize,
+                               linear=linear, bypass=bypass)
     raise ValueError(f"targets_convert: code must be 'rate' or 'latency', got {code!r}")

@@ -14,11 +14,15 @@ from torch import nn
 import snncore
 from snncore import data as _data
 
+from .._warn import warn_difference
+
 __all__ = ["reset", "data_subset", "valid_split"]
 
 
 def reset(net: nn.Module) -> nn.Module:
     """Clear the stored hidden state of every neuron in ``net``'s module tree."""
+    warn_difference("utils.reset", "resets the neurons inside net only; snnTorch's resets every "
+                    "live instance of their classes, in any network", stacklevel=3)
     return snncore.reset(net)
 
 

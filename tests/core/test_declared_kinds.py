@@ -57,15 +57,11 @@ class _Squared(_PluginLIF):
         return spk, _MemState(mem)
 
 
-class _Adaptive(Neuron):
+class _Adaptive(_PluginLIF):
     """Declares the leaky kind but has a second state field (an adaptation trace)."""
 
     State = _TwoState
     fused_kind = "leaky"
-
-    def __init__(self, beta, **options):
-        super().__init__(**options)
-        self.add_param("beta", beta, False, low=0.0, high=1.0)
 
     def step(self, x, state):
         beta = self.param("beta", x, clamp01=True)

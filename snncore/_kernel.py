@@ -621,11 +621,7 @@ def _fingerprint(neuron: Any, names: tuple[str, ...]) -> Any:
     for k, v in sorted(vars(neuron).items()):
         if k in _MODULE_KEYS or k == "state":
             continue
-        if v is None or isinstance(v, (bool, int, float, str)):
-            parts.append((k, v))
-        elif isinstance(v, tuple) and all(isinstance(e, (bool, int, float, str)) for e in v):
-            parts.append((k, v))
-        elif hasattr(v, "params") and hasattr(v, "derivative"):  # a surrogate
+        if hasattr(v, "params") and hasattr(v, "derivative"):  # a surrogate
             plain = (bool, int, float, str)
             parts.append((k, type(v), tuple(sorted(v.params().items())),
                           tuple(sorted((a, b) for a, b in vars(v).items()

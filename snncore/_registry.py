@@ -269,10 +269,8 @@ def ensure_loaded() -> None:
     """Load the plugins now unless they are loaded: :class:`snncore.Sequential` does this
     when it is built, so that a first call traced by ``torch.compile`` (which cannot run the
     loader) finds them."""
-    if _active is not None:
-        for registry in _active.values():
-            registry._load()
-            return
+    if _active:  # every registry shares the one loader: loading one loads them all
+        next(iter(_active.values()))._load()
 
 
 def active(kind: str) -> Registry[Any]:

@@ -524,8 +524,7 @@ def linear_unfusable(linear: Any, neuron: Any, x_seq: Tensor) -> str:
         return "autocast is enabled"
     if native.native_library() is None:
         return "the native loops are unavailable"
-    return _option_unsupported(neuron) or kind_mismatch(
-        neuron, x_seq.new_empty((1, x_seq.shape[1], linear.out_features)))
+    return ""  # the neuron's options and declared kind: FusedBackend.supports, checked first
 
 
 def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
@@ -726,6 +725,11 @@ _KIND_METHODS = ("step", "fire", "integrate", "fire_and_reset", "reset_signal", 
                  "param")
 
 
+def _kind_owner(cls: type) -> type:
+    """The class in ``cls``'s MRO that declares ``fused_kind`` (``cls`` when none does)."""
+    return next((c for c in cls.__mro__ if "fused_kind" in vars(c)), cls)
+
+
 def kind_overridden(neuron: Any) -> str:
     """Why ``neuron``'s declared ``fused_kind`` does not describe its dynamics ("" when it
     does): a subclass below the class that declares the kind overrides one of its step's
@@ -733,7 +737,7 @@ def kind_overridden(neuron: Any) -> str:
     from .._surrogate import Surrogate
 
     cls = type(neuron)
-    owner = next((c for c in cls.__mro__ if "fused_kind" in vars(c)), cls)
+    owner = _kind_owner(cls)
     for name in _KIND_METHODS:
         mine, theirs = getattr(cls, name, None), getattr(owner, name, None)
         if mine is not theirs:
@@ -779,8 +783,7 @@ def kind_mismatch(neuron: Any, x_seq: Tensor | None = None) -> str:
     if set(have) != set(fields):
         return (f"{cls.__name__} declares fused_kind {kind!r}, whose state is {fields}, but "
                 f"its State has the fields {have}")
-    owner = next((c for c in cls.__mro__ if "fused_kind" in vars(c)), cls)
-    if x_seq is None or owner.__module__.split(".")[0] == "snncore" \
+    if x_seq is None or _kind_owner(cls).__module__.split(".")[0] == "snncore" \
             or _option_unsupported(neuron):
         return ""
     key = (cls, str(neuron.reset_mechanism), bool(neuron.reset_delay))

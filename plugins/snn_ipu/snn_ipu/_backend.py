@@ -19,6 +19,10 @@ __all__ = ["IPUBackend"]
 _IPU_DTYPES = (torch.float32, torch.float16)
 
 
+#: snncore's reference loop of ``neuron.step`` calls (its ``record`` keeps the asked fields)
+_STEPPER = extend.EagerBackend()
+
+
 def unrolled(neuron: extend.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
     """Spikes ``[T, ...]`` and the final state from a Python loop of ``neuron.step`` calls with the
     traceable spike (tracing unrolls the loop into ``T`` copies of the step)."""
@@ -28,16 +32,10 @@ def unrolled(neuron: extend.Neuron, x_seq: Tensor, state: Any) -> tuple[Tensor, 
 
 def unrolled_record(neuron: extend.Neuron, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                     ) -> tuple[Tensor, Any, dict[str, Tensor]]:
-    """:func:`unrolled`, also returning the state ``fields`` after every step ``[T, ...]``."""
+    """:func:`unrolled`, also returning the state ``fields`` after every step ``[T, ...]``
+    (snncore's step-by-step record loop, with the traceable spike)."""
     with ipu_safe(neuron):
-        spikes: list[Tensor] = []
-        kept: dict[str, list[Tensor]] = {f: [] for f in fields}
-        for x in x_seq.unbind(0):
-            spk, state = neuron.step(x, state)
-            spikes.append(spk)
-            for f in fields:
-                kept[f].append(getattr(state, f))
-        return torch.stack(spikes), state, {f: torch.stack(v) for f, v in kept.items()}
+        return _STEPPER.record(neuron, x_seq, state, fields)
 
 
 class _NeuronProgram(nn.Module):

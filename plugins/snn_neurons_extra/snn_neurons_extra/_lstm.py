@@ -211,6 +211,13 @@ class SConv2dLSTM(_LSTMNeuron):
                 f"SConv2dLSTM: input must be (B, in_channels={self.in_channels}, H, W), got "
                 f"{tuple(x.shape)}"
             )
+        thr = self.threshold
+        if (self.max_pool or self.avg_pool) and thr.dim() >= 2 \
+                and (thr.shape[-1] != 1 or thr.shape[-2] != 1):
+            raise ValueError(
+                f"{type(self).__name__}: with max_pool/avg_pool the spikes have the pooled "
+                f"shape, so a per-neuron threshold can only vary per channel (shape "
+                f"(C, 1, 1)); got a threshold of shape {tuple(thr.shape)}")
 
     def _pool(self, h: Tensor) -> Tensor:
         if self.max_pool:
@@ -229,12 +236,7 @@ class SConv2dLSTM(_LSTMNeuron):
         if r is not None:
             h = h - r * thr
         c = self.quantize(c)
-        if self.max_pool or self.avg_pool:
-            if thr.dim() >= 2 and (thr.shape[-1] != 1 or thr.shape[-2] != 1):
-                raise ValueError(
-                    f"{type(self).__name__}: with max_pool/avg_pool the spikes have the pooled "
-                    f"shape, so a per-neuron threshold can only vary per channel (shape "
-                    f"(C, 1, 1)); got a threshold of shape {tuple(thr.shape)}")
+        if self.max_pool or self.avg_pool:  # a per-channel threshold: checked in _check_shape
             spk = self.fire(self._pool(self.quantize(h)), thr)
             _, h = self.fire_and_reset(h, thr)
         else:

@@ -10,7 +10,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from snncore import Neuron
-from snncore.extend import check_bool, check_int, check_number, not_taken, select_backend
+from snncore.extend import (
+    EagerBackend,
+    check_bool,
+    check_int,
+    check_number,
+    not_taken,
+    select_backend,
+)
 
 from ._common import call_in_dtype
 
@@ -23,6 +30,9 @@ __all__ = [
     "DeltaLeaky",
     "DeltaLeakyState",
 ]
+
+#: snncore's reference loop of ``step`` calls (its ``record`` keeps the asked fields)
+_STEPPER = EagerBackend()
 
 
 class _SequenceNeuron(Neuron):
@@ -68,19 +78,6 @@ class _SequenceNeuron(Neuron):
         self._sequence_checks(x_seq, "trace")
         spk, states = self._run_sequence(x_seq, self.prepare(x_seq[0], state))
         return spk, self.State(*states)
-
-    def record(self, x_seq: Tensor, fields: Any, state: Any = None, *,
-               backend: str | None = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
-        """As :meth:`Neuron.record`; a neuron defined only on whole sequences (a truncated
-        kernel) records from the whole-sequence computation."""
-        names = (fields,) if isinstance(fields, str) else fields
-        if getattr(self, "kernel_truncation_steps", None) is None or backend is not None \
-                or not isinstance(names, (tuple, list)) \
-                or not all(isinstance(f, str) and f in self.State._fields for f in names):
-            return super().record(x_seq, fields, state, backend=backend)  # it names problems
-        spk, states = self.trace(x_seq, state)
-        return spk, self.State(*(s[-1] for s in states)), {
-            f: getattr(states, f) for f in dict.fromkeys(names)}
 
 
 class LeakyParallelState(NamedTuple):
@@ -312,14 +309,23 @@ class StateLeaky(_SequenceNeuron):
         spk, mem = self.fire_and_reset(mem, self.param("threshold", drive))
         return spk, StateLeakyState(mem)
 
+    def record(self, x_seq: Tensor, fields: Any, state: Any = None, *,
+               backend: str | None = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
+        """As :meth:`Neuron.record`; with a truncated kernel (defined only on whole
+        sequences) it records from the whole-sequence computation."""
+        names = (fields,) if isinstance(fields, str) else fields
+        if self.kernel_truncation_steps is None or backend is not None \
+                or not isinstance(names, (tuple, list)) \
+                or not all(isinstance(f, str) and f in self.State._fields for f in names):
+            return super().record(x_seq, fields, state, backend=backend)  # it names problems
+        spk, states = self.trace(x_seq, state)
+        return spk, self.State(*(s[-1] for s in states)), {
+            f: getattr(states, f) for f in dict.fromkeys(names)}
+
     def _run_sequence(self, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         if self.state_quant is not None:  # quantized after every update: the recurrence
-            spikes, mems = [], []
-            for x in x_seq.unbind(0):
-                spk, state = self.step(x, state)
-                spikes.append(spk)
-                mems.append(state.mem)
-            return torch.stack(spikes), (torch.stack(mems),)
+            spk, _, rec = _STEPPER.record(self, x_seq, state, ("mem",))
+            return spk, (rec["mem"],)
         drive = self._drive(x_seq)
         T = drive.shape[0]
         feat = drive.shape[1:]
@@ -339,8 +345,7 @@ class StateLeaky(_SequenceNeuron):
             # a step's value must not depend on how long the sequence is)
             keep = torch.arange(1, T + 1, device=drive.device) < self.kernel_truncation_steps
             carry = carry * keep[:, None].to(carry.dtype)
-        mem = mem + carry * state.mem.reshape(1, M)
-        mem = self.quantize(mem.reshape(drive.shape))
+        mem = (mem + carry * state.mem.reshape(1, M)).reshape(drive.shape)
         return self.fire(mem, self.param("threshold", drive)), (mem,)
 
 

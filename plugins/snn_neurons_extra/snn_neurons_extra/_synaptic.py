@@ -272,7 +272,7 @@ class Lapicque(Neuron):
         model is undefined)."""
         if getattr(self, "_mode", "beta") == "CR":  # beta derived from R and C, not used
             return
-        beta = self._buffers.get("beta", self._parameters.get("beta"))
+        beta = getattr(self, "beta", None)
         if beta is not None and bool((beta.detach() >= 1).any()):
             raise ValueError(f"{type(self).__name__}: beta must be < 1, got {_shown(beta)}")
         if beta is not None and bool((beta.detach() <= 0).any()):

@@ -18,7 +18,6 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 
-from ._builtin import FORMAT, METADATA_KEY
 from ._cli import inspect_nir, main
 from ._convert import DISCRETIZATIONS, export_to_nir, import_from_nir, read, write
 from ._errors import (
@@ -31,7 +30,9 @@ from ._errors import (
 from ._module import GraphState, NIRModule
 from ._nodes import Delay, NeuronNode, NIRNeuron, NIRNeuronState, Scale, SumPool2d, Threshold
 from ._registry import (
+    FORMAT,
     HOOK_NAME,
+    METADATA_KEY,
     ExportContext,
     ImportContext,
     MappingHookSpecs,

@@ -18,7 +18,7 @@ from ._errors import NIRFormatError, NIRImportWarning, NIRMappingError
 from ._nodes import Delay, NeuronNode, NIRNeuron, Scale, SumPool2d, Threshold
 from ._registry import FORMAT, METADATA_KEY, ExportContext, ImportContext, MappingRegistry, mappings
 
-__all__ = ["snn_nir_register_mappings", "METADATA_KEY", "FORMAT"]
+__all__ = ["snn_nir_register_mappings"]
 
 _TOL = 1e-12  # |gain - 1| below this counts as exactly 1 (float64 round-off of τ/dt·dt/τ)
 
@@ -345,15 +345,16 @@ def _restore(node: Any, ctx: ImportContext) -> nn.Module | None:
     if not ctx.use_metadata or not isinstance(meta, dict) or METADATA_KEY not in meta:
         return None
     m = meta[METADATA_KEY]
-    why = _metadata_mismatch(m, ctx)
+    kind = _s(m.get("module", "")) if isinstance(m, dict) else ""
+    # a plugin's own module kind (ExportContext.metadata), rebuilt by its restore function
+    restore = mappings().restore_mapping(kind) if kind not in _NEURON_CLASSES else None
+    why = _metadata_mismatch(m, ctx, restore is not None)
     if why is None:
         try:
-            restore = mappings().restore_mapping(_s(m["module"])) \
-                if _s(m["module"]) not in _NEURON_CLASSES else None
             if restore is not None:
                 module = restore(node, m, ctx)
                 if not isinstance(module, nn.Module):
-                    raise TypeError(f"the restore function for {_s(m['module'])!r} returned "
+                    raise TypeError(f"the restore function for {kind!r} returned "
                                     f"{type(module).__name__}, not a torch module")
                 return module
             module = _build_from_metadata(node, m, ctx)
@@ -367,9 +368,11 @@ def _restore(node: Any, ctx: ImportContext) -> nn.Module | None:
     return None
 
 
-def _metadata_mismatch(m: Any, ctx: ImportContext) -> str | None:
+def _metadata_mismatch(m: Any, ctx: ImportContext, restorable: bool) -> str | None:
+    """Why metadata ``m`` cannot restore its module on this import (None when it can);
+    ``restorable``: a plugin registered a restore function for its module kind."""
     if not isinstance(m, dict) or (_s(m.get("module", "")) not in _NEURON_CLASSES
-                                   and mappings().restore_mapping(_s(m.get("module", ""))) is None):
+                                   and not restorable):
         kind = m.get("module") if isinstance(m, dict) else None
         return (f"unknown snncore metadata {m!r}" if kind is None else
                 f"its snncore metadata names the module kind {_s(kind)!r}, which no installed "
@@ -493,17 +496,11 @@ def _common_meta(module: Any, kind: str, ctx: ExportContext, params: list[str],
         opts.update(reset=module.reset_mechanism, reset_delay=bool(module.reset_delay),
                     detach_reset=bool(module.detach_reset), inhibition=bool(module.inhibition))
     opts["surrogate"] = module.surrogate.name or "atan"
-    meta: dict[str, Any] = {
-        "module": kind,
-        "format": FORMAT,
-        "dt": float(ctx.dt),
-        "discretization": ctx.discretization,
-        "shape": np.asarray(ctx.input_shape, dtype=np.int64),
-        "options": opts,
-        "surrogate_params": {k: float(v) for k, v in module.surrogate.params().items()},
-        "params": {p: _meta_array(getattr(module, p)) for p in params},
-        "learn": {p: module.is_learnable(p) for p in learnable},
-    }
+    meta: dict[str, Any] = ctx.metadata(
+        kind, shape=np.asarray(ctx.input_shape, dtype=np.int64), options=opts,
+        surrogate_params={k: float(v) for k, v in module.surrogate.params().items()},
+        params={p: _meta_array(getattr(module, p)) for p in params},
+        learn={p: module.is_learnable(p) for p in learnable})[METADATA_KEY]
     if kind == "li":
         meta.pop("surrogate_params")
         opts.pop("surrogate")

@@ -15,11 +15,18 @@ from torch import Tensor, nn
 
 import snncore
 
-from ._builtin import FORMAT, METADATA_KEY
 from ._errors import NIRError, NIRExportWarning, NIRFormatError, NIRMappingError
 from ._graph import load_graph, plan_graph, shape_of
 from ._module import NIRModule
-from ._registry import HOOK_NAME, ExportContext, ImportContext, mappings, overridden
+from ._registry import (
+    FORMAT,
+    HOOK_NAME,
+    METADATA_KEY,
+    ExportContext,
+    ImportContext,
+    mappings,
+    overridden,
+)
 
 __all__ = ["export_to_nir", "import_from_nir", "write", "read", "DISCRETIZATIONS"]
 
@@ -158,7 +165,7 @@ def _chain(model: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module]]:
     # a container traced as the chain of its children: only with the base class's forward
     # (a subclass with its own, e.g. a residual block, is a module that needs a mapping)
     base = snncore.Sequential if isinstance(model, snncore.Sequential) else nn.Sequential
-    if isinstance(model, (snncore.Sequential, nn.Sequential)) and not overridden(model, base):
+    if isinstance(model, nn.Sequential) and not overridden(model, base):
         for name, child in model.named_children():
             yield from _chain(child, f"{prefix}{name}_")
     else:
@@ -167,7 +174,7 @@ def _chain(model: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module]]:
 
 def _why_unmapped(module: nn.Module) -> str:
     """Why no mapping applies, for the error."""
-    if isinstance(module, (snncore.Sequential, nn.Sequential)):
+    if isinstance(module, nn.Sequential):
         return ("its class overrides forward() of its Sequential base, so it is not traced as "
                 "a chain of its layers")
     for cls in type(module).__mro__[1:]:

@@ -101,7 +101,7 @@ class ExportContext:
         if clash:
             raise ValueError(f"ExportContext.metadata: {sorted(clash)} are set by snn_nir; "
                              "choose other names")
-        return {METADATA_KEY: {"format": FORMAT, "module": kind, "dt": self.dt,
+        return {METADATA_KEY: {"format": FORMAT, "module": kind, "dt": float(self.dt),
                                "discretization": self.discretization, **data}}
 
 

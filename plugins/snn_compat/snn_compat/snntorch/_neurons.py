@@ -579,9 +579,10 @@ class RLeaky(LIF, extra.RLeaky):
     ``forward(input_, spk, mem)`` returns ``(spk, mem)``.
     """
 
-    #: the same dynamics as extra.RLeaky (``fire(mem, thr)`` is that class's), so the fused
-    #: loops of its kind apply
-    fused_kind = extra.RLeaky.fused_kind
+    #: the same dynamics as extra.RLeaky (``fire(mem, thr)`` is that class's): declared on
+    #: this class so that the fused loops of its kind apply to it; ``__init__`` sets the
+    #: instance's kind (element-wise or all-to-all), as extra.RLeaky's does
+    fused_kind: str | None = None
 
     _returned = ("mem",)
 
@@ -629,9 +630,10 @@ class RSynaptic(LIF, extra.RSynaptic):
     ``forward(input_, spk, syn, mem)`` returns ``(spk, syn, mem)``.
     """
 
-    #: the same dynamics as extra.RSynaptic (``fire(mem, thr)`` is that class's), so the fused
-    #: loops of its kind apply
-    fused_kind = extra.RSynaptic.fused_kind
+    #: the same dynamics as extra.RSynaptic (``fire(mem, thr)`` is that class's): declared on
+    #: this class so that the fused loops of its kind apply to it; ``__init__`` sets the
+    #: instance's kind (element-wise or all-to-all), as extra.RSynaptic's does
+    fused_kind: str | None = None
 
     _returned = ("syn", "mem")
 
@@ -889,11 +891,9 @@ class LinearLeaky(extra.LinearLeaky):
 def _counts_as(neuron: Any, cls: type) -> bool:
     """Whether snnTorch's ``cls.reset_hidden()`` / ``detach_hidden()`` reach ``neuron``: an
     instance of ``cls``, or of a class that derives from ``cls`` in snnTorch although it does
-    not here (``_snntorch_bases``: names of this module's classes)."""
-    if isinstance(neuron, cls):
-        return True
-    return any(issubclass(globals()[name], cls)
-               for name in getattr(type(neuron), "_snntorch_bases", ()))
+    not here (``_snntorch_bases``)."""
+    return isinstance(neuron, cls) or any(
+        issubclass(base, cls) for base in getattr(type(neuron), "_snntorch_bases", ()))
 
 
 class DeltaLeaky(extra.DeltaLeaky):
@@ -905,7 +905,7 @@ class DeltaLeaky(extra.DeltaLeaky):
     """
 
     #: snnTorch's DeltaLeaky derives from Leaky: Leaky.reset_hidden() reaches it
-    _snntorch_bases = ("Leaky",)
+    _snntorch_bases: tuple[type, ...] = (Leaky,)
 
     def __init__(self, delta_threshold: float = 1.0, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__
@@ -928,8 +928,8 @@ class DeltaLeaky(extra.DeltaLeaky):
         ignored = [name for name, default in (
             ("graded_spikes_factor", 1.0), ("learn_graded_spikes_factor", False),
             ("state_quant", False), ("inhibition", False))
-            if name in opts and not (opts[name] is default or (
-                isinstance(opts[name], (bool, int, float)) and opts[name] == default))]
+            if name in opts and not (isinstance(opts[name], (bool, int, float))
+                                     and opts[name] == default)]
         if ignored:
             warnings.warn(f"{owner} ignores {', '.join(ignored)}, as snnTorch 1.0.0's "
                           "DeltaLeaky does", UserWarning, stacklevel=2)

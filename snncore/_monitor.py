@@ -7,6 +7,7 @@ Only removable hooks on the chosen modules are used: no global state, nothing le
 from __future__ import annotations
 
 import fnmatch
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -17,7 +18,6 @@ from ._neuron import Neuron
 
 __all__ = ["Monitor", "register_run_hook", "records_runs"]
 
-RunHook = Callable[[nn.Module, tuple[Any, ...], dict[str, Any], Any], None]
 _HOOKS_ATTR = "_snncore_run_hooks"
 
 
@@ -29,7 +29,8 @@ class _RunHookHandle:
         self.key = key
 
     def remove(self) -> None:
-        hooks: dict[int, RunHook] | None = self.module.__dict__.get(_HOOKS_ATTR)
+        hooks: dict[int, tuple[Any, tuple[str, ...]]] | None = \
+            self.module.__dict__.get(_HOOKS_ATTR)
         if not hooks:
             return
         hooks.pop(self.key, None)
@@ -78,9 +79,19 @@ class _RunShim:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         neuron = self.neuron
-        out = type(neuron).run(neuron, *args, **kwargs)
-        for h in list(neuron.__dict__.get(_HOOKS_ATTR, {}).values()):
-            h(neuron, args, kwargs, out)
+        hooks = list(neuron.__dict__.get(_HOOKS_ATTR, {}).values())
+        fields = tuple(dict.fromkeys(f for _, fs in hooks for f in fs))
+        recorded: dict[str, Tensor] | None = None
+        if fields and type(neuron).run is Neuron.run:
+            out, recorded = _run_recording(neuron, fields, *args, **kwargs)
+        else:
+            out = type(neuron).run(neuron, *args, **kwargs)
+        for h, fs in hooks:
+            if fs:
+                h(neuron, args, kwargs, out,
+                  None if recorded is None else {f: recorded[f] for f in fs})
+            else:
+                h(neuron, args, kwargs, out)
         return out
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -95,8 +106,32 @@ def records_runs(hook: Any) -> Any:
     return hook
 
 
-def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:
+def _run_recording(neuron: Neuron, fields: tuple[str, ...], x_seq: Tensor, state: Any = None,
+                   *, backend: str | None = None) -> tuple[Any, dict[str, Tensor]]:
+    """``neuron.run(x_seq, state, backend=backend)`` (same return value, same update of a
+    stateful neuron's state) through :meth:`Neuron.record`, plus the recorded fields."""
+    if neuron.stateful and state is None:
+        state = neuron.state
+    spk, new_state, recorded = neuron.record(x_seq, fields, state, backend=backend)
+    if neuron.stateful:
+        neuron.state = new_state
+        return spk, recorded
+    return (spk, new_state), recorded
+
+
+def register_run_hook(neuron: nn.Module, hook: Callable[..., None], *,
+                      fields: Sequence[str] = ()) -> _RunHookHandle:
     """Call ``hook(neuron, args, kwargs, output)`` after every ``neuron.run(...)``.
+
+    Args:
+        neuron: the module whose ``run`` is observed.
+        hook: the callable.
+        fields: state fields the hook wants at every step of a run (e.g. ``("mem",)``). When
+            given, ``run`` records them (through :meth:`Neuron.record`: on the fused backend in
+            the fused loops; the spikes and the final state are those of ``run``) and the hook
+            is called with a fifth argument, ``{field: [T, ...]}``, or ``None`` when the
+            neuron's class overrides ``run`` (its steps cannot be recorded from outside).
+            Default: none.
 
     The neuron's ``run`` is shadowed by a per-instance dispatcher only while at least one hook
     is registered; removing the last hook restores the class method. Returns a handle with
@@ -105,13 +140,24 @@ def register_run_hook(neuron: nn.Module, hook: RunHook) -> _RunHookHandle:
     """
     if not callable(getattr(neuron, "run", None)):
         raise TypeError(f"register_run_hook: {type(neuron).__name__} has no run method")
-    hooks: dict[int, RunHook] | None = neuron.__dict__.get(_HOOKS_ATTR)
+    if not callable(hook):
+        raise TypeError(f"register_run_hook: hook must be callable, got {hook!r}")
+    if isinstance(fields, str):
+        fields = (fields,)
+    fields = tuple(fields)
+    state_fields = getattr(getattr(neuron, "State", None), "_fields", ())
+    unknown = [f for f in fields if not isinstance(f, str) or f not in state_fields]
+    if unknown:
+        raise ValueError(f"register_run_hook: fields={fields!r} names {unknown!r}, which "
+                         f"{type(neuron).__name__} does not have; its state fields are "
+                         f"{tuple(state_fields)}")
+    hooks: dict[int, tuple[Any, tuple[str, ...]]] | None = neuron.__dict__.get(_HOOKS_ATTR)
     if hooks is None:
         hooks = {}
         neuron.__dict__[_HOOKS_ATTR] = hooks
         neuron.__dict__["run"] = _RunShim(neuron)
     key = max(hooks, default=-1) + 1
-    hooks[key] = hook
+    hooks[key] = (hook, fields)
     return _RunHookHandle(neuron, key)
 
 
@@ -170,8 +216,11 @@ class Monitor:
 
     Single-step calls (``neuron(x, state)`` or stateful ``neuron(x)``) append one entry each;
     :meth:`stacked` stacks them into ``[T, ...]``. A whole-sequence call
-    ``neuron.run(x_seq)`` stores its time-first spikes as they are; states from ``run`` are the
-    final state only (use ``neuron.trace`` for every step's state).
+    ``neuron.run(x_seq)`` (also inside ``snn.Sequential``) stores its time-first spikes as they
+    are, and the state fields named in ``record`` at every step: the run goes through
+    :meth:`~snncore.Neuron.record` (on the fused backend in the fused loops; same spikes and
+    final state as ``run``). ``"state"`` from a run is its final state, and so is every field
+    of a neuron whose class overrides ``run`` (:meth:`stacked` warns about those).
 
     Example::
 
@@ -214,10 +263,15 @@ class Monitor:
             name: {kind: [] for kind in record} for name in self.layers
         }
         self._handles: list[Any] = []
+        #: (layer, field) pairs holding the final state of a run() that could not be recorded
+        #: step by step (the neuron's class overrides run)
+        self._final_only: set[tuple[str, str]] = set()
         for name, m in chosen:
             self._handles.append(m.register_forward_hook(_MonitorHook(self._forward_hook(name))))
             if isinstance(m, Neuron):
-                self._handles.append(register_run_hook(m, _MonitorHook(self._run_hook(name))))
+                per_step = tuple(k for k in record if k in m.State._fields)
+                self._handles.append(register_run_hook(
+                    m, _MonitorHook(self._run_hook(name, per_step)), fields=per_step))
 
     # -- hooks --------------------------------------------------------------------------------
     def _keep(self, x: Any) -> Any:
@@ -227,23 +281,27 @@ class Monitor:
             return type(x)(*(self._keep(v) for v in x))
         return x
 
-    def _store(self, name: str, m: nn.Module, inp: Any, out: Any, state: Any, seq: bool) -> None:
+    def _store(self, name: str, m: nn.Module, inp: Any, out: Any, state: Any, seq: bool,
+               recorded: dict[str, Tensor] | None = None) -> None:
         store = self.records[name]
         for kind in self.record:
+            is_seq = seq and kind in ("input", "output")
             if kind == "input":
                 value = inp
             elif kind == "output":
                 value = out
             elif kind == "state":
                 value = state
+            elif recorded is not None and kind in recorded:
+                value, is_seq = recorded[kind], True  # every step of a run()
             else:
                 if state is None or kind not in getattr(state, "_fields", ()):
                     continue
                 value = getattr(state, kind)
+                if seq:  # the final state of a run() whose steps were not recorded
+                    self._final_only.add((name, kind))
             if value is None:
                 continue
-            # a state from run() is the final one: one step, not a sequence
-            is_seq = seq and kind in ("input", "output")
             store[kind].append((self._keep(value), is_seq))
 
     def _forward_hook(self, name: str) -> Any:
@@ -260,14 +318,15 @@ class Monitor:
 
         return hook
 
-    def _run_hook(self, name: str) -> RunHook:
-        def hook(m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+    def _run_hook(self, name: str, per_step: tuple[str, ...]) -> Callable[..., None]:
+        def hook(m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any,
+                 recorded: dict[str, Tensor] | None = None) -> None:
             inp = args[0] if args else kwargs.get("x_seq")
             if isinstance(output, tuple):
                 out, state = output[0], output[1]
             else:
                 out, state = output, getattr(m, "state", None)
-            self._store(name, m, inp, out, state, seq=True)
+            self._store(name, m, inp, out, state, seq=True, recorded=recorded)
 
         return hook
 
@@ -298,11 +357,19 @@ class Monitor:
                     f"Monitor.stacked: layer {name!r} recorded {kind} of different shapes "
                     f"{sorted(shapes)}; call clear() between runs with different inputs"
                 )
+            if (name, kind) in self._final_only:
+                warnings.warn(
+                    f"Monitor.stacked: layer {name!r} ({type(self.layers[name]).__name__}) "
+                    f"recorded {kind!r} from run() calls whose steps cannot be recorded (its "
+                    f"class overrides run()): each such entry is the final state of a run, not "
+                    f"every step; call its step() per step (or neuron.trace) for every step",
+                    UserWarning, stacklevel=2)
             out[name] = torch.cat(parts, 0)
         return out
 
     def clear(self) -> None:
         """Drop everything recorded so far (hooks stay)."""
+        self._final_only.clear()
         for kinds in self.records.values():
             for entries in kinds.values():
                 entries.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -125,3 +126,105 @@ def test_stacked_rejects_mixed_shapes() -> None:
         mon.stacked()
     with pytest.raises(ValueError, match="was not recorded"):
         mon.stacked("mem")
+
+
+def _mem_reference(lif: snn.Leaky, x: torch.Tensor) -> torch.Tensor:
+    """The membrane after every step, from a step-by-step NumPy integration of
+    U[t] = beta * U[t-1] + X[t] - H(U[t-1] - threshold) * threshold (delayed subtract reset)."""
+    beta, thr = float(lif.beta), float(lif.threshold)
+    xs = x.detach().double().numpy()
+    u = np.zeros(xs.shape[1:])
+    out = []
+    for xt in xs:
+        u = beta * u + xt - (u > thr) * thr
+        out.append(u)
+    return torch.from_numpy(np.stack(out)).float()
+
+
+@pytest.mark.parametrize("backend", ["auto", "eager", "fused"])
+def test_state_fields_of_a_run_are_recorded_at_every_step(backend: str) -> None:
+    torch.manual_seed(3)
+    with snn.use_backend(backend):
+        net = snn.Sequential(nn.Linear(4, 6), snn.Leaky(beta=0.85, threshold=0.4))
+        x = torch.rand(12, 3, 4) * 2
+        plain, _ = net(x)
+        with snn.Monitor(net, record=("output", "mem")) as mon:
+            spk, (_, final) = net(x)
+        mem = mon.stacked("mem")["1"]
+    # monitoring changes nothing: the same spikes and final state as the unmonitored run
+    assert torch.equal(spk, plain)
+    assert mem.shape == (12, 3, 6)
+    assert torch.equal(mem[-1], final.mem)
+    torch.testing.assert_close(mem, _mem_reference(net[1], net[0](x)), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(mon.stacked()["1"], spk)
+
+
+def test_a_monitored_stateful_run_updates_the_state_like_run() -> None:
+    torch.manual_seed(4)
+    x = torch.rand(6, 2, 3) * 2
+    a, b = snn.Leaky(beta=0.9, stateful=True), snn.Leaky(beta=0.9, stateful=True)
+    with snn.Monitor(a, record=("output", "mem")) as mon:
+        outs = [a.run(x), a.run(x, backend="eager")]
+    ref = [b.run(x), b.run(x)]
+    for o, r in zip(outs, ref, strict=True):
+        assert torch.equal(o, r)
+    torch.testing.assert_close(a.state.mem, b.state.mem)
+    mem = mon.stacked("mem")["Leaky"]
+    assert mem.shape == (12, 2, 3)
+    torch.testing.assert_close(mem[-1], b.state.mem)
+
+
+def test_recorded_states_keep_their_graph_with_detach_false() -> None:
+    torch.manual_seed(5)
+    x = torch.rand(10, 2, 4)
+    net = snn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, threshold=0.5))
+    with snn.Monitor(net, record="mem", detach=False) as mon:
+        net(x)
+    mem = mon.stacked("mem")["1"]
+    (mem ** 2).mean().backward()
+    got = net[0].weight.grad.clone()
+    net[0].weight.grad = None
+    _, st = net[1].trace(net[0](x))
+    (st.mem ** 2).mean().backward()
+    torch.testing.assert_close(got, net[0].weight.grad, rtol=1e-5, atol=1e-6)
+
+
+class _OwnRun(snn.Leaky):
+    """A neuron whose class overrides run(): its steps cannot be recorded from outside."""
+
+    def run(self, x_seq, state=None, *, backend=None):  # type: ignore[override]
+        return super().run(x_seq, state, backend=backend)
+
+
+def test_a_neuron_with_its_own_run_records_the_final_state_and_says_so() -> None:
+    lif = _OwnRun(beta=0.9)
+    x = torch.rand(5, 2, 3) * 2
+    with snn.Monitor(lif, record=("output", "mem")) as mon:
+        _, final = lif.run(x)
+    assert mon.stacked()["_OwnRun"].shape == (5, 2, 3)
+    with pytest.warns(UserWarning, match="final state of a run"):
+        mem = mon.stacked("mem")["_OwnRun"]
+    assert mem.shape == (1, 2, 3)
+    torch.testing.assert_close(mem[0], final.mem)
+    mon.clear()
+    lif.run(x)  # hooks removed: nothing more is recorded
+
+
+def test_register_run_hook_fields() -> None:
+    from snncore.extend import register_run_hook
+
+    lif = snn.Leaky(beta=0.9)
+    seen: list = []
+    h1 = register_run_hook(lif, lambda m, a, k, out, rec: seen.append(rec), fields=("mem",))
+    h2 = register_run_hook(lif, lambda m, a, k, out: seen.append(out[1]))
+    x = torch.rand(4, 2, 3)
+    lif.run(x)
+    assert set(seen[0]) == {"mem"} and seen[0]["mem"].shape == (4, 2, 3)
+    torch.testing.assert_close(seen[0]["mem"][-1], seen[1].mem)
+    h1.remove()
+    h2.remove()
+    assert "run" not in lif.__dict__
+    with pytest.raises(ValueError, match="'spk'.*state fields are \\('mem',\\)"):
+        register_run_hook(lif, lambda *a: None, fields=("spk",))
+    with pytest.raises(TypeError, match="hook must be callable"):
+        register_run_hook(lif, 3)  # type: ignore[arg-type]

@@ -33,6 +33,7 @@ import snncore
 from snncore import surrogates as _s
 
 from .._warn import warn_difference
+from . import _checkpoint as _ckpt
 from . import surrogate as _s_compat
 
 __all__ = [
@@ -539,7 +540,7 @@ def _optional(value: Any) -> Any:
 
 
 @_with_state_properties
-class Lapicque(LIF, extra.Lapicque):
+class Lapicque(_ckpt.SnntorchKeys, LIF, extra.Lapicque):
     r"""snnTorch's ``Lapicque`` (RC circuit, forward Euler) on
     :class:`snn_neurons_extra.Lapicque`; give ``beta``, ``R`` and/or ``C`` as in snnTorch.
 
@@ -561,6 +562,10 @@ class Lapicque(LIF, extra.Lapicque):
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, True)
 
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.same_step(self, sd, prefix)
+        _ckpt.own_shapes(self, sd, prefix, ("beta", "R", "C"))
+
     def forward(self, input_: Tensor, mem: Tensor | None = None) -> Any:
         """One step: ``(spk, mem)``, or ``spk`` with ``init_hidden=True``."""
         return self._compat_forward(input_, {"mem": mem})
@@ -571,7 +576,7 @@ class Lapicque(LIF, extra.Lapicque):
 
 
 @_with_state_properties
-class RLeaky(LIF, extra.RLeaky):
+class RLeaky(_ckpt.SnntorchKeys, LIF, extra.RLeaky):
     r"""snnTorch's ``RLeaky`` on :class:`snn_neurons_extra.RLeaky`:
     :math:`U_t = \beta U_{t-1} + X_t + V(S_{t-1}) - R_t\theta`.
 
@@ -605,6 +610,9 @@ class RLeaky(LIF, extra.RLeaky):
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, reset_delay)
 
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.one_to_one_weight(self, sd, prefix)
+
     def forward(self, input_: Tensor, spk: Tensor | None = None,
                 mem: Tensor | None = None) -> Any:
         """One step: ``(spk, mem)``, or ``spk`` with ``init_hidden=True``."""
@@ -622,7 +630,7 @@ class RLeaky(LIF, extra.RLeaky):
 
 
 @_with_state_properties
-class RSynaptic(LIF, extra.RSynaptic):
+class RSynaptic(_ckpt.SnntorchKeys, LIF, extra.RSynaptic):
     r"""snnTorch's ``RSynaptic`` on :class:`snn_neurons_extra.RSynaptic`:
     :math:`I_t = \alpha I_{t-1} + X_t + V(S_{t-1})`, :math:`U_t = \beta U_{t-1} + I_t - R_t\theta`.
 
@@ -656,6 +664,9 @@ class RSynaptic(LIF, extra.RSynaptic):
             **_common(owner, spike_grad, surrogate_disable, init_hidden, state_quant))
         self._compat_setup(output, surrogate_disable)
         _warn_resets(owner, reset_mechanism, reset_delay)
+
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.one_to_one_weight(self, sd, prefix)
 
     def forward(self, input_: Tensor, spk: Tensor | None = None, syn: Tensor | None = None,
                 mem: Tensor | None = None) -> Any:
@@ -737,7 +748,7 @@ class SConv2dLSTM(_SynMemForward, SpikingNeuron, extra.SConv2dLSTM):
         return self.reset_mem()
 
 
-class LeakyParallel(extra.LeakyParallel):
+class LeakyParallel(_ckpt.SnntorchKeys, extra.LeakyParallel):
     r"""snnTorch's ``LeakyParallel`` on :class:`snn_neurons_extra.LeakyParallel`: a whole
     sequence ``[T, B, input_size]`` at once, :math:`U_t = \mathrm{ReLU}(\beta U_{t-1} + W X_t
     + b)`, no reset. ``forward(input_)`` returns the spikes ``[T, B, hidden_size]``.
@@ -781,6 +792,9 @@ class LeakyParallel(extra.LeakyParallel):
             # snnTorch learns a per-neuron diagonal from a scalar beta: keep one decay per neuron
             self.beta = nn.Parameter(self.beta.detach().expand(hidden_size).clone())
 
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.rnn_weights(self, sd, prefix)
+
     #: snnTorch's default spike function, usable as ``LeakyParallel.ATan.apply(x, alpha)``
     ATan = _s_compat.ATan
 
@@ -803,7 +817,7 @@ class LeakyParallel(extra.LeakyParallel):
         return grad * torch.eye(self.hidden_size, device=grad.device, dtype=grad.dtype)
 
 
-class StateLeaky(extra.StateLeaky):
+class StateLeaky(_ckpt.SnntorchKeys, extra.StateLeaky):
     r"""snnTorch's ``StateLeaky`` on :class:`snn_neurons_extra.StateLeaky`: the whole sequence
     ``[T, B, channels]`` at once, :math:`U_t = \sum_k \beta^k X_{t-k}`, no reset.
     ``forward(input_)`` returns ``(spk, mem)`` (``mem`` only with ``output=False``).
@@ -828,6 +842,11 @@ class StateLeaky(extra.StateLeaky):
             kernel_truncation_steps=kernel_truncation_steps,
             state_quant=to_state_quant(state_quant, owner))
         _stateleaky_setup(self, owner, channels, output, surrogate_disable)
+
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.drop_unused(self, sd, prefix, ("reset_mechanism_val",))  # no reset, as in snnTorch
+        _ckpt.beta_from_tau(self, sd, prefix)
+        _ckpt.own_shapes(self, sd, prefix, ("beta",))
 
     def forward(self, input_: Tensor) -> Any:  # type: ignore[override]
         """``(spk [T, B, C], mem [T, B, C])``, or ``mem`` with ``output=False``."""
@@ -857,7 +876,7 @@ def _stateleaky_forward(n: Any, input_: Tensor) -> Any:
     return (spk, states.mem) if n.output else states.mem
 
 
-class LinearLeaky(extra.LinearLeaky):
+class LinearLeaky(_ckpt.SnntorchKeys, extra.LinearLeaky):
     """snnTorch's ``LinearLeaky``: ``StateLeaky`` on ``W·X_t + b`` (whole sequence at once).
 
     Differs from snnTorch as :class:`StateLeaky` does.
@@ -883,6 +902,11 @@ class LinearLeaky(extra.LinearLeaky):
         if device is not None or dtype is not None:
             self.to(device=device, dtype=dtype)
 
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        _ckpt.drop_unused(self, sd, prefix, ("reset_mechanism_val",))  # no reset, as in snnTorch
+        _ckpt.beta_from_tau(self, sd, prefix)
+        _ckpt.own_shapes(self, sd, prefix, ("beta",))
+
     def forward(self, input_: Tensor) -> Any:  # type: ignore[override]
         """``(spk [T, B, out], mem [T, B, out])``, or ``mem`` with ``output=False``."""
         return _stateleaky_forward(self, input_)
@@ -896,7 +920,7 @@ def _counts_as(neuron: Any, cls: type) -> bool:
         issubclass(base, cls) for base in getattr(type(neuron), "_snntorch_bases", ()))
 
 
-class DeltaLeaky(extra.DeltaLeaky):
+class DeltaLeaky(_ckpt.SnntorchKeys, extra.DeltaLeaky):
     r"""snnTorch's ``DeltaLeaky`` on :class:`snn_neurons_extra.DeltaLeaky`: fires where the
     membrane changed by more than ``delta_threshold``, :math:`S_t = H(|U_t - U_{t-1}| - \delta)`.
 
@@ -906,6 +930,10 @@ class DeltaLeaky(extra.DeltaLeaky):
 
     #: snnTorch's DeltaLeaky derives from Leaky: Leaky.reset_hidden() reaches it
     _snntorch_bases: tuple[type, ...] = (Leaky,)
+
+    def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
+        # snnTorch's DeltaLeaky never resets ("delta SNNs encode change"): its buffer is unused
+        _ckpt.drop_unused(self, sd, prefix, ("reset_mechanism_val",))
 
     def __init__(self, delta_threshold: float = 1.0, *args: Any, **kwargs: Any) -> None:
         owner = type(self).__name__

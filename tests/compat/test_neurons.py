@@ -590,3 +590,38 @@ def test_documented_differences_warn(call):
     snn_compat.reset_warnings()
     with pytest.warns(snn_compat.CompatDifferenceWarning, match="differs from snnTorch"):
         call()
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda **kw: sc.DeltaLeaky(beta=0.9, **kw), (T, B, N)),
+    (lambda **kw: sc.LeakyParallel(N, 3, beta=0.9, **kw), (T, B, N)),
+    (lambda **kw: sc.StateLeaky(beta=0.9, channels=N, **kw), (T, B, N)),
+    (lambda **kw: sc.LinearLeaky(0.9, N, 3, **kw), (T, B, N)),
+])
+def test_spike_grad_set_after_construction_is_used(make, shape):
+    """snnTorch reads ``spike_grad`` on every step: assigning it later takes effect (it is
+    the neuron's surrogate), on the time-parallel and delta neurons as on Leaky."""
+    def input_grad(neuron):
+        x = _x(shape, scale=2.0).requires_grad_()
+        if isinstance(neuron, sc.DeltaLeaky):  # step by step, the state pair as in snnTorch
+            mem, rec = neuron.reset_mem(), []
+            for xt in x:
+                s, mem = neuron(xt, mem)
+                rec.append(s)
+            spk = torch.stack(rec)
+        else:
+            out = neuron(x)
+            spk = out[0] if isinstance(out, tuple) else out
+        spk.sum().backward()
+        return x.grad
+
+    torch.manual_seed(4)
+    later = quiet(make)
+    later.spike_grad = sc.surrogate.fast_sigmoid(slope=10)
+    torch.manual_seed(4)
+    built = quiet(lambda: make(spike_grad=sc.surrogate.fast_sigmoid(slope=10)))
+    torch.manual_seed(4)
+    default = quiet(make)
+    assert later.spike_grad is later.surrogate
+    close(input_grad(later), input_grad(built))
+    assert not torch.allclose(input_grad(later), input_grad(default))

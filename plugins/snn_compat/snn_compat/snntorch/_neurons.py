@@ -135,7 +135,21 @@ def _check_flag(owner: str, name: str, value: Any) -> bool:
     return value
 
 
-class SpikingNeuron(snncore.Neuron):
+class _SpikeGrad:
+    """snnTorch's ``spike_grad`` attribute: read and set after construction (snnTorch calls it
+    on every step), here the neuron's :attr:`surrogate`."""
+
+    @property
+    def spike_grad(self) -> snncore.Surrogate:
+        """The surrogate spike function (snncore's :attr:`surrogate`)."""
+        return self.surrogate  # type: ignore[attr-defined]
+
+    @spike_grad.setter
+    def spike_grad(self, value: Any) -> None:
+        self.surrogate = to_surrogate(value, False, type(self).__name__)
+
+
+class SpikingNeuron(_SpikeGrad, snncore.Neuron):
     """Base of the compat neurons: snnTorch's arguments on :class:`snncore.Neuron`.
 
     ``instances`` is a weak set of every live compat neuron (snnTorch keeps a list); it serves
@@ -204,15 +218,6 @@ class SpikingNeuron(snncore.Neuron):
     @init_hidden.setter
     def init_hidden(self, value: bool) -> None:
         self.stateful = _check_flag(type(self).__name__, "init_hidden", value)
-
-    @property
-    def spike_grad(self) -> snncore.Surrogate:
-        """The surrogate spike function (snncore's :attr:`surrogate`)."""
-        return self.surrogate
-
-    @spike_grad.setter
-    def spike_grad(self, value: Any) -> None:
-        self.surrogate = to_surrogate(value, False, type(self).__name__)
 
     # -- snnTorch's helper methods --------------------------------------------------------------
     def fire(self, mem: Tensor, thr: Tensor | None = None) -> Any:
@@ -748,7 +753,7 @@ class SConv2dLSTM(_SynMemForward, SpikingNeuron, extra.SConv2dLSTM):
         return self.reset_mem()
 
 
-class LeakyParallel(_ckpt.SnntorchKeys, extra.LeakyParallel):
+class LeakyParallel(_ckpt.SnntorchKeys, _SpikeGrad, extra.LeakyParallel):
     r"""snnTorch's ``LeakyParallel`` on :class:`snn_neurons_extra.LeakyParallel`: a whole
     sequence ``[T, B, input_size]`` at once, :math:`U_t = \mathrm{ReLU}(\beta U_{t-1} + W X_t
     + b)`, no reset. ``forward(input_)`` returns the spikes ``[T, B, hidden_size]``.
@@ -817,7 +822,7 @@ class LeakyParallel(_ckpt.SnntorchKeys, extra.LeakyParallel):
         return grad * torch.eye(self.hidden_size, device=grad.device, dtype=grad.dtype)
 
 
-class StateLeaky(_ckpt.SnntorchKeys, extra.StateLeaky):
+class StateLeaky(_ckpt.SnntorchKeys, _SpikeGrad, extra.StateLeaky):
     r"""snnTorch's ``StateLeaky`` on :class:`snn_neurons_extra.StateLeaky`: the whole sequence
     ``[T, B, channels]`` at once, :math:`U_t = \sum_k \beta^k X_{t-k}`, no reset.
     ``forward(input_)`` returns ``(spk, mem)`` (``mem`` only with ``output=False``).
@@ -876,7 +881,7 @@ def _stateleaky_forward(n: Any, input_: Tensor) -> Any:
     return (spk, states.mem) if n.output else states.mem
 
 
-class LinearLeaky(_ckpt.SnntorchKeys, extra.LinearLeaky):
+class LinearLeaky(_ckpt.SnntorchKeys, _SpikeGrad, extra.LinearLeaky):
     """snnTorch's ``LinearLeaky``: ``StateLeaky`` on ``W·X_t + b`` (whole sequence at once).
 
     Differs from snnTorch as :class:`StateLeaky` does.
@@ -920,7 +925,7 @@ def _counts_as(neuron: Any, cls: type) -> bool:
         issubclass(base, cls) for base in getattr(type(neuron), "_snntorch_bases", ()))
 
 
-class DeltaLeaky(_ckpt.SnntorchKeys, extra.DeltaLeaky):
+class DeltaLeaky(_ckpt.SnntorchKeys, _SpikeGrad, extra.DeltaLeaky):
     r"""snnTorch's ``DeltaLeaky`` on :class:`snn_neurons_extra.DeltaLeaky`: fires where the
     membrane changed by more than ``delta_threshold``, :math:`S_t = H(|U_t - U_{t-1}| - \delta)`.
 

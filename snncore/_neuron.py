@@ -164,6 +164,44 @@ def as_surrogate(surrogate: str | Surrogate) -> Surrogate:
     )
 
 
+def _option_surrogate(owner: str, name: str, value: Any) -> Any:
+    try:
+        return as_surrogate(value)
+    except TypeError as e:
+        raise TypeError(f"{owner}: {e}") from None
+
+
+def _option_reset(owner: str, name: str, value: Any) -> Any:
+    return check_choice(value, name, owner, RESET_RULES)
+
+
+def _option_flag(owner: str, name: str, value: Any) -> Any:
+    check_bool(value, name, owner)
+    return value
+
+
+def _option_state_quant(owner: str, name: str, value: Any) -> Any:
+    if value is not None and not callable(value):
+        raise TypeError(f"{owner}: {name} must be callable or None, got {value!r}")
+    return value
+
+
+def _option_backend(owner: str, name: str, value: Any) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{owner}: {name} must be a backend name or None, got {value!r}")
+    return value
+
+
+#: the shared options a neuron keeps as plain attributes, checked on every assignment as at
+#: construction (a surrogate name becomes the surrogate object, as in ``__init__``)
+_OPTION_CHECKS: dict[str, Callable[[str, str, Any], Any]] = {
+    "surrogate": _option_surrogate, "reset_mechanism": _option_reset,
+    "reset_delay": _option_flag, "inhibition": _option_flag, "stateful": _option_flag,
+    "detach_reset": _option_flag, "state_quant": _option_state_quant,
+    "backend": _option_backend,
+}
+
+
 class Neuron(nn.Module):
     r"""Base class of snncore's threshold neurons.
 
@@ -289,6 +327,9 @@ class Neuron(nn.Module):
 
     # -- every other path into a parameter: assignment, load_state_dict, training ---------------
     def __setattr__(self, name: str, value: Any) -> None:
+        check = _OPTION_CHECKS.get(name)
+        if check is not None:  # a shared option: the constructor's check on every assignment
+            value = check(type(self).__name__, name, value)
         ranges = self.__dict__.get("_param_ranges")
         if ranges is None or name not in ranges or (
                 name not in self._parameters and name not in self._buffers):

@@ -58,6 +58,44 @@ def test_assignment_is_validated_and_keeps_the_kind() -> None:
     assert spk.flatten().tolist() == [0.0, 1.0, 0.0]  # 1.5, 2.25 -> spike, reset by 2
 
 
+@pytest.mark.parametrize("name, value, error, match", [
+    ("reset_mechanism", "substract", ValueError,
+     r"reset_mechanism must be one of \('subtract', 'zero', 'none'\), got 'substract'"),
+    ("reset_delay", "yes", TypeError, "reset_delay must be a bool, got 'yes'"),
+    ("inhibition", 1, TypeError, "inhibition must be a bool, got 1"),
+    ("stateful", None, TypeError, "stateful must be a bool, got None"),
+    ("detach_reset", "no", TypeError, "detach_reset must be a bool"),
+    ("state_quant", 4, TypeError, "state_quant must be callable or None, got 4"),
+    ("surrogate", 3, TypeError, "Leaky: surrogate must be a registered surrogate name"),
+    ("surrogate", "no_such_surrogate", snn.UnknownNameError, "no_such_surrogate"),
+    ("backend", 0, TypeError, "backend must be a backend name or None, got 0"),
+])
+def test_options_assigned_after_construction_are_checked(name, value, error, match) -> None:
+    lif = snn.Leaky(beta=0.9)
+    before = getattr(lif, name)
+    with pytest.raises(error, match=match):
+        setattr(lif, name, value)
+    assert getattr(lif, name) is before  # refused: the neuron keeps its option
+
+
+def test_options_assigned_after_construction_take_effect() -> None:
+    x = torch.rand(20, 3, 4) * 2
+    lif = snn.Leaky(beta=0.9)
+    lif.reset_mechanism = "zero"
+    lif.surrogate = "fast_sigmoid"
+    lif.reset_delay = False
+    assert isinstance(lif.surrogate, snn.surrogates.FastSigmoid)
+    ref = snn.Leaky(beta=0.9, reset="zero", surrogate="fast_sigmoid", reset_delay=False)
+    for backend in ("eager", "fused"):
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        a, _ = lif.run(xa, backend=backend)
+        b, _ = ref.run(xb, backend=backend)
+        assert torch.equal(a, b)
+        a.sum().backward()
+        b.sum().backward()
+        assert torch.equal(xa.grad, xb.grad)
+
+
 def test_a_learned_threshold_that_drifts_out_of_range_is_reported() -> None:
     lif = snn.Leaky(beta=0.9, learn_threshold=True)
     with torch.no_grad():

@@ -133,6 +133,17 @@ class _SpikeLoss(nn.Module):
 
     population: bool = False
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # snnTorch's spelling ``ce_rate_loss()(spk_rec, targets)`` builds the loss first; a
+        # record passed to the constructor would otherwise fail on an option's check
+        if args and isinstance(args[0], Tensor) and args[0].dim() >= 2:
+            raise TypeError(
+                f"{cls.__name__}(...) takes the loss's options and returns the loss; call the "
+                f"loss on the record: {cls.__name__}()(spk_rec, targets) (the functional "
+                f"names, e.g. snncore.losses.ce_rate_loss, are the same classes), got a tensor "
+                f"of shape {tuple(args[0].shape)} as its first argument")
+        return super().__new__(cls)
+
     def __init__(self, reduction: str = "mean", weight: Tensor | Sequence[float] | None = None,
                  population_code: bool = False, num_classes: int | None = None) -> None:
         super().__init__()

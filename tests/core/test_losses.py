@@ -245,3 +245,15 @@ def test_mse_count_targets_are_exact_counts() -> None:
     spk[:1, 0, 1] = 1
     out = L.mse_count_loss(0.85, 0.15, reduction="none")(spk, torch.tensor([0]))
     torch.testing.assert_close(out, torch.tensor([[0.5**2 / T, 0.5**2 / T]]))
+
+
+@pytest.mark.parametrize("factory", [L.ce_rate_loss, L.ce_count_loss,
+                                     L.ce_max_membrane_loss, L.mse_count_loss,
+                                     L.mse_membrane_loss, L.mse_temporal_loss,
+                                     L.ce_temporal_loss])
+def test_a_record_given_to_the_loss_factory_says_how_to_call_it(factory):
+    spk = torch.rand(5, 2, 3)
+    with pytest.raises(TypeError, match=r"returns the loss; call the loss on the record: "
+                                        r"\w+\(\)\(spk_rec, targets\).*shape \(5, 2, 3\)"):
+        factory(spk, torch.tensor([0, 1]))
+    assert isinstance(factory()(spk, torch.tensor([0, 1])), torch.Tensor)

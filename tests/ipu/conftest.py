@@ -9,8 +9,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-import poptorch_standin
 import pytest
+
+from snn_ipu.testing import poptorch_standin
 
 
 def _real_poptorch() -> tuple[bool, str]:

@@ -18,7 +18,10 @@ with their extra arguments) and enforces the IPU's constraints while it "traces"
   micro-batches with the mean gradient, and returns the last micro-batch's outputs
   (OutputMode.Final); an inference call concatenates the outputs (OutputMode.All).
 
-Install it with ``monkeypatch.setitem(sys.modules, "poptorch", poptorch_standin)``.
+Public as :data:`snn_ipu.testing.poptorch_standin`; :func:`snn_ipu.testing.use_poptorch_standin`
+installs it as ``poptorch`` for a block of code. It is a test double: it checks the constraints
+listed here and runs everything on the CPU in plain PyTorch; it does not compile anything, does
+not know PopART's list of supported ops, and says nothing about speed or memory on an IPU.
 """
 
 from __future__ import annotations

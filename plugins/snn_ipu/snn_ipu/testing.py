@@ -26,10 +26,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
+# the stand-in module itself (what use_poptorch_standin yields), e.g. to set
+# ``poptorch_standin.HARDWARE`` inside a block or to read ``TRACE_LOG`` (the input shapes of
+# every traced micro-batch)
 from . import _standin as poptorch_standin
 from ._poptorch import IPU_MODEL_ENV
 
-__all__ = ["poptorch_standin", "use_poptorch_standin"]
+__all__ = ["use_poptorch_standin"]
 
 _ABSENT = object()
 
@@ -44,7 +47,7 @@ def use_poptorch_standin(*, hardware: bool = False) -> Iterator[ModuleType]:
             attached, so :func:`snn_ipu.available` gives ``(False, reason)``, as on a machine
             with the SDK and no IPU.
 
-    Yields the stand-in module. On leaving, the previous ``poptorch`` entry of ``sys.modules``
+    Yields the stand-in module (``snn_ipu.testing.poptorch_standin``). On leaving, the previous ``poptorch`` entry of ``sys.modules``
     (if any), the ``POPTORCH_IPU_MODEL`` variable and the stand-in's switches are restored.
     """
     if not isinstance(hardware, bool):

@@ -47,8 +47,9 @@ def use_poptorch_standin(*, hardware: bool = False) -> Iterator[ModuleType]:
             attached, so :func:`snn_ipu.available` gives ``(False, reason)``, as on a machine
             with the SDK and no IPU.
 
-    Yields the stand-in module (``snn_ipu.testing.poptorch_standin``). On leaving, the previous ``poptorch`` entry of ``sys.modules``
-    (if any), the ``POPTORCH_IPU_MODEL`` variable and the stand-in's switches are restored.
+    Yields the stand-in module (``snn_ipu.testing.poptorch_standin``). On leaving, the previous
+    ``poptorch`` entry of ``sys.modules`` (if any), the ``POPTORCH_IPU_MODEL`` variable and the
+    stand-in's switches are restored.
     """
     if not isinstance(hardware, bool):
         raise TypeError(f"use_poptorch_standin: hardware must be a bool, got {hardware!r}")

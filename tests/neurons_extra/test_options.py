@@ -59,3 +59,20 @@ def test_concrete_cases():
     with pytest.raises(TypeError, match=r"Synaptic: unexpected argument 'learn_alpah'; did you "
                                         r"mean 'learn_alpha'\?"):
         snn_neurons_extra.Synaptic(alpha=0.8, beta=0.9, learn_alpah=True)
+
+
+def test_delta_threshold_is_assigned_with_the_threshold_checks():
+    delta = snn_neurons_extra.DeltaLeaky(beta=0.9, delta_threshold=0.5)
+    delta.delta_threshold = 0.25
+    assert float(delta.threshold) == 0.25 and float(delta.delta_threshold) == 0.25
+    x = torch.tensor([[0.3], [0.3], [0.0]])
+    spk, _ = delta.run(x)
+    # U = 0.3, 0.57, 0.513: changes 0.3 and 0.27 exceed 0.25 (not the 0.5 it was built with)
+    assert spk.flatten().tolist() == [1.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="DeltaLeaky: delta_threshold must be > 0, got -1"):
+        delta.delta_threshold = -1
+    assert float(delta.delta_threshold) == 0.25  # refused: kept
+    learn = snn_neurons_extra.DeltaLeaky(beta=0.9, delta_threshold=0.5, learn_threshold=True)
+    p = learn.threshold
+    learn.delta_threshold = 0.75
+    assert learn.threshold is p and float(p) == 0.75  # the same nn.Parameter, updated

@@ -3,6 +3,8 @@ LinearLeaky; and the change-detecting DeltaLeaky."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import torch
@@ -423,6 +425,15 @@ class DeltaLeakyState(NamedTuple):
 _NO_RESET = "the membrane keeps integrating; a spike marks a large change, nothing is reset"
 
 
+@contextlib.contextmanager
+def _as_delta_threshold() -> Iterator[None]:
+    """A ValueError about the threshold, named as the caller names it: ``delta_threshold``."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("threshold", "delta_threshold", 1)) from None
+
+
 class DeltaLeaky(Neuron):
     r"""Leaky integrator that spikes on large changes of its membrane (registry name
     ``"delta_leaky"``).
@@ -465,17 +476,21 @@ class DeltaLeaky(Neuron):
     def __init__(self, beta: float | Tensor, delta_threshold: float | Tensor = 1.0, *,
                  learn_beta: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        try:
+        with _as_delta_threshold():
             self.add_param("threshold", delta_threshold, self.is_learnable("threshold"),
                            low=0.0, low_open=True)
-        except ValueError as exc:  # named as the caller named it (stored as the threshold)
-            raise ValueError(str(exc).replace("threshold", "delta_threshold", 1)) from None
         self.add_param("beta", beta, learn_beta, low=0.0, high=1.0)
 
     @property
     def delta_threshold(self) -> Tensor:
-        """:math:`\\delta` (the ``threshold`` parameter)."""
+        """:math:`\\delta` (the ``threshold`` parameter); assigning it assigns the threshold,
+        with the same checks."""
         return self.threshold
+
+    @delta_threshold.setter
+    def delta_threshold(self, value: float | Tensor) -> None:
+        with _as_delta_threshold():
+            self.threshold = value
 
     def step(self, x: Tensor, state: DeltaLeakyState) -> tuple[Tensor, DeltaLeakyState]:
         thr = self.param("threshold", x)

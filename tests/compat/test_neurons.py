@@ -24,12 +24,13 @@ def _x(shape=(T, B, N), scale=0.8, seed=0):
 
 
 def _pair(name, **kw):
-    """The same neuron built by snnTorch and by compat, with identical initial weights."""
+    """The same neuron built by snnTorch and by compat, with identical initial weights (the
+    snnTorch state dict loads strictly: tests/compat/test_checkpoints.py)."""
     torch.manual_seed(1)
     a = getattr(st, name)(**kw)
     torch.manual_seed(1)
     b = quiet(lambda: getattr(sc, name)(**kw))
-    b.load_state_dict(a.state_dict(), strict=False)
+    b.load_state_dict(a.state_dict(), strict=True)
     return a, b
 
 
@@ -376,7 +377,7 @@ def test_compat_neurons_are_snncore_neurons_and_run_fused():
     ok, why = snncore.backend("fused").supports(layers[1], torch.zeros(T, B, 6))
     assert ok, why
     a2 = nn.Sequential(a[0], a[1], a[2], st.Synaptic(alpha=0.5, beta=0.8, init_hidden=True))
-    b.load_state_dict(a2.state_dict(), strict=False)
+    b.load_state_dict(a2.state_dict(), strict=True)
     xs = _x(scale=1.0)
     st_utils.reset(a2)
     ref = torch.stack([a2(x) for x in xs])
@@ -412,7 +413,7 @@ def test_associative_leaky_matches_snntorch(use_q):
     with pytest.warns(snn_compat.CompatDifferenceWarning, match="step-by-step"):
         b = sc.AssociativeLeaky(in_dim=6, d_value=3, d_key=2, num_spiking_neurons=6,
                                 use_q_projection=use_q)
-    b.load_state_dict(a.state_dict(), strict=False)
+    b.load_state_dict(a.state_dict(), strict=True)
     # short sequences: snnTorch's prefix-product form is exact only while the product of the
     # decays stays far above its 1e-8 guard
     xs = _x((6, 3, 6), scale=2.0) - 0.5
@@ -569,10 +570,10 @@ def test_lstm_inhibition_is_a_documented_difference(name, kw, init, shape):
     a = getattr(st, name)(**kw)
     with pytest.warns(snn_compat.CompatDifferenceWarning, match="ignore it"):
         b = getattr(sc, name)(**kw)
-    b.load_state_dict(a.state_dict(), strict=False)
+    b.load_state_dict(a.state_dict(), strict=True)
     ref_kw = {k: v for k, v in kw.items() if k != "reset_mechanism"}
     ref = getattr(extra, name)(reset="subtract", **ref_kw)
-    ref.load_state_dict(b.state_dict(), strict=False)
+    ref.load_state_dict(b.state_dict(), strict=False)  # the plain cell has no reset_mechanism_val
     xs = _x(shape, scale=4.0)
     spk_a, _ = drive(a, xs, init)
     spk_b, _ = drive(b, xs, init)

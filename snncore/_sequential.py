@@ -218,6 +218,11 @@ class Sequential(nn.Sequential):
                 f"Sequential: input must be time-first [T, B, ...], got shape {tuple(x.shape)}; "
                 "use step() for a single time step"
             )
+        if x.shape[0] < 1:
+            raise ValueError(
+                f"Sequential: input must be time-first [T, B, ...] with T >= 1, got shape "
+                f"{tuple(x.shape)} (no time step)"
+            )
         if self.stateful and state is None:
             state = self.state
         states = list(self._check_state(state, "forward"))

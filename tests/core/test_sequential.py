@@ -161,6 +161,8 @@ def test_bad_input():
     net = _mlp()
     with pytest.raises(ValueError, match="time-first"):
         net(torch.rand(6))
+    with pytest.raises(ValueError, match=r"T >= 1, got shape \(0, 4, 6\) \(no time step\)"):
+        net(torch.rand(0, 4, 6))
     with pytest.raises(TypeError, match="tensor"):
         net([1, 2])
     with pytest.raises(TypeError, match="one entry per layer"):

@@ -410,10 +410,11 @@ def feedback_run(neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
          "g": neuron.param("graded_spikes_factor", x_seq)}
     st = state._asdict()
     fields = tuple(fields)
+    flags = fused._eager_flags(neuron, x_seq, x_seq.requires_grad, state)
     outs = _FeedbackFunction.apply(cfg, layer, fields, x_seq, st["mem"], st.get("syn"),
                                    st["spk"], p["beta"], p["alpha"], p["thr"], p["g"], W, b)
     names = fused._state_fields(kind)
-    spk, fin, recorded = outs[0], outs[1:1 + len(names)], outs[1 + len(names):]
+    spk, fin, recorded = fused._split_eager(outs, names, fields, flags)
     final = neuron.State(**dict(zip(names, fin, strict=True)))
     if not fields:
         return spk, final

@@ -537,11 +537,15 @@ def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
                   True, _native_surrogate(neuron.surrogate)[0] != 0)
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
+    x_grad = any(t is not None and t.requires_grad for t in (x_seq, linear.weight, linear.bias))
+    flags = _eager_flags(neuron, x_seq.new_zeros((min(T, 4), *st["mem"].shape)), x_grad,
+                         state)
     outs = _FusedLinearFunction.apply(*without_grad((
         cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight, linear.bias, T, st["mem"],
         st.get("syn"), st.get("spk"), p["beta"], p["alpha"], p["V"], p["thr"], p["g"])))
-    spk, *fin = outs
-    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
+    fields = _state_fields(kind)
+    spk, fin, _ = _split_eager(outs, fields, (), flags)
+    return spk, neuron.State(**dict(zip(fields, fin, strict=True)))
 
 
 def _spike_grad_rows(gspk: Tensor | None, M: int, like: Tensor) -> tuple[Tensor, int]:
@@ -708,15 +712,42 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
                   use_native, bool(recompute), donate, tuple(record))
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
+    flags = _eager_flags(neuron, x_seq, x_seq.requires_grad, state)
     outs = _FusedFunction.apply(*without_grad((cfg, x_seq, st["mem"], st.get("syn"),
                                                st.get("spk"), p["beta"], p["alpha"], p["V"],
                                                p["thr"], p["g"])))
     fields = _state_fields(kind)
-    spk, fin, recs = outs[0], outs[1:1 + len(fields)], outs[1 + len(fields):]
+    spk, fin, recs = _split_eager(outs, fields, record, flags)
     final = neuron.State(**dict(zip(fields, fin, strict=True)))
     if record:
         return spk, final, dict(zip(record, recs, strict=True))
     return spk, final
+
+
+def _eager_flags(neuron: Any, x_seq: Tensor, x_grad: bool, state: Any
+                 ) -> dict[str, bool] | None:
+    """:func:`generic.eager_flags` for a hand-written kind (its graph is fixed by the kind and
+    the reset options) by name: ``""`` for the spikes, then each state field; None without
+    gradients."""
+    if not torch.is_grad_enabled():
+        return None
+    key = ("fused", neuron.fused_kind, neuron.reset_mechanism, bool(neuron.reset_delay))
+    flags = generic.eager_flags(neuron, key, x_seq, x_grad, state)
+    return dict(zip(("", *state._fields), flags, strict=True))
+
+
+def _split_eager(outs: tuple[Tensor, ...], fields: tuple[str, ...], record: tuple[str, ...],
+                 flags: dict[str, bool] | None) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """A fused function's outputs as (spikes, final state fields in ``fields`` order, recorded
+    fields), each detached where eager autograd would not track it (:func:`_eager_flags`)."""
+    n = len(fields)
+    spk, fin, recs = outs[0], list(outs[1:1 + n]), list(outs[1 + n:])
+    if flags is None:
+        return spk, fin, recs
+    (spk,) = generic.as_eager((spk,), (flags[""],))
+    fin = list(generic.as_eager(tuple(fin), tuple(flags[f] for f in fields)))
+    recs = list(generic.as_eager(tuple(recs), tuple(flags[f] for f in record)))
+    return spk, fin, recs
 
 
 #: the methods a hand-written kind's loop stands for: a subclass that overrides one of them

@@ -555,6 +555,59 @@ def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: An
     return result
 
 
+_flags_cache: dict[tuple[Any, ...], tuple[bool, ...]] = {}
+_FLAGS_CACHE_SIZE = 1024
+
+
+def eager_flags(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any
+                ) -> tuple[bool, ...]:
+    """Whether eager autograd makes the output and each final state field of a run of
+    ``neuron`` require grad, given whether its input does (``x_grad``: the input may be made
+    inside the caller's operation, e.g. by a fused ``Linear``), whether each initial state
+    field does and which of the neuron's parameters do.
+
+    A fused autograd function marks every output differentiable; its caller detaches the
+    outputs flagged False here, so that every backend gives what ``eager`` gives: the same
+    ``requires_grad``, and the same error for a backward from such an output. Found from a
+    short eager run of the neuron's step on ``x_seq``'s first steps (the number of state fields
+    + 1 at most: the flags cannot change after that), cached per ``key`` (a hashable object
+    that fixes the step's graph, e.g. the kernel description, kept alive by the cache) and
+    those flags. Only structure matters, not values (a step branches on no tensor value)."""
+    ns = len(state)
+    steps = min(x_seq.shape[0], ns + 1)
+    sflags = tuple(bool(s.requires_grad) for s in state)
+    pflags = tuple((n, bool(p.requires_grad)) for n, p in neuron.named_parameters())
+    ck = (key, steps, bool(x_grad), sflags, pflags)
+    hit = _flags_cache.get(ck)
+    if hit is not None:
+        return hit
+    if not (x_grad or any(sflags) or any(f for _, f in pflags)):
+        flags: tuple[bool, ...] = (False,) * (1 + ns)
+    else:
+        with torch.enable_grad(), plain_saved_tensors():
+            st = type(state)(*(s.detach().requires_grad_(f) for s, f in zip(state, sflags,
+                                                                            strict=True)))
+            out_grad = False
+            for t in range(steps):
+                xt = x_seq[t].detach().requires_grad_(bool(x_grad))
+                o, st = neuron.step(xt, st)
+                out_grad = out_grad or o.requires_grad
+            flags = (out_grad, *(bool(s.requires_grad) for s in st))
+    if len(_flags_cache) >= _FLAGS_CACHE_SIZE:
+        _flags_cache.clear()
+    _flags_cache[ck] = flags
+    return flags
+
+
+def as_eager(outputs: tuple[Tensor, ...], flags: tuple[bool, ...] | None) -> tuple[Tensor, ...]:
+    """``outputs`` (the output, then the final state fields) with those that ``flags``
+    (:func:`eager_flags`) marks False detached; None: all kept."""
+    if flags is None:
+        return outputs
+    return tuple(o if f or not o.requires_grad else o.detach()
+                 for o, f in zip(outputs, flags, strict=True))
+
+
 def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] = (),
                 function: Any = None) -> tuple[Tensor, Any, dict[str, Tensor]]:
     """Run ``neuron`` over ``x_seq`` in the generic fused loops (or in ``function``, an
@@ -570,14 +623,16 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
                              f"{desc.fields}, got {r!r}")
     mask = tuple(f in record for f in desc.fields)
     params = [getattr(neuron, n) for n in desc.params]
-    deps = _dependencies(neuron, desc, x_seq, state, params) if torch.is_grad_enabled() \
-        else ()
+    grad = torch.is_grad_enabled()
+    deps = _dependencies(neuron, desc, x_seq, state, params) if grad else ()
+    flags = eager_flags(neuron, desc, x_seq, x_seq.requires_grad, state) if grad else None
     outs = (function or _GenericFunction).apply(*without_grad((desc, mask, deps, x_seq, *state,
                                                                *params)))
     ns = len(desc.fields)
-    out, fin, recs = outs[0], outs[1:1 + ns], outs[1 + ns:]
-    it = iter(recs)
-    recorded = {f: next(it) for f, m in zip(desc.fields, mask, strict=True) if m}
+    out, *fin = as_eager(outs[:1 + ns], flags)
+    it = iter(outs[1 + ns:])
+    recorded = {f: as_eager((next(it),), None if flags is None else (flags[1 + i],))[0]
+                for i, (f, m) in enumerate(zip(desc.fields, mask, strict=True)) if m}
     return out, neuron.State(*fin), recorded
 
 

@@ -31,7 +31,9 @@ from . import _native as native
 from ._fused import (
     _REC_KINDS,
     _SYN_KINDS,
+    _eager_flags,
     _params_of,
+    _split_eager,
     _state_fields,
     kind_supported,
     unused_as_none,
@@ -172,9 +174,12 @@ def triton_run(neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
     cfg = (kind, neuron.reset_mechanism, bool(neuron.reset_delay), code, param)
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
-    spk, *fin = _TritonFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"),
-                                      p["beta"], p["alpha"], p["V"], p["thr"], p["g"])
-    return spk, neuron.State(**dict(zip(_state_fields(kind), fin, strict=True)))
+    flags = _eager_flags(neuron, x_seq, x_seq.requires_grad, state)
+    outs = _TritonFunction.apply(cfg, x_seq, st["mem"], st.get("syn"), st.get("spk"),
+                                 p["beta"], p["alpha"], p["V"], p["thr"], p["g"])
+    fields = _state_fields(kind)
+    spk, fin, _ = _split_eager(outs, fields, (), flags)
+    return spk, neuron.State(**dict(zip(fields, fin, strict=True)))
 
 
 def _check(neuron: Any, x_seq: Tensor, require_cuda: bool) -> tuple[bool, str]:

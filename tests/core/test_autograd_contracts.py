@@ -175,3 +175,44 @@ def test_the_runners_linear_keeps_its_weight_only_for_an_input_gradient():
         lin.weight.add_(1.0)  # an optimizer step before the backward, as nn.Linear allows
     st[1].mem.sum().backward()
     assert lin.weight.grad is not None
+
+
+def _tracked(out: Tensor, state: tuple[Tensor, ...]) -> tuple[bool, ...]:
+    return (out.requires_grad, *(t.requires_grad for t in state))
+
+
+@pytest.mark.parametrize("T", [1, 7])
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+@pytest.mark.parametrize("learn", [{}, {"learn_beta": True}, {"learn_threshold": True},
+                                   {"learn_graded_spikes_factor": True}])
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_outputs_are_tracked_exactly_where_eager_tracks_them(T, reset, learn, x_grad):
+    """Every backend marks an output as requiring grad exactly where eager autograd does (with
+    reset "zero" the membrane does not depend on a learnable threshold; with nothing learnable
+    and an input without grad nothing is tracked), and a backward from an untracked output
+    raises as in eager."""
+    seen = {}
+    for backend in ("eager", "fused", "generic"):
+        lif = snn.Leaky(beta=0.9, reset=reset, **learn)
+        x = (torch.rand(T, 2, 3) * 2).requires_grad_(x_grad)
+        spk, st = lif.run(x, backend=backend)
+        seen[backend] = _tracked(spk, st)
+        if not st.mem.requires_grad:
+            with pytest.raises(RuntimeError, match="does not require grad"):
+                st.mem.sum().backward()
+    assert seen["fused"] == seen["eager"] and seen["generic"] == seen["eager"], seen
+    if not learn and not x_grad:
+        assert not any(seen["eager"])
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_linear_neuron_pair_tracks_its_state_as_eager(frozen):
+    def flags(backend):
+        torch.manual_seed(0)
+        fc = nn.Linear(4, 3).requires_grad_(not frozen)
+        net = snn.Sequential(fc, snn.Leaky(beta=0.9, reset="zero", learn_threshold=True))
+        out, (_, st) = net(torch.rand(5, 2, 4), backend=backend)
+        return _tracked(out, st)
+
+    assert flags(None) == flags("eager")
+    assert flags(None) == ((True, False) if frozen else (True, True))

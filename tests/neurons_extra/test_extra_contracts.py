@@ -174,3 +174,41 @@ def test_lapicque_from_r_and_c_does_not_check_its_derived_beta():
     n = sx.Lapicque(R=1e6, C=1e6, learn_threshold=True)  # beta rounds to 1 in float32
     n.threshold = 0.5
     n.run(torch.rand(3, 1, 2))
+
+
+_TRACKED_FAMILIES = {
+    "synaptic": lambda **k: sx.Synaptic(alpha=0.8, beta=0.9, **k),
+    "rsynaptic": lambda **k: sx.RSynaptic(alpha=0.8, beta=0.9, V=0.5, all_to_all=False, **k),
+    "rsynaptic_all_to_all": lambda **k: sx.RSynaptic(alpha=0.8, beta=0.9, linear_features=3,
+                                                     **k),
+    "alpha": lambda **k: sx.Alpha(alpha=0.9, beta=0.8, **k),
+    "alif": lambda **k: sx.ALIF(beta=0.9, **k),
+    "izhikevich": lambda **k: sx.Izhikevich(**k),
+    "delta_leaky": lambda **k: sx.DeltaLeaky(beta=0.9, **k),
+    "li": lambda **k: sx.LI(beta=0.9, **k),
+}
+
+
+@pytest.mark.parametrize("T", [1, 6])
+@pytest.mark.parametrize("name", sorted(_TRACKED_FAMILIES))
+@pytest.mark.parametrize("learn", ["learn_alpha", "learn_beta", "learn_threshold"])
+def test_every_backend_tracks_the_outputs_eager_tracks(T, name, learn):
+    """E.g. Synaptic's current does not depend on a learnable beta, Alpha's currents not on
+    a learnable threshold: with an input that needs no gradient those states are not tracked
+    by eager autograd, and no fused or generic loop may say they are."""
+    make = _TRACKED_FAMILIES[name]
+    try:
+        make(**{learn: True})
+    except TypeError:
+        pytest.skip(f"{name} has no {learn}")
+    seen = {}
+    for backend in ("eager", "auto", "generic"):
+        n = make(**{learn: True})
+        x = torch.rand(T, 2, 3, generator=torch.Generator().manual_seed(1)) * 2
+        try:
+            spk, st = n.run(x, backend=backend)
+        except Exception:  # generic cannot describe every family (e.g. all-to-all)
+            assert backend == "generic"
+            continue
+        seen[backend] = (spk.requires_grad, *(t.requires_grad for t in st))
+    assert all(v == seen["eager"] for v in seen.values()), seen

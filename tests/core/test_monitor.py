@@ -228,3 +228,30 @@ def test_register_run_hook_fields() -> None:
         register_run_hook(lif, lambda *a: None, fields=("spk",))
     with pytest.raises(TypeError, match="hook must be callable"):
         register_run_hook(lif, 3)  # type: ignore[arg-type]
+
+
+def test_the_training_page_membrane_loss_through_a_monitor_runs():
+    """docs/training.md: a membrane loss on a layer inside snn.Sequential through a Monitor
+    (detach=False) gives the gradients of the same loss on trace()'s membranes."""
+    import re
+    import textwrap
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    section = text[text.index("## Monitor"):]
+    block = next(b for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)
+                 if "detach=False" in b)
+    torch.manual_seed(6)
+    net = snn.Sequential(nn.Linear(4, 8), snn.Leaky(beta=0.9), nn.Linear(8, 3),
+                         snn.Leaky(beta=0.8, reset="none"))
+    x_seq, target = torch.rand(12, 5, 4) * 2, torch.rand(12, 5, 3)
+    scope = {"snn": snn, "net": net, "x_seq": x_seq, "target": target}
+    exec(compile(textwrap.dedent(block), "training.md", "exec"), scope)
+    scope["loss"].backward()
+    got = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    spk, _ = net[1].run(net[0](x_seq))
+    _, st = net[3].trace(net[2](spk))
+    ((st.mem - target) ** 2).mean().backward()
+    for a, b in zip(got, (p.grad for p in net.parameters()), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

@@ -244,6 +244,9 @@ class Case:
         self.x = x * SCALE.get(self.name, 1.0)
         self.seed = d.draw(st.integers(0, 2**16), label="seed")
         self.loss_on = d.draw(st.sampled_from(LOSS_ON), label="loss_on")
+        # False: only learnable parameters (if any) make the outputs require grad, and only
+        # the outputs that depend on them (as eager autograd tracks them)
+        self.x_grad = d.draw(st.booleans(), label="x_grad")
 
     @property
     def final_dtype(self) -> torch.dtype:
@@ -259,7 +262,7 @@ class Case:
     def __repr__(self) -> str:
         return (f"Case({self.name}, {self.kwargs}, T={self.t}, B={self.b}, {self.dtype}, "
                 f"backend={self.backend}, move={self.move}, pre={self.pre_ops}, "
-                f"mid={self.mid_ops}, loss_on={self.loss_on})")
+                f"mid={self.mid_ops}, loss_on={self.loss_on}, x_grad={self.x_grad})")
 
 
 def _run(neuron: snn.Neuron, x: torch.Tensor, state: Any, backend: str | None) -> tuple[Any, Any]:
@@ -330,7 +333,7 @@ def _execute(case: Case, reference: bool) -> tuple[list[Any], list[dict[str, Any
         elif not reference:
             neuron = _copy(case, op, neuron, moved)
     dtype = case.final_dtype
-    x1 = case.x[0].to(dtype).requires_grad_(True)
+    x1 = case.x[0].to(dtype).requires_grad_(case.x_grad)
     spk1, st1 = _run(neuron, x1, None, backend)
     _backward(_loss(case, spk1, st1))
     grads = [_grads(neuron, x1)]
@@ -350,7 +353,7 @@ def _execute(case: Case, reference: bool) -> tuple[list[Any], list[dict[str, Any
     snn.detach(neuron)
     if state is not None:
         state = type(state)(*(s.detach() for s in state))
-    x2 = case.x[1].to(dtype).requires_grad_(True)
+    x2 = case.x[1].to(dtype).requires_grad_(case.x_grad)
     spk2, st2 = _run(neuron, x2, state, backend)
     _backward(_loss(case, spk2, st2))
     grads.append(_grads(neuron, x2))
@@ -388,10 +391,14 @@ def _check_case(case: Case) -> None:
         run = i // 2 + 1
         if i % 2 == 0:
             _check_equal(f"{case}: spikes of run {run}", g, r, dtype, exact=True)
+            assert g.requires_grad == r.requires_grad, f"{case}: spikes of run {run} tracked"
             continue
         assert type(g) is type(r), f"{case}: state type {type(g)} vs {type(r)}"
         for field, gf, rf in zip(r._fields, g, r, strict=True):
             _check_equal(f"{case}: state.{field} of run {run}", gf, rf, dtype)
+            assert gf.requires_grad == rf.requires_grad, \
+                f"{case}: state.{field} of run {run}: requires_grad {gf.requires_grad}, " \
+                f"eager {rf.requires_grad}"
     for run, (g, r) in enumerate(zip(grads, ref_grads, strict=True), 1):
         assert set(g) == set(r), f"{case}: parameters {sorted(g)} vs {sorted(r)}"
         for name in r:

@@ -76,3 +76,12 @@ def test_delta_threshold_is_assigned_with_the_threshold_checks():
     p = learn.threshold
     learn.delta_threshold = 0.75
     assert learn.threshold is p and float(p) == 0.75  # the same nn.Parameter, updated
+
+
+@pytest.mark.parametrize("make", [lambda: snn_neurons_extra.StateLeaky(beta=0.9),
+                                  lambda: snn_neurons_extra.LeakyParallel(2, 3, beta=0.9),
+                                  lambda: snn_neurons_extra.LinearLeaky(0.9, 2, 3)])
+def test_whole_sequence_neurons_check_the_input_before_any_backend_sees_it(make, recwarn):
+    with pytest.raises(TypeError, match="x_seq must be a tensor, got list"):
+        make().run([[1.0, 2.0]])
+    assert not [w for w in recwarn if "supports raised" in str(w.message)]

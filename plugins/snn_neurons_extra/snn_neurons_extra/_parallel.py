@@ -63,9 +63,9 @@ class _SequenceNeuron(Neuron):
 
     def run(self, x_seq: Tensor, state: Any = None, *, backend: str | None = None) -> Any:
         name = backend or self.backend
+        self._sequence_checks(x_seq, "run")  # before a backend looks at it
         if name not in (None, "auto") or self._steps_are_faster(x_seq):
             return super().run(x_seq, state, backend=backend)
-        self._sequence_checks(x_seq, "run")
         if self.stateful and state is None:
             state = self.state
         state = self.prepare(x_seq[0], state)

@@ -79,7 +79,9 @@ class _RunShim:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         neuron = self.neuron
-        hooks = list(neuron.__dict__.get(_HOOKS_ATTR, {}).values())
+        # a monitor's hook in a copy of the neuron is inert: it asks for no recording
+        hooks = [(h, () if h is _inert_hook else fs)
+                 for h, fs in neuron.__dict__.get(_HOOKS_ATTR, {}).values()]
         fields = tuple(dict.fromkeys(f for _, fs in hooks for f in fs))
         recorded: dict[str, Tensor] | None = None
         if fields and type(neuron).run is Neuron.run:
@@ -271,7 +273,7 @@ class Monitor:
             if isinstance(m, Neuron):
                 per_step = tuple(k for k in record if k in m.State._fields)
                 self._handles.append(register_run_hook(
-                    m, _MonitorHook(self._run_hook(name, per_step)), fields=per_step))
+                    m, _MonitorHook(self._run_hook(name)), fields=per_step))
 
     # -- hooks --------------------------------------------------------------------------------
     def _keep(self, x: Any) -> Any:
@@ -318,7 +320,7 @@ class Monitor:
 
         return hook
 
-    def _run_hook(self, name: str, per_step: tuple[str, ...]) -> Callable[..., None]:
+    def _run_hook(self, name: str) -> Callable[..., None]:
         def hook(m: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any,
                  recorded: dict[str, Tensor] | None = None) -> None:
             inp = args[0] if args else kwargs.get("x_seq")

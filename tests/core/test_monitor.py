@@ -255,3 +255,21 @@ def test_the_training_page_membrane_loss_through_a_monitor_runs():
     ((st.mem - target) ** 2).mean().backward()
     for a, b in zip(got, (p.grad for p in net.parameters()), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_a_copy_of_a_monitored_neuron_records_nothing_and_runs_plainly(monkeypatch):
+    import copy
+
+    lif = snn.Leaky(beta=0.9)
+    mon = snn.Monitor(lif, record=("output", "mem"))
+    twin = copy.deepcopy(lif)
+    recorded = []
+    real = snn.Leaky.record
+    monkeypatch.setattr(snn.Leaky, "record",
+                        lambda self, *a, **k: recorded.append(self) or real(self, *a, **k))
+    x = torch.rand(4, 2, 3) * 2
+    spk, _ = twin.run(x)
+    assert not recorded and mon.stacked() == {}  # the copy's inert hook asks for nothing
+    torch.testing.assert_close(spk, lif.run(x)[0])
+    assert recorded == [lif] and mon.stacked("mem")["Leaky"].shape == (4, 2, 3)
+    mon.remove()

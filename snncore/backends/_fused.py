@@ -538,7 +538,8 @@ def fused_linear_run(linear: Any, neuron: Any, x_seq: Tensor, state: Any
     p = _params_of(neuron, x_seq, kind)
     st = state._asdict()
     x_grad = any(t is not None and t.requires_grad for t in (x_seq, linear.weight, linear.bias))
-    flags = _eager_flags(neuron, x_seq.new_zeros((min(T, 4), *st["mem"].shape)), x_grad,
+    # the neuron's input is made inside the operation: its values do not matter, its steps do
+    flags = _eager_flags(neuron, x_seq.new_zeros(()).expand(T, *st["mem"].shape), x_grad,
                          state)
     outs = _FusedLinearFunction.apply(*without_grad((
         cfg, x_seq.reshape(T * B, x_seq.shape[2]), linear.weight, linear.bias, T, st["mem"],

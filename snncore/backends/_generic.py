@@ -569,30 +569,44 @@ def eager_flags(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any
     A fused autograd function marks every output differentiable; its caller detaches the
     outputs flagged False here, so that every backend gives what ``eager`` gives: the same
     ``requires_grad``, and the same error for a backward from such an output. Found from a
-    short eager run of the neuron's step on ``x_seq``'s first steps (the number of state fields
-    + 1 at most: the flags cannot change after that), cached per ``key`` (a hashable object
-    that fixes the step's graph, e.g. the kernel description, kept alive by the cache) and
-    those flags. Only structure matters, not values (a step branches on no tensor value)."""
-    ns = len(state)
-    steps = min(x_seq.shape[0], ns + 1)
+    short eager run of the neuron's step (only structure matters, not values: a step branches
+    on no tensor value): which fields are tracked after a step depends only on which were
+    tracked before it, so the run stops when a set of tracked fields repeats (after at most
+    ``2 ** fields + 1`` steps, usually 1-2) and the final flags of all ``T`` steps follow from
+    the cycle. Cached per ``key`` (a hashable object that fixes the step's graph, e.g. the
+    kernel description, kept alive by the cache), ``T`` and those flags."""
+    T = x_seq.shape[0]
     sflags = tuple(bool(s.requires_grad) for s in state)
     pflags = tuple((n, bool(p.requires_grad)) for n, p in neuron.named_parameters())
-    ck = (key, steps, bool(x_grad), sflags, pflags)
+    ck = (key, T, bool(x_grad), sflags, pflags)
     hit = _flags_cache.get(ck)
     if hit is not None:
         return hit
     if not (x_grad or any(sflags) or any(f for _, f in pflags)):
-        flags: tuple[bool, ...] = (False,) * (1 + ns)
+        flags: tuple[bool, ...] = (False,) * (1 + len(state))
     else:
+        seen = {sflags: 0}
+        after = [sflags]  # the tracked fields after step t (t = 0: the initial state)
+        out_grad, start = False, -1
         with torch.enable_grad(), plain_saved_tensors():
             st = type(state)(*(s.detach().requires_grad_(f) for s, f in zip(state, sflags,
                                                                             strict=True)))
-            out_grad = False
-            for t in range(steps):
-                xt = x_seq[t].detach().requires_grad_(bool(x_grad))
+            for t in range(1, T + 1):
+                xt = x_seq[t - 1].detach().requires_grad_(bool(x_grad))
                 o, st = neuron.step(xt, st)
-                out_grad = out_grad or o.requires_grad
-            flags = (out_grad, *(bool(s.requires_grad) for s in st))
+                out_grad = out_grad or bool(o.requires_grad)
+                now = tuple(bool(s.requires_grad) for s in st)
+                after.append(now)
+                if now in seen:  # a cycle: every later step repeats one of these
+                    start = seen[now]
+                    break
+                seen[now] = t
+        if start < 0:  # all T steps were run
+            final = after[T]
+        else:
+            period = len(after) - 1 - start
+            final = after[start + (T - start) % period]
+        flags = (out_grad, *final)
     if len(_flags_cache) >= _FLAGS_CACHE_SIZE:
         _flags_cache.clear()
     _flags_cache[ck] = flags

@@ -216,3 +216,37 @@ def test_a_linear_neuron_pair_tracks_its_state_as_eager(frozen):
 
     assert flags(None) == flags("eager")
     assert flags(None) == ((True, False) if frozen else (True, True))
+
+
+class _SwapState(NamedTuple):
+    a: Tensor
+    b: Tensor
+
+
+class _Swap(snn.Neuron):
+    """A neuron whose two state fields trade places every step: which of them carries the
+    initial state's gradient alternates with the step count."""
+
+    State = _SwapState
+
+    def __init__(self) -> None:
+        super().__init__(reset="none")
+        self.add_param("beta", 0.5, False, low=0.0, high=1.0)
+
+    def step(self, x: Tensor, state: _SwapState) -> tuple[Tensor, _SwapState]:
+        a = self.param("beta", x) * state.b
+        b = state.a + x
+        return self.fire(a, self.param("threshold", x)), _SwapState(a, b)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 4, 5, 6, 9])
+def test_tracking_follows_a_state_that_changes_places(T):
+    seen = {}
+    for backend in ("eager", "generic", None):
+        n = _Swap()
+        x = torch.rand(T, 2, 3)
+        a0 = torch.rand(2, 3, requires_grad=True)  # only this initial field is tracked
+        spk, st = n.run(x, _SwapState(a0, torch.zeros(2, 3)), backend=backend)
+        seen[backend] = _tracked(spk, st)
+    assert seen["generic"] == seen["eager"] and seen[None] == seen["eager"], seen
+    assert seen["eager"][1:] == ((False, True) if T % 2 else (True, False))

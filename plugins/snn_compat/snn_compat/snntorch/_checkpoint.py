@@ -105,6 +105,14 @@ def beta_from_tau(layer: Any, sd: dict[str, Any], prefix: str) -> None:
     sd[key] = (tau - 1) / tau
 
 
+def time_parallel_leaky(layer: Any, sd: dict[str, Any], prefix: str) -> None:
+    """snnTorch's ``StateLeaky``/``LinearLeaky``: the reset buffer that neither uses is
+    dropped, ``beta`` comes from ``tau`` (:func:`beta_from_tau`) and is 0-d when one value."""
+    drop_unused(layer, sd, prefix, ("reset_mechanism_val",))
+    beta_from_tau(layer, sd, prefix)
+    own_shapes(layer, sd, prefix, ("beta",))
+
+
 def per_step_norms(layer: Any, sd: dict[str, Any], prefix: str) -> None:
     """snnTorch's ``BatchNormTT1d``/``2d`` are ``nn.ModuleList``s (keys ``0.weight``, ...);
     here the per-step norms are the ``norms`` attribute (``norms.0.weight``, ...)."""

@@ -849,9 +849,7 @@ class StateLeaky(_ckpt.SnntorchKeys, _SpikeGrad, extra.StateLeaky):
         _stateleaky_setup(self, owner, channels, output, surrogate_disable)
 
     def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
-        _ckpt.drop_unused(self, sd, prefix, ("reset_mechanism_val",))  # no reset, as in snnTorch
-        _ckpt.beta_from_tau(self, sd, prefix)
-        _ckpt.own_shapes(self, sd, prefix, ("beta",))
+        _ckpt.time_parallel_leaky(self, sd, prefix)
 
     def forward(self, input_: Tensor) -> Any:  # type: ignore[override]
         """``(spk [T, B, C], mem [T, B, C])``, or ``mem`` with ``output=False``."""
@@ -908,9 +906,7 @@ class LinearLeaky(_ckpt.SnntorchKeys, _SpikeGrad, extra.LinearLeaky):
             self.to(device=device, dtype=dtype)
 
     def _snntorch_keys(self, sd: dict[str, Any], prefix: str) -> None:
-        _ckpt.drop_unused(self, sd, prefix, ("reset_mechanism_val",))  # no reset, as in snnTorch
-        _ckpt.beta_from_tau(self, sd, prefix)
-        _ckpt.own_shapes(self, sd, prefix, ("beta",))
+        _ckpt.time_parallel_leaky(self, sd, prefix)
 
     def forward(self, input_: Tensor) -> Any:  # type: ignore[override]
         """``(spk [T, B, out], mem [T, B, out])``, or ``mem`` with ``output=False``."""

@@ -246,22 +246,15 @@ class Neuron(nn.Module):
         o = self._resolve_options(options)
         super().__init__()
         owner = type(self).__name__
-        self.surrogate = as_surrogate(o["surrogate"])
+        # the shared options are checked (and a surrogate name resolved) on assignment
+        # (_OPTION_CHECKS), the learn_* flags by add_param
+        self.surrogate = o["surrogate"]
         self.reset_mechanism = check_choice(o["reset"], "reset", owner, RESET_RULES)
-        for flag in ("reset_delay", "inhibition", "stateful", "detach_reset", "learn_threshold",
-                     "learn_graded_spikes_factor"):
-            check_bool(o[flag], flag, owner)
         self.reset_delay: bool = o["reset_delay"]
         self.inhibition: bool = o["inhibition"]
         self.stateful: bool = o["stateful"]
         self.detach_reset: bool = o["detach_reset"]
-        if o["state_quant"] is not None and not callable(o["state_quant"]):
-            raise TypeError(f"{owner}: state_quant must be callable or None, got "
-                            f"{o['state_quant']!r}")
         self.state_quant: StateQuantizer | None = o["state_quant"]
-        if o["backend"] is not None and not isinstance(o["backend"], str):
-            raise TypeError(f"{owner}: backend must be a backend name or None, got "
-                            f"{o['backend']!r}")
         self.backend: str | None = o["backend"]
         self.add_param("threshold", o["threshold"], o["learn_threshold"], low=0.0, low_open=True)
         self.add_param("graded_spikes_factor", o["graded_spikes_factor"],

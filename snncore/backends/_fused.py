@@ -727,13 +727,13 @@ def fused_run(neuron: Any, x_seq: Tensor, state: Any, *, native_loops: bool | No
 
 def _eager_flags(neuron: Any, x_seq: Tensor, x_grad: bool, state: Any
                  ) -> dict[str, bool] | None:
-    """:func:`generic.eager_flags` for a hand-written kind (its graph is fixed by the kind and
-    the reset options) by name: ``""`` for the spikes, then each state field; None without
-    gradients."""
+    """:func:`generic.eager_probe`'s flags for a hand-written kind (its graph is fixed by the
+    kind and the reset options) by name: ``""`` for the spikes, then each state field; None
+    without gradients. (Its parameters' gradients follow :func:`unused_as_none`.)"""
     if not torch.is_grad_enabled():
         return None
     key = ("fused", neuron.fused_kind, neuron.reset_mechanism, bool(neuron.reset_delay))
-    flags = generic.eager_flags(neuron, key, x_seq, x_grad, state)
+    flags, _ = generic.eager_probe(neuron, key, x_seq, x_grad, state)
     return dict(zip(("", *state._fields), flags, strict=True))
 
 

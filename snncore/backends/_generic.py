@@ -414,7 +414,7 @@ def backward_inputs(ctx: Any, gout: Tensor | None, grads: tuple[Tensor | None, .
 
 
 class _GenericFunction(torch.autograd.Function):
-    """Inputs: description, record mask, parameter dependencies (:func:`_dependencies`),
+    """Inputs: description, record mask, parameter dependencies (:func:`eager_probe`),
     x [T, *S], state fields, parameters (raw tensors).
     Outputs: the output [T, *S], the final state fields, then one [T, *S] tensor per recorded
     field."""
@@ -517,31 +517,75 @@ def parameter_grads(ctx: Any, gout: Tensor | None, gfin: list[Tensor | None],
     return gparams
 
 
-_deps_cache: dict[tuple[Any, ...], tuple[Any, tuple[frozenset[int], ...]]] = {}
+_probe_cache: dict[tuple[Any, ...], tuple[tuple[bool, ...], tuple[frozenset[int], ...]]] = {}
+_PROBE_CACHE_SIZE = 1024
 
 
-def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: Any,
-                  params: list[Tensor]) -> tuple[frozenset[int], ...]:
-    """For the output and each final state field, the indices of the learnable parameters that
-    eager autograd connects it to (so that the backward gives None, not zeros, to a parameter
-    no used output depends on). Found once per description, sequence length (up to the number
-    of state fields + 1, after which the dependencies cannot grow) and learnable set, from a
-    short eager run of the neuron's own step."""
-    ns = len(desc.fields)
-    steps = min(x_seq.shape[0], ns + 1)
-    learn = tuple(bool(p.requires_grad) for p in params)
-    key = (id(desc), steps, learn)
-    hit = _deps_cache.get(key)
-    if hit is not None and hit[0] is desc:
-        return hit[1]
-    idx = [i for i, flag in enumerate(learn) if flag]
-    leaves = [params[i] for i in idx]
+def eager_probe(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any,
+                params: list[Tensor] | None = None
+                ) -> tuple[tuple[bool, ...], tuple[frozenset[int], ...]]:
+    """What eager autograd does with a run of ``neuron`` over ``x_seq``, given whether its
+    input requires grad (``x_grad``: the input may be made inside the caller's operation, e.g.
+    by a fused ``Linear``), whether each initial state field does and which of the neuron's
+    parameters do. Returns, for the output and each final state field:
+
+    - whether it requires grad. A fused autograd function marks every output
+      differentiable; its caller detaches the outputs flagged False (:func:`as_eager`), so
+      that every backend gives what ``eager`` gives: the same ``requires_grad``, and the same
+      error for a backward from such an output;
+    - with ``params`` (the parameters a fused function takes, in its order), the indices of
+      the learnable ones it depends on, so that the backward gives None, not zeros, to a
+      parameter no used output depends on (empty sets without ``params``).
+
+    Found from a short eager run of the neuron's step (only structure matters, not values: a
+    step branches on no tensor value). Which fields are tracked after a step depends only on
+    which were tracked before it, so the run stops when a set of tracked fields repeats (after
+    at most ``2 ** fields + 1`` steps, usually 1-2) and the flags of all ``T`` steps follow from
+    the cycle; the parameter dependencies can only grow and stop growing after ``fields + 1``
+    steps. Cached per ``key`` (a hashable object that fixes the step's graph, e.g. the kernel
+    description, kept alive by the cache), ``T`` and those flags."""
+    T, ns = x_seq.shape[0], len(state)
+    sflags = tuple(bool(s.requires_grad) for s in state)
+    pflags = tuple((n, bool(p.requires_grad)) for n, p in neuron.named_parameters())
+    idx = [i for i, p in enumerate(params or ()) if p.requires_grad]
+    ck = (key, T, bool(x_grad), sflags, pflags, tuple(idx))
+    hit = _probe_cache.get(ck)
+    if hit is not None:
+        return hit
+    if not (x_grad or any(sflags) or any(f for _, f in pflags)):
+        result = ((False,) * (1 + ns), (frozenset(),) * (1 + ns))
+    else:
+        result = _probe(neuron, x_seq, x_grad, state, sflags,
+                        [params[i] for i in idx] if params else [], idx)
+    if len(_probe_cache) >= _PROBE_CACHE_SIZE:
+        _probe_cache.clear()
+    _probe_cache[ck] = result
+    return result
+
+
+def _probe(neuron: Any, x_seq: Tensor, x_grad: bool, state: Any, sflags: tuple[bool, ...],
+           leaves: list[Tensor], idx: list[int]
+           ) -> tuple[tuple[bool, ...], tuple[frozenset[int], ...]]:
+    """The eager run of :func:`eager_probe` (a cache miss)."""
+    T = x_seq.shape[0]
+    need = min(T, len(state) + 1) if leaves else 0  # steps for the dependencies to settle
+    seen = {sflags: 0}
+    after = [sflags]  # the tracked fields after step t (t = 0: the initial state)
+    cycle: tuple[int, int] | None = None  # (first step of the cycle, its period)
+    outs = []
     with torch.enable_grad(), plain_saved_tensors():
-        st = type(state)(*(s.detach() for s in state))
-        outs = []
-        for t in range(steps):
-            o, st = neuron.step(x_seq[t].detach(), st)
+        st = type(state)(*(s.detach().requires_grad_(f) for s, f in zip(state, sflags,
+                                                                        strict=True)))
+        for t in range(1, T + 1):
+            o, st = neuron.step(x_seq[t - 1].detach().requires_grad_(bool(x_grad)), st)
             outs.append(o)
+            now = tuple(bool(s.requires_grad) for s in st)
+            after.append(now)
+            if cycle is None and now in seen:  # every later step repeats one of these
+                cycle = (seen[now], t - seen[now])
+            seen.setdefault(now, t)
+            if cycle is not None and t >= need:
+                break
         targets = [torch.stack(outs), *st]
         deps = []
         for tgt in targets:
@@ -550,72 +594,18 @@ def _dependencies(neuron: Any, desc: KernelDescription, x_seq: Tensor, state: An
                 continue
             gs = torch.autograd.grad(tgt.sum(), leaves, allow_unused=True, retain_graph=True)
             deps.append(frozenset(i for i, g in zip(idx, gs, strict=True) if g is not None))
-    result = tuple(deps)
-    _deps_cache[key] = (desc, result)
-    return result
-
-
-_flags_cache: dict[tuple[Any, ...], tuple[bool, ...]] = {}
-_FLAGS_CACHE_SIZE = 1024
-
-
-def eager_flags(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any
-                ) -> tuple[bool, ...]:
-    """Whether eager autograd makes the output and each final state field of a run of
-    ``neuron`` require grad, given whether its input does (``x_grad``: the input may be made
-    inside the caller's operation, e.g. by a fused ``Linear``), whether each initial state
-    field does and which of the neuron's parameters do.
-
-    A fused autograd function marks every output differentiable; its caller detaches the
-    outputs flagged False here, so that every backend gives what ``eager`` gives: the same
-    ``requires_grad``, and the same error for a backward from such an output. Found from a
-    short eager run of the neuron's step (only structure matters, not values: a step branches
-    on no tensor value): which fields are tracked after a step depends only on which were
-    tracked before it, so the run stops when a set of tracked fields repeats (after at most
-    ``2 ** fields + 1`` steps, usually 1-2) and the final flags of all ``T`` steps follow from
-    the cycle. Cached per ``key`` (a hashable object that fixes the step's graph, e.g. the
-    kernel description, kept alive by the cache), ``T`` and those flags."""
-    T = x_seq.shape[0]
-    sflags = tuple(bool(s.requires_grad) for s in state)
-    pflags = tuple((n, bool(p.requires_grad)) for n, p in neuron.named_parameters())
-    ck = (key, T, bool(x_grad), sflags, pflags)
-    hit = _flags_cache.get(ck)
-    if hit is not None:
-        return hit
-    if not (x_grad or any(sflags) or any(f for _, f in pflags)):
-        flags: tuple[bool, ...] = (False,) * (1 + len(state))
+    if len(outs) == T:
+        final = after[T]
     else:
-        seen = {sflags: 0}
-        after = [sflags]  # the tracked fields after step t (t = 0: the initial state)
-        out_grad, start = False, -1
-        with torch.enable_grad(), plain_saved_tensors():
-            st = type(state)(*(s.detach().requires_grad_(f) for s, f in zip(state, sflags,
-                                                                            strict=True)))
-            for t in range(1, T + 1):
-                xt = x_seq[t - 1].detach().requires_grad_(bool(x_grad))
-                o, st = neuron.step(xt, st)
-                out_grad = out_grad or bool(o.requires_grad)
-                now = tuple(bool(s.requires_grad) for s in st)
-                after.append(now)
-                if now in seen:  # a cycle: every later step repeats one of these
-                    start = seen[now]
-                    break
-                seen[now] = t
-        if start < 0:  # all T steps were run
-            final = after[T]
-        else:
-            period = len(after) - 1 - start
-            final = after[start + (T - start) % period]
-        flags = (out_grad, *final)
-    if len(_flags_cache) >= _FLAGS_CACHE_SIZE:
-        _flags_cache.clear()
-    _flags_cache[ck] = flags
-    return flags
+        start, period = cycle  # type: ignore[misc]
+        final = after[start + (T - start) % period]
+    out_grad = any(bool(o.requires_grad) for o in outs)
+    return (out_grad, *final), tuple(deps)
 
 
 def as_eager(outputs: tuple[Tensor, ...], flags: tuple[bool, ...] | None) -> tuple[Tensor, ...]:
     """``outputs`` (the output, then the final state fields) with those that ``flags``
-    (:func:`eager_flags`) marks False detached; None: all kept."""
+    (:func:`eager_probe`) marks False detached; None: all kept."""
     if flags is None:
         return outputs
     return tuple(o if f or not o.requires_grad else o.detach()
@@ -637,16 +627,19 @@ def generic_run(neuron: Any, x_seq: Tensor, state: Any, record: tuple[str, ...] 
                              f"{desc.fields}, got {r!r}")
     mask = tuple(f in record for f in desc.fields)
     params = [getattr(neuron, n) for n in desc.params]
-    grad = torch.is_grad_enabled()
-    deps = _dependencies(neuron, desc, x_seq, state, params) if grad else ()
-    flags = eager_flags(neuron, desc, x_seq, x_seq.requires_grad, state) if grad else None
+    flags: tuple[bool, ...] | None = None
+    deps: tuple[frozenset[int], ...] = ()
+    if torch.is_grad_enabled():
+        flags, deps = eager_probe(neuron, desc, x_seq, x_seq.requires_grad, state, params)
     outs = (function or _GenericFunction).apply(*without_grad((desc, mask, deps, x_seq, *state,
                                                                *params)))
     ns = len(desc.fields)
     out, *fin = as_eager(outs[:1 + ns], flags)
-    it = iter(outs[1 + ns:])
-    recorded = {f: as_eager((next(it),), None if flags is None else (flags[1 + i],))[0]
-                for i, (f, m) in enumerate(zip(desc.fields, mask, strict=True)) if m}
+    rec_flags = None if flags is None else tuple(g for g, m in zip(flags[1:], mask,
+                                                                   strict=True) if m)
+    recs = as_eager(outs[1 + ns:], rec_flags)
+    recorded = dict(zip((f for f, m in zip(desc.fields, mask, strict=True) if m), recs,
+                        strict=True))
     return out, neuron.State(*fin), recorded
 
 

@@ -49,7 +49,8 @@ def own_shapes(layer: Any, sd: dict[str, Any], prefix: str, names: tuple[str, ..
 def drop_unused(layer: Any, sd: dict[str, Any], prefix: str, names: tuple[str, ...]) -> None:
     """Drop snnTorch buffers that neither the layer nor snnTorch's own forward uses (e.g.
     ``reset_mechanism_val`` of layers that never reset)."""
-    own = set(layer.state_dict(keep_vars=True))
+    own = {n for n, _ in layer.named_buffers(recurse=False)}
+    own.update(n for n, _ in layer.named_parameters(recurse=False))
     for name in names:
         if name not in own:
             sd.pop(prefix + name, None)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -303,6 +304,20 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     caller's that nobody else reads; it is overwritten with the stored membrane ``h`` (or with
     the spikes when nothing is kept for the backward), or, recomputing, kept and overwritten
     with the input gradient in the backward: a buffer the size of the input fewer."""
+    return _plan_forward(ctx, cfg, x, mem0, syn0, spk0, raw, learn, need_grad, recompute,
+                         in_place)()
+
+
+def _plan_forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor | None,
+                  spk0: Tensor | None, raw: dict[str, Tensor | None], learn: dict[str, bool],
+                  need_grad: bool, recompute: bool, in_place: bool = False
+                  ) -> Callable[[], tuple[Tensor, ...]]:
+    """:func:`_forward_loops` in two parts: everything but the loop itself now (buffers, the
+    state copies, the loop's arguments, what ``ctx`` keeps), which does not read ``x``'s
+    values; the returned function runs the loop and returns the outputs. A caller that
+    computes ``x`` (the fused ``Linear``) does this part first: Python work right after a
+    large product runs with the product's data in the caches instead of its own, measured
+    several times slower (``benchmarks/pair_overhead.py``)."""
     shape = x.shape[1:]
     p = {k: v.detach() for k, v in raw.items() if v is not None}
     store = need_grad and not recompute
@@ -324,22 +339,6 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     syn = syn0.detach().contiguous().clone() if cfg.syn else None
     sst = spk0.detach().contiguous().clone() if cfg.rec else None
     recs = {f: new(x) for f in cfg.record}
-    if cfg.native:
-        lib = native.native_library()
-        full = {k: _full(v, shape) for k, v in p.items()}
-        M = mem.numel()
-        kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
-        ptr = native.ptr
-        # x may alias spk or h: every element of x is read before the same element is written
-        native.call_parallel(
-            lib.snncore_fused_fwd_f32, native.parallel_ranges(M, native.threads()),
-            lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
-                          ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
-                          ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
-                          ptr(full["g"]), _BLOCK, ptr(ckpt), ptr(recs.get("mem")),
-                          ptr(recs.get("syn"))), work=T * M)
-    else:
-        mem, syn, sst = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
     ctx.cfg = cfg
     ctx.shape = shape
     ctx.T = T
@@ -347,11 +346,35 @@ def _forward_loops(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor
     ctx.recompute = recompute
     ctx.buffers = (h, synseq, ckpt)
     ctx.in_place = in_place
-    outs = [spk]
-    for field in _state_fields(cfg.kind):
-        outs.append({"mem": mem, "syn": syn, "spk": sst}[field])
-    outs.extend(recs[f] for f in cfg.record)
-    return tuple(outs)
+    fields = _state_fields(cfg.kind)
+
+    def outputs(final: dict[str, Tensor | None]) -> tuple[Tensor, ...]:
+        return (spk, *(final[f] for f in fields), *(recs[f] for f in cfg.record))
+
+    if not cfg.native:
+        def run_torch() -> tuple[Tensor, ...]:
+            m, sy, ss = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
+            return outputs({"mem": m, "syn": sy, "spk": ss})
+        return run_torch
+    lib = native.native_library()
+    full = {k: _full(v, shape) for k, v in p.items()}
+    M = mem.numel()
+    kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
+    ptr = native.ptr
+    ranges = native.parallel_ranges(M, native.threads())
+    final = {"mem": mem, "syn": syn, "spk": sst}
+
+    def run_native() -> tuple[Tensor, ...]:
+        # x may alias spk or h: every element of x is read before the same element is written
+        native.call_parallel(
+            lib.snncore_fused_fwd_f32, ranges,
+            lambda a, b: (kind, rid, int(cfg.delay), T, M, a, b, ptr(x), ptr(spk), ptr(h),
+                          ptr(synseq), ptr(mem), ptr(syn), ptr(sst), ptr(full["beta"]),
+                          ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
+                          ptr(full["g"]), _BLOCK, ptr(ckpt), ptr(recs.get("mem")),
+                          ptr(recs.get("syn"))), work=T * M)
+        return outputs(final)
+    return run_native
 
 
 def _backward_loops(ctx: Any, gspk: Tensor | None, gstate: tuple[Tensor | None, ...],
@@ -442,19 +465,16 @@ class _FusedLinearFunction(torch.autograd.Function):
                 g: Tensor) -> tuple[Tensor, ...]:  # type: ignore[override]
         ctx.set_materialize_grads(False)
         # the product nn.Linear computes (addmm / mm for 2-D input), into a cached buffer
-        y = native.empty((x2.shape[0], weight.shape[0]), x2.dtype)
-        if bias is not None:
-            torch.addmm(bias, x2, weight.t(), out=y)
-        else:
-            torch.mm(x2, weight.t(), out=y)
-        y = y.view(T, *mem0.shape)
+        y2 = native.empty((x2.shape[0], weight.shape[0]), x2.dtype)
+        y = y2.view(T, *mem0.shape)
         raw = {"beta": beta, "alpha": alpha, "V": V, "thr": thr, "g": g}
         nig = ctx.needs_input_grad
         need_grad = any(nig[1:4]) or any(nig[5:])
         learn = {k: nig[8 + i] for i, k in enumerate(_PARAMS)}
         recompute = need_grad and cfg.recompute
-        outs = _forward_loops(ctx, cfg, y, mem0, syn0, spk0, raw, learn, need_grad, recompute,
-                              in_place=True)
+        # everything but the loop before the product (see _plan_forward)
+        loop = _plan_forward(ctx, cfg, y, mem0, syn0, spk0, raw, learn, need_grad, recompute,
+                             in_place=True)
         ctx.y = y if recompute else None
         ctx.has_bias = bias is not None
         # the input is held, not saved: the backward lets go of it once the weight gradient
@@ -464,7 +484,11 @@ class _FusedLinearFunction(torch.autograd.Function):
         ctx.x2 = HeldInput(x2) if hold else None
         ctx.save_for_backward(x2 if nig[2] and not hold else None, weight if nig[1] else None,
                               mem0, syn0, spk0, *(raw[k] for k in _PARAMS))
-        return outs
+        if bias is not None:
+            torch.addmm(bias, x2, weight.t(), out=y2)
+        else:
+            torch.mm(x2, weight.t(), out=y2)
+        return loop()
 
     @staticmethod
     @once_differentiable("fused")

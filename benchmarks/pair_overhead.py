@@ -1,0 +1,168 @@
+"""Where the time of a fused ``Linear`` + neuron training step goes, beyond the GEMM floor.
+
+The pair (``snn.Sequential(nn.Linear(N, N), neuron)``, B=16, T=500, loss = sum of the spikes)
+runs in the same interleaved repeats as section 7 of ``benchmarks/run.py``, taking turns with
+the dense-gradient GEMM floor, so that every run of the pair starts with caches that the
+floor's products have just filled with other data, as a training step starts after the
+previous step's backward. Inside the pair it times, per repeat:
+
+- ``product``: the ``addmm`` that computes the linear layer's output (the floor's forward);
+- ``neuron loop``: the native forward time loop; ``reverse loop``: the native reverse loop;
+- ``loss``: ``spikes.sum()``;
+- ``glue``: everything else in the forward (Python and autograd around the two native calls:
+  checks, backend selection, buffers, saving for the backward).
+
+The same glue is also timed warm, at T=2 (the product and loops then cost microseconds) in a
+tight loop of the pair alone. The timers wrap internal functions (``torch.addmm`` and the native
+loops' launcher): this is a diagnostic of snncore's own path, not a comparison.
+
+Usage: ``python benchmarks/pair_overhead.py [--kind leaky|synaptic] [--n 512] [--repeats 15]``
+(prints a Markdown table; 2 threads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # noqa: E402
+import workloads as wl  # noqa: E402
+
+from snncore.backends import _fused, _native  # noqa: E402
+
+
+class Timers:
+    """Wraps callables so that each call's duration is added to a named list for the current
+    repeat; ``active`` switches the recording on only inside the measured contender."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.now: dict[str, float] = {}
+        self.runs: list[dict[str, float]] = []
+
+    def wrap(self, fn: Callable[..., Any], name_of: Callable[..., str]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if not self.active:
+                return fn(*args, **kwargs)
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                key = name_of(*args)
+                self.now[key] = self.now.get(key, 0.0) + time.perf_counter() - t0
+        return timed
+
+
+def measure(kind: str, n: int, repeats: int) -> dict[str, float]:
+    """Median milliseconds of each part of the pair's step (see the module docstring)."""
+    timers = Timers()
+    loops = {"snncore_fused_fwd_f32": "neuron loop", "snncore_fused_bwd_rc_f32": "reverse loop",
+             "snncore_fused_bwd_f32": "reverse loop"}
+    orig_addmm, orig_call = torch.addmm, _native.call_parallel
+    torch.addmm = timers.wrap(orig_addmm, lambda *a: "product")
+    _fused.native.call_parallel = timers.wrap(
+        orig_call, lambda fn, *a: loops.get(getattr(fn, "__name__", ""), "other native"))
+    try:
+        cont = wl.linear_dense_contenders(500, 16, n, kind)
+        pair_fwd, params = cont[f"snncore Linear+{kind}"]
+        net, x = _closed_over(pair_fwd, "net"), _closed_over(pair_fwd, "x")
+
+        def pair() -> tuple[Any, Any]:
+            timers.now = {}
+            timers.active = True
+            t0 = time.perf_counter()
+            spk, _ = net(x)
+            t1 = time.perf_counter()
+            loss = spk.sum()
+            t2 = time.perf_counter()
+            timers.now["forward"] = t1 - t0
+            timers.now["loss"] = t2 - t1
+            timers.runs.append(timers.now)
+            return spk, _Backward(loss, timers)
+
+        floor = cont["GEMM only, dense gradient (floor)"]
+        res = bench.measure_times({"pair": (pair, params), "floor": floor}, repeats, 3)
+    finally:
+        torch.addmm, _fused.native.call_parallel = orig_addmm, orig_call
+    runs = timers.runs[3:]
+    med = {k: statistics.median(r.get(k, 0.0) for r in runs) * 1e3
+           for k in ("forward", "product", "neuron loop", "loss", "backward", "reverse loop")}
+    med["glue"] = statistics.median(
+        (r["forward"] - r.get("product", 0.0) - r.get("neuron loop", 0.0)) for r in runs) * 1e3
+    med["floor forward"] = res["floor"]["fwd"] * 1e3
+    med["floor total"] = res["floor"]["total"] * 1e3
+    med["pair total"] = res["pair"]["total"] * 1e3
+    med["pair / floor"] = bench.paired_ratio(res["pair"], res["floor"])
+    return med
+
+
+def _closed_over(fwd: Callable[..., Any], name: str) -> Any:
+    """A variable that a section-7 contender closes over (its network ``net``, input ``x``)."""
+    cells = dict(zip(fwd.__code__.co_freevars, fwd.__closure__ or (), strict=True))
+    return cells[name].cell_contents
+
+
+class _Backward:
+    """``loss.backward()`` that times itself into the repeat's record."""
+
+    def __init__(self, loss: torch.Tensor, timers: Timers) -> None:
+        self.loss, self.timers, self.now = loss, timers, timers.now
+
+    def backward(self) -> None:
+        self.timers.now = self.now
+        t0 = time.perf_counter()
+        self.loss.backward()
+        self.now["backward"] = time.perf_counter() - t0
+        self.timers.active = False
+
+
+def warm_glue(kind: str, n: int, reps: int = 500) -> tuple[float, float]:
+    """Microseconds of the pair's forward and of ``nn.Linear`` alone at T=2 (warm caches)."""
+    cont = wl.linear_dense_contenders(2, 16, n, kind)
+    pair_fwd, _ = cont[f"snncore Linear+{kind}"]
+    net, x = _closed_over(pair_fwd, "net"), _closed_over(pair_fwd, "x")
+    fc = net[0]
+    out = []
+    for f in (lambda: net(x), lambda: fc(x)):
+        for _ in range(50):
+            f()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            f()
+        out.append((time.perf_counter() - t0) / reps * 1e6)
+    return out[0], out[1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", choices=("leaky", "synaptic"), default="leaky")
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=15)
+    args = ap.parse_args(argv)
+    if args.n < 1 or args.repeats < 1:
+        ap.error(f"--n and --repeats must be >= 1, got {args.n} and {args.repeats}")
+    torch.set_num_threads(2)
+    med = measure(args.kind, args.n, args.repeats)
+    pair_t2, linear_t2 = warm_glue(args.kind, args.n)
+    print(f"Linear({args.n}) + {args.kind}, B=16, T=500, {args.repeats} repeats interleaved "
+          f"with the floor: pair {med['pair total']:.1f} ms, floor {med['floor total']:.1f} ms, "
+          f"{med['pair / floor']:.3f}x\n")
+    print("| part | median ms |\n|---|---|")
+    for k in ("forward", "product", "neuron loop", "glue", "loss", "backward", "reverse loop",
+              "floor forward"):
+        print(f"| {k} | {med[k]:.2f} |")
+    print(f"\nWarm, T=2: the pair's forward {pair_t2:.0f} us, nn.Linear alone {linear_t2:.0f} us.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

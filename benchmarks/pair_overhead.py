@@ -62,7 +62,7 @@ class Timers:
         return timed
 
 
-def measure(kind: str, n: int, repeats: int) -> dict[str, float]:
+def measure(kind: str, n: int, repeats: int, peers: bool = False) -> dict[str, float]:
     """Median milliseconds of each part of the pair's step (see the module docstring)."""
     timers = Timers()
     loops = {"snncore_fused_fwd_f32": "neuron loop", "snncore_fused_bwd_rc_f32": "reverse loop",
@@ -90,7 +90,9 @@ def measure(kind: str, n: int, repeats: int) -> dict[str, float]:
             return spk, _Backward(loss, timers)
 
         floor = cont["GEMM only, dense gradient (floor)"]
-        res = bench.measure_times({"pair": (pair, params), "floor": floor}, repeats, 3)
+        others = {k: v for k, v in cont.items()
+                  if peers and not k.startswith(("snncore", "GEMM only"))}
+        res = bench.measure_times({"pair": (pair, params), "floor": floor, **others}, repeats, 3)
     finally:
         torch.addmm, _fused.native.call_parallel = orig_addmm, orig_call
     runs = timers.runs[3:]
@@ -147,11 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", choices=("leaky", "synaptic"), default="leaky")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--peers", action="store_true",
+                    help="also run section 7's other contenders (the copy-layer yardstick, "
+                         "snnTorch, Norse) in every repeat, as benchmarks/run.py does")
     args = ap.parse_args(argv)
     if args.n < 1 or args.repeats < 1:
         ap.error(f"--n and --repeats must be >= 1, got {args.n} and {args.repeats}")
     torch.set_num_threads(2)
-    med = measure(args.kind, args.n, args.repeats)
+    med = measure(args.kind, args.n, args.repeats, args.peers)
     pair_t2, linear_t2 = warm_glue(args.kind, args.n)
     print(f"Linear({args.n}) + {args.kind}, B=16, T=500, {args.repeats} repeats interleaved "
           f"with the floor: pair {med['pair total']:.1f} ms, floor {med['floor total']:.1f} ms, "

@@ -16,8 +16,8 @@ The same glue is also timed warm, at T=2 (the product and loops then cost micros
 tight loop of the pair alone. The timers wrap internal functions (``torch.addmm`` and the native
 loops' launcher): this is a diagnostic of snncore's own path, not a comparison.
 
-Usage: ``python benchmarks/pair_overhead.py [--kind leaky|synaptic] [--n 512] [--repeats 15]``
-(prints a Markdown table; 2 threads).
+Usage: ``python benchmarks/pair_overhead.py [--kind leaky|synaptic] [--n 512] [--repeats 15]
+[--steps 500] [--peers]`` (prints a Markdown table; 2 threads).
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class Timers:
         return timed
 
 
-def measure(kind: str, n: int, repeats: int, peers: bool = False) -> dict[str, float]:
+def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 500
+            ) -> dict[str, float]:
     """Median milliseconds of each part of the pair's step (see the module docstring)."""
     timers = Timers()
     loops = {"snncore_fused_fwd_f32": "neuron loop", "snncore_fused_bwd_rc_f32": "reverse loop",
@@ -72,7 +73,7 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False) -> dict[str, f
     _fused.native.call_parallel = timers.wrap(
         orig_call, lambda fn, *a: loops.get(getattr(fn, "__name__", ""), "other native"))
     try:
-        cont = wl.linear_dense_contenders(500, 16, n, kind)
+        cont = wl.linear_dense_contenders(steps, 16, n, kind)
         pair_fwd, params = cont[f"snncore Linear+{kind}"]
         net, x = _closed_over(pair_fwd, "net"), _closed_over(pair_fwd, "x")
 
@@ -149,18 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kind", choices=("leaky", "synaptic"), default="leaky")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=500, help="T (default 500)")
     ap.add_argument("--peers", action="store_true",
                     help="also run section 7's other contenders (the copy-layer yardstick, "
                          "snnTorch, Norse) in every repeat, as benchmarks/run.py does")
     args = ap.parse_args(argv)
-    if args.n < 1 or args.repeats < 1:
-        ap.error(f"--n and --repeats must be >= 1, got {args.n} and {args.repeats}")
+    if min(args.n, args.repeats, args.steps) < 1:
+        ap.error(f"--n, --repeats and --steps must be >= 1, got {args.n}, {args.repeats} and "
+                 f"{args.steps}")
     torch.set_num_threads(2)
-    med = measure(args.kind, args.n, args.repeats, args.peers)
+    med = measure(args.kind, args.n, args.repeats, args.peers, args.steps)
     pair_t2, linear_t2 = warm_glue(args.kind, args.n)
-    print(f"Linear({args.n}) + {args.kind}, B=16, T=500, {args.repeats} repeats interleaved "
-          f"with the floor: pair {med['pair total']:.1f} ms, floor {med['floor total']:.1f} ms, "
-          f"{med['pair / floor']:.3f}x\n")
+    print(f"Linear({args.n}) + {args.kind}, B=16, T={args.steps}, {args.repeats} repeats "
+          f"interleaved with the floor: pair {med['pair total']:.1f} ms, floor "
+          f"{med['floor total']:.1f} ms, {med['pair / floor']:.3f}x\n")
     print("| part | median ms |\n|---|---|")
     for k in ("forward", "product", "neuron loop", "glue", "loss", "backward", "reverse loop",
               "floor forward"):

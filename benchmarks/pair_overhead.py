@@ -12,6 +12,11 @@ previous step's backward. Inside the pair it times, per repeat:
 - ``glue``: everything else in the forward (Python and autograd around the two native calls:
   checks, backend selection, buffers, saving for the backward).
 
+A third contender, ``direct``, calls the pair's autograd function with the arguments the pair
+passed it on a first call: the pair's step without ``snn.Sequential``, the backend selection
+and the argument preparation around it (what a fast path for an unchanged configuration could
+save at most).
+
 The same glue is also timed warm, at T=2 (the product and loops then cost microseconds) in a
 tight loop of the pair alone. The timers wrap internal functions (``torch.addmm`` and the native
 loops' launcher): this is a diagnostic of snncore's own path, not a comparison.
@@ -90,10 +95,12 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 5
             timers.runs.append(timers.now)
             return spk, _Backward(loss, timers)
 
+        direct = _direct(net, x)
         floor = cont["GEMM only, dense gradient (floor)"]
         others = {k: v for k, v in cont.items()
                   if peers and not k.startswith(("snncore", "GEMM only"))}
-        res = bench.measure_times({"pair": (pair, params), "floor": floor, **others}, repeats, 3)
+        res = bench.measure_times({"pair": (pair, params), "direct": (direct, params),
+                                   "floor": floor, **others}, repeats, 3)
     finally:
         torch.addmm, _fused.native.call_parallel = orig_addmm, orig_call
     runs = timers.runs[3:]
@@ -105,7 +112,39 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 5
     med["floor total"] = res["floor"]["total"] * 1e3
     med["pair total"] = res["pair"]["total"] * 1e3
     med["pair / floor"] = bench.paired_ratio(res["pair"], res["floor"])
+    med["direct total"] = res["direct"]["total"] * 1e3
+    med["direct / floor"] = bench.paired_ratio(res["direct"], res["floor"])
     return med
+
+
+def _direct(net: Any, x: torch.Tensor) -> Callable[[], tuple[Any, Any]]:
+    """The pair's step without the work around its autograd function: the function is called
+    with the arguments the pair passed it on a first call (the same buffers, state and
+    parameter tensors; the workload's neuron learns no parameter, so they stay valid). The
+    bound on what a fast path through ``snn.Sequential``, the backend selection and the
+    argument preparation could save."""
+    fn = _fused._FusedLinearFunction
+    seen: list[tuple[Any, ...]] = []
+    orig = fn.apply
+
+    def capture(*args: Any) -> Any:
+        seen.append(args)
+        return orig(*args)
+
+    fn.apply = capture
+    try:
+        net(x)
+    finally:
+        fn.apply = orig
+    if len(seen) != 1:
+        raise RuntimeError(f"the pair called its fused function {len(seen)} times, expected 1 "
+                           "(the pair did not run fused)")
+    args = seen[0]
+
+    def run() -> tuple[Any, Any]:
+        spk = orig(*args)[0]
+        return spk, spk.sum()
+    return run
 
 
 def _closed_over(fwd: Callable[..., Any], name: str) -> Any:
@@ -163,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     pair_t2, linear_t2 = warm_glue(args.kind, args.n)
     print(f"Linear({args.n}) + {args.kind}, B=16, T={args.steps}, {args.repeats} repeats "
           f"interleaved with the floor: pair {med['pair total']:.1f} ms, floor "
-          f"{med['floor total']:.1f} ms, {med['pair / floor']:.3f}x\n")
+          f"{med['floor total']:.1f} ms, {med['pair / floor']:.3f}x; its autograd function "
+          f"called directly {med['direct total']:.1f} ms, {med['direct / floor']:.3f}x\n")
     print("| part | median ms |\n|---|---|")
     for k in ("forward", "product", "neuron loop", "glue", "loss", "backward", "reverse loop",
               "floor forward"):

@@ -28,12 +28,14 @@ Usage: ``python benchmarks/pair_overhead.py [--kind leaky|synaptic] [--n 512] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import torch
 
@@ -46,8 +48,8 @@ from snncore.backends import _fused, _native  # noqa: E402
 
 
 class Timers:
-    """Wraps callables so that each call's duration is added to a named list for the current
-    repeat; ``active`` switches the recording on only inside the measured contender."""
+    """Wraps callables so that each call's duration is added to a named total of the current
+    repeat (``now``); ``active`` switches the recording on only inside the measured contender."""
 
     def __init__(self) -> None:
         self.active = False
@@ -73,11 +75,12 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 5
     timers = Timers()
     loops = {"snncore_fused_fwd_f32": "neuron loop", "snncore_fused_bwd_rc_f32": "reverse loop",
              "snncore_fused_bwd_f32": "reverse loop"}
-    orig_addmm, orig_call = torch.addmm, _native.call_parallel
-    torch.addmm = timers.wrap(orig_addmm, lambda *a: "product")
-    _fused.native.call_parallel = timers.wrap(
-        orig_call, lambda fn, *a: loops.get(getattr(fn, "__name__", ""), "other native"))
-    try:
+    with contextlib.ExitStack() as patches:
+        patches.enter_context(mock.patch.object(
+            torch, "addmm", timers.wrap(torch.addmm, lambda *a: "product")))
+        patches.enter_context(mock.patch.object(_native, "call_parallel", timers.wrap(
+            _native.call_parallel,
+            lambda fn, *a: loops.get(getattr(fn, "__name__", ""), "other native"))))
         cont = wl.linear_dense_contenders(steps, 16, n, kind)
         pair_fwd, params = cont[f"snncore Linear+{kind}"]
         net, x = _closed_over(pair_fwd, "net"), _closed_over(pair_fwd, "x")
@@ -98,11 +101,9 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 5
         direct = _direct(net, x)
         floor = cont["GEMM only, dense gradient (floor)"]
         others = {k: v for k, v in cont.items()
-                  if peers and not k.startswith(("snncore", "GEMM only"))}
+                  if not k.startswith(("snncore", "GEMM only"))} if peers else {}
         res = bench.measure_times({"pair": (pair, params), "direct": (direct, params),
                                    "floor": floor, **others}, repeats, 3)
-    finally:
-        torch.addmm, _fused.native.call_parallel = orig_addmm, orig_call
     runs = timers.runs[3:]
     med = {k: statistics.median(r.get(k, 0.0) for r in runs) * 1e3
            for k in ("forward", "product", "neuron loop", "loss", "backward", "reverse loop")}
@@ -119,23 +120,19 @@ def measure(kind: str, n: int, repeats: int, peers: bool = False, steps: int = 5
 
 def _direct(net: Any, x: torch.Tensor) -> Callable[[], tuple[Any, Any]]:
     """The pair's step without the work around its autograd function: the function is called
-    with the arguments the pair passed it on a first call (the same buffers, state and
+    with the arguments the pair passed it on a first call (the same input, weights, state and
     parameter tensors; the workload's neuron learns no parameter, so they stay valid). The
     bound on what a fast path through ``snn.Sequential``, the backend selection and the
     argument preparation could save."""
-    fn = _fused._FusedLinearFunction
+    orig = _fused._FusedLinearFunction.apply
     seen: list[tuple[Any, ...]] = []
-    orig = fn.apply
 
     def capture(*args: Any) -> Any:
         seen.append(args)
         return orig(*args)
 
-    fn.apply = capture
-    try:
+    with mock.patch.object(_fused._FusedLinearFunction, "apply", capture):
         net(x)
-    finally:
-        fn.apply = orig
     if len(seen) != 1:
         raise RuntimeError(f"the pair called its fused function {len(seen)} times, expected 1 "
                            "(the pair did not run fused)")

@@ -348,13 +348,13 @@ def _plan_forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor 
     ctx.in_place = in_place
     fields = _state_fields(cfg.kind)
 
-    def outputs(final: dict[str, Tensor | None]) -> tuple[Tensor, ...]:
+    def outputs(m: Tensor, sy: Tensor | None, ss: Tensor | None) -> tuple[Tensor, ...]:
+        final = {"mem": m, "syn": sy, "spk": ss}
         return (spk, *(final[f] for f in fields), *(recs[f] for f in cfg.record))
 
     if not cfg.native:
         def run_torch() -> tuple[Tensor, ...]:
-            m, sy, ss = _torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq)
-            return outputs({"mem": m, "syn": sy, "spk": ss})
+            return outputs(*_torch_forward(cfg, x, mem, syn, sst, p, spk, h, synseq))
         return run_torch
     lib = native.native_library()
     full = {k: _full(v, shape) for k, v in p.items()}
@@ -362,7 +362,6 @@ def _plan_forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor 
     kind, rid = native.KIND_IDS[cfg.kind], native.RESET_IDS[cfg.reset]
     ptr = native.ptr
     ranges = native.parallel_ranges(M, native.threads())
-    final = {"mem": mem, "syn": syn, "spk": sst}
 
     def run_native() -> tuple[Tensor, ...]:
         # x may alias spk or h: every element of x is read before the same element is written
@@ -373,7 +372,7 @@ def _plan_forward(ctx: Any, cfg: _Config, x: Tensor, mem0: Tensor, syn0: Tensor 
                           ptr(full.get("alpha")), ptr(full.get("V")), ptr(full["thr"]),
                           ptr(full["g"]), _BLOCK, ptr(ckpt), ptr(recs.get("mem")),
                           ptr(recs.get("syn"))), work=T * M)
-        return outputs(final)
+        return outputs(mem, syn, sst)  # updated in place by the loop
     return run_native
 
 

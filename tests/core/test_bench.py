@@ -66,4 +66,4 @@ def test_pair_overhead_diagnostic_times_every_part():
     assert med["forward"] > med["product"] + med["neuron loop"]
     assert med["pair total"] > 0 and med["floor total"] > 0 and med["pair / floor"] > 0
     assert med["direct total"] > 0 and med["direct / floor"] > 0
-    assert _fused._FusedLinearFunction.apply.__name__ == "apply"  # restored
+    assert "apply" not in vars(_fused._FusedLinearFunction)  # restored to the inherited one

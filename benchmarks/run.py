@@ -707,6 +707,8 @@ def main(argv: list[str] | None = None) -> int:
                        if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    # the widest vector ISA PyTorch uses here (AVX2, AVX512, ...): GEMM and loop speeds follow it
+    cpu += f" ({torch.backends.cpu.get_cpu_capability()})"
     info = (f"{cpu}, {args.threads} threads, torch {torch.__version__}, snncore "
             f"{snn.__version__}, snnTorch {getattr(snntorch, '__version__', 'not installed')}, "
             f"Python {platform.python_version()}; fused native loops: "

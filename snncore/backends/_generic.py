@@ -45,10 +45,6 @@ log = logging.getLogger("snncore.backends.fused")
 
 #: steps between state checkpoints (the backward recomputes one block at a time)
 BLOCK = 32
-#: flags on top of the hand-written loops' that change no result: without floating-point traps
-#: the compiler may if-convert the selects of a step (``where``, ``min``, comparisons), which
-#: otherwise keeps the whole step's loop from being vectorised
-_VALUE_SAFE_FLAGS = ["-fno-trapping-math"]
 _SRC = native.SOURCE_DIR / "kernel_vm.cpp"
 _HDR = native.SOURCE_DIR / "kernel_vm.h"
 _STREAM_HDR = native.SOURCE_DIR / "streaming.h"
@@ -118,7 +114,7 @@ def generic_library() -> Any:
         source = _SRC.read_text(encoding="utf-8") + _headers()
         errors: list[str] = []
         for extra in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
-            flags = native._BASE_FLAGS + _VALUE_SAFE_FLAGS + extra
+            flags = native._BASE_FLAGS + extra
             key = hashlib.sha256("\0".join([source, cxx, *flags, native._cpu_tag()]).encode()
                                  ).hexdigest()[:20]
             path = native._cache_dir() / f"vm_{key}.so"

@@ -152,7 +152,7 @@ template <typename F, int KIND, int RESET, int DELAY, bool WSPK, int STORE>
 inline void frow(int64_t n, const F* xt, F* st, F* ht, F* it, F* mem, F* syn, F* sst,
                  Par<F> p) {
 #pragma GCC ivdep
-    for (int64_t j = 0; j < n; ++j) {
+    for (int64_t j = 0; j < n; ++j) {  // row loop: vectorised (test_native_build.py checks)
         F u = mem[j];
         F I = Kind<KIND>::SYN ? syn[j] : F(0);
         F S = Kind<KIND>::REC ? sst[j] : F(0);
@@ -177,7 +177,7 @@ inline void brow(int64_t n, const F* ht, const F* hp, const F* ipp, const F* mem
                  const F* syn0, const F* spk0, const F* gt, const F* sgt, F* gxt, F* gmem,
                  F* gsyn, F* gsst, Acc acc, Par<F> p, F sa, double* gsum = nullptr) {
 #pragma GCC ivdep
-    for (int64_t j = 0; j < n; ++j) {
+    for (int64_t j = 0; j < n; ++j) {  // row loop: vectorised (test_native_build.py checks)
         const F th = p.thr[j], gf = p.g[j], hv = ht[j];
         F up, sp = F(0), ip = F(0);
         if (FIRST) {

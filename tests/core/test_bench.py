@@ -67,3 +67,24 @@ def test_pair_overhead_diagnostic_times_every_part():
     assert med["pair total"] > 0 and med["floor total"] > 0 and med["pair / floor"] > 0
     assert med["direct total"] > 0 and med["direct / floor"] > 0
     assert "apply" not in vars(_fused._FusedLinearFunction)  # restored to the inherited one
+
+
+def test_benchmark_report_shows_only_measuring_arguments():
+    """The command that docs/benchmarks.md quotes leaves out where the results were written
+    (``--json``/``--out``, often a local path) and keeps what changes the measurement."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("snncore_bench_run", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+    finally:
+        sys.path.remove(str(path.parent))
+    shown = mod._measuring_args(["--json", "/tmp/x.json", "--repeats", "9", "--out=-",
+                                 "--skip", "gpu", "--out", "report.md", "--json=/tmp/y"])
+    assert shown == ["--repeats", "9", "--skip", "gpu"]
+    assert mod._measuring_args([]) == []

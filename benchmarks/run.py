@@ -478,6 +478,7 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
     import workloads as wl
 
     targets: list[str] = []
+    close = CLOSE_REPEATS * repeats
     md.append(f"Peers installed for this run: {wl.peer_versions()}.\n")
     if "families" not in skip:
         md.append(f"## 5. Every shipped neuron family, alone on [T={T}, {M}] fp32, forward + "
@@ -513,12 +514,12 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
                   "every membrane. In the whole demo network the readout is a small part of "
                   "the step (the hidden layers are shared by both contenders), so the whole "
                   "step cannot be 2x faster however fast the readout gets. Each row is timed "
-                  f"over {CLOSE_REPEATS * repeats} repeats.\n")
+                  f"over {close} repeats.\n")
         for label, cont in (("demo readout", wl.record_contenders()),
                             ("demo readout layer alone", wl.readout_contenders()),
                             ("membrane-loss step, 1-128-1", wl.regression_contenders()),
                             ("membrane loss, LIF alone", wl.long_record_contenders(T, M))):
-            res = _timed(cont, CLOSE_REPEATS * repeats, warmup)
+            res = _timed(cont, close, warmup)
             raw.setdefault("record", {})[label] = res
             md.append(f"### {label}\n")
             md.append(table(_HEAD, _rows(res, "record (fused)")) + "\n")
@@ -534,13 +535,13 @@ def more_sections(md: list[str], raw: dict[str, Any], repeats: int, warmup: int,
                   "that recomputes its states moves, done by plain torch ops (a copy forward, an "
                   "in-place product backward: `benchmarks/workloads.py: _CopyLayer`), with the "
                   "same loss (sum of the outputs) as snncore's row. The N=512 rows are timed "
-                  f"over {CLOSE_REPEATS * repeats} repeats, N=2048 over {repeats}.\n")
+                  f"over {close} repeats, N=2048 over {repeats}.\n")
         for kind, N, limit in (("leaky", 512, 1.05), ("leaky", 2048, 1.10),
                                ("synaptic", 512, 1.15)):
             if quick and N > 512:
                 continue
             cont = wl.linear_dense_contenders(T, 16, N, kind)
-            res = _timed(cont, CLOSE_REPEATS * repeats if N <= 512 else repeats, warmup)
+            res = _timed(cont, close if N <= 512 else repeats, warmup)
             raw.setdefault("dense", {})[f"{kind}-{N}"] = res
             fl = "GEMM only, dense gradient (floor)"
             md.append(f"### {kind}, N = {N}\n")

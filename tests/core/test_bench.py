@@ -11,6 +11,18 @@ from snncore._bench import run_bench
 from snncore._cli import main
 
 
+def _benchmark_module(name: str):
+    """``benchmarks/<name>.py`` loaded as a module (the benchmarks are scripts, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"snncore_benchmarks_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def test_bench_quick_prints_ratios():
     out = io.StringIO()
     assert main(["bench", "--quick", "--json", "--threads", "1"], out=out) == 0
@@ -45,19 +57,13 @@ def test_pair_overhead_diagnostic_times_every_part():
     """benchmarks/pair_overhead.py finds the product and both native loops inside the fused
     pair (its timers wrap internals: a renamed one would leave a part at zero) and restores
     what it wrapped."""
-    import importlib.util
-    from pathlib import Path
-
     import torch
 
     from snncore.backends import _fused, _native
 
     if _native.native_library() is None:
         pytest.skip("the native loops are not built here")
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "pair_overhead.py"
-    spec = importlib.util.spec_from_file_location("snncore_pair_overhead", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _benchmark_module("pair_overhead")
     addmm, call = torch.addmm, _fused.native.call_parallel
     med = mod.measure("leaky", 64, 2, steps=40)
     assert torch.addmm is addmm and _fused.native.call_parallel is call
@@ -72,18 +78,7 @@ def test_pair_overhead_diagnostic_times_every_part():
 def test_benchmark_report_shows_only_measuring_arguments():
     """The command that docs/benchmarks.md quotes leaves out where the results were written
     (``--json``/``--out``, often a local path) and keeps what changes the measurement."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location("snncore_bench_run", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(path.parent))
+    mod = _benchmark_module("run")
     shown = mod._measuring_args(["--json", "/tmp/x.json", "--repeats", "9", "--out=-",
                                  "--skip", "gpu", "--out", "report.md", "--json=/tmp/y"])
     assert shown == ["--repeats", "9", "--skip", "gpu"]

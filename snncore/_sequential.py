@@ -46,10 +46,15 @@ _PER_SAMPLE_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNor
 _OUTPUT_NOT_SAVED = (nn.Linear, *_CONVS, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
                      nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 #: bytes of the largest stateless-layer activation in one time chunk of the automatic plan,
-#: measured on the tutorial-6 conv network [25, 64, 1, 28, 28] (2-core Xeon, 4 MiB L2 per
-#: core), relative to the fastest conv-only floor: blocks of 4 steps (7 MiB) 1.17x, 6 steps
-#: 1.08x, 9 steps (16 MiB) 1.04x, 13 steps 1.03x, all 25 steps folded 1.26x
-CHUNK_BYTES = 16 << 20
+#: measured on the tutorial-6 conv network [25, 64, 1, 28, 28] (1.69 MiB of first-convolution
+#: output per step) relative to the fastest conv-only floor. 2-core Xeon (AVX-512): blocks of
+#: 4 steps (7 MiB) 1.17x, 6 steps 1.08x, 9 steps (16 MiB) 1.04x, 13 steps 1.03x, all 25 folded
+#: 1.26x; a rerun gave 12 MiB 1.11x, 16 MiB 1.08x, 24 MiB 1.07x, 32 MiB 1.07x. 2-core AMD
+#: EPYC Zen 4 (1 MiB L2 per core, 32 MiB L3), taking turns with the floor in sessions of 31
+#: repeats: 9 steps (16 MiB) 1.035x-1.083x in three, 13 steps (22 MiB) 0.987x-1.039x; at
+#: T=50, 9 steps 1.040x, 13 steps 0.957x, 17 steps 0.965x (one session of 9 repeats: 9 steps
+#: 1.006x-1.050x, 13 steps 1.057x)
+CHUNK_BYTES = 24 << 20
 _in_chunk: contextvars.ContextVar[bool] = contextvars.ContextVar("snncore_in_chunk",
                                                                  default=False)
 
@@ -84,7 +89,7 @@ class Sequential(nn.Sequential):
         time_chunk: how :meth:`forward` walks through time. ``"auto"``: on CPU, a network with
             a convolution and only per-sample ``torch.nn`` stateless layers runs depth-first
             over blocks of time steps, each block's largest stateless-layer output about
-            :data:`CHUNK_BYTES` (16 MiB; measured on the first call for an input shape), every
+            :data:`CHUNK_BYTES` (24 MiB; measured on the first call for an input shape), every
             other network folded; an ``int`` >= 1: blocks of that many steps for any network;
             None: always fold all of ``T``. Neuron states and dropout masks carry over between
             blocks, so the result equals the folded run (gradients up to summation order).

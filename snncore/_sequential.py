@@ -235,24 +235,33 @@ class Sequential(nn.Sequential):
         x_in, start = x, 0
         if x.shape[0] > 1 and x.stride(0) == 0 and not _compiling():
             x, start = self._shared_prefix(x)
-        sizes = self._chunk_sizes(x, start, (tuple(x_in.shape[1:]), x_in.dtype))
+        key = (tuple(x_in.shape[1:]), x_in.dtype)
+        sizes = self._chunk_sizes(x, start, key)
         if not _compiling():
             self._last_bytes = 0
         if sizes is None:
             x = self._run_layers(x, states, start, backend)
         else:
+            # a first call of the automatic plan runs step 0 alone to measure it, then the
+            # other steps in blocks of the measured size (not as one folded block: that would
+            # make the first training step the slowest and the one with the highest peak)
+            measure = self.time_chunk == "auto" and key not in self._step_bytes
             outs = []
             token = _in_chunk.set(True)
             try:
-                t0 = 0
-                for k in sizes:
+                t0, todo = 0, list(sizes)
+                while todo:
+                    k = todo.pop(0)
                     outs.append(self._run_layers(x[t0:t0 + k], states, start, backend))
                     t0 += k
+                    if measure and self._last_bytes:
+                        todo = _even_blocks(x.shape[0] - t0, _auto_steps(self._last_bytes))
+                    measure = False
             finally:
                 _in_chunk.reset(token)
             x = torch.cat(outs) if len(outs) > 1 else outs[0]
         if self.time_chunk == "auto" and self._last_bytes and not _compiling():
-            self._step_bytes[(tuple(x_in.shape[1:]), x_in.dtype)] = self._last_bytes
+            self._step_bytes[key] = self._last_bytes
         out_state = tuple(states)
         if self.stateful:
             self.state = out_state
@@ -342,15 +351,14 @@ class Sequential(nn.Sequential):
             if x.device.type != "cpu" or not self._auto_chunkable(layers):
                 return None
             per_step = self._step_bytes.get(key)
-            if per_step is None:  # measure one step's activations first
+            if per_step is None:  # measure one step's activations first (see forward)
                 return [1, T - 1]
-            steps = max(1, CHUNK_BYTES // max(per_step, 1))
+            steps = _auto_steps(per_step)
         else:
             steps = chunk
         if steps >= T:
             return None
-        n = -(-T // steps)
-        return [T // n + (j < T % n) for j in range(n)]
+        return _even_blocks(T, steps)
 
     @staticmethod
     def _auto_chunkable(layers: list[nn.Module]) -> bool:
@@ -473,6 +481,19 @@ _SAMPLE_RANK: tuple[tuple[type[nn.Module], int, str], ...] = (
     (nn.Conv2d, 3, "C, H, W"), (nn.ConvTranspose2d, 3, "C, H, W"),
     (nn.Conv3d, 4, "C, D, H, W"), (nn.ConvTranspose3d, 4, "C, D, H, W"),
 )
+
+
+def _auto_steps(per_step: int) -> int:
+    """Steps per block of the automatic plan for ``per_step`` bytes of the largest stateless
+    activation of one step."""
+    return max(1, CHUNK_BYTES // max(per_step, 1))
+
+
+def _even_blocks(T: int, steps: int) -> list[int]:
+    """``T`` steps in as few blocks of at most ``steps`` as possible, of sizes that differ by at
+    most one."""
+    n = -(-T // steps)
+    return [T // n + (j < T % n) for j in range(n)]
 
 
 def _check_layer_input(layer: nn.Module, x: Tensor) -> None:

@@ -78,6 +78,32 @@ def test_auto_plan_chunks_conv_networks_only():
     assert explicit._chunk_sizes(torch.rand(T, B, 4), 0, "k") == [3, 2, 2]
 
 
+def test_auto_plan_first_call_runs_the_rest_in_measured_blocks(monkeypatch):
+    from snncore import _sequential
+
+    per_step = B * 4 * 12 * 12 * 4                             # the first conv's output
+    monkeypatch.setattr(_sequential, "CHUNK_BYTES", 2 * per_step)  # blocks of 2 steps
+    net = _conv_net()
+    seen: list[int] = []
+    run_layers = snn.Sequential._run_layers
+
+    def spy(self, x, *args):
+        seen.append(x.shape[0])
+        return run_layers(self, x, *args)
+
+    monkeypatch.setattr(snn.Sequential, "_run_layers", spy)
+    x = _x(T, B, 1, 14, 14)
+    first = _train(net, x)
+    assert seen == [1, 2, 2, 2]        # step 0 measured, then the other 6 steps in blocks of 2
+    seen.clear()
+    second = _train(net, x)
+    assert seen == [2, 2, 2, 1]        # measured: the whole sequence in blocks of 2
+    monkeypatch.setattr(snn.Sequential, "_run_layers", run_layers)
+    ref = _train(_folded(net), x)
+    _same(first, ref)
+    _same(second, ref)
+
+
 def test_chunked_dropout_keeps_one_mask_per_sequence():
     net = _conv_net(extra=(nn.Dropout(0.5),), time_chunk=2).train()
     x = _x(T, B, 1, 14, 14)

@@ -46,14 +46,8 @@ _PER_SAMPLE_NORMS = (nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm, nn.RMSNor
 _OUTPUT_NOT_SAVED = (nn.Linear, *_CONVS, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d,
                      nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)
 #: bytes of the largest stateless-layer activation in one time chunk of the automatic plan,
-#: measured on the tutorial-6 conv network [25, 64, 1, 28, 28] (1.69 MiB of first-convolution
-#: output per step) relative to the fastest conv-only floor. 2-core Xeon (AVX-512): blocks of
-#: 4 steps (7 MiB) 1.17x, 6 steps 1.08x, 9 steps (16 MiB) 1.04x, 13 steps 1.03x, all 25 folded
-#: 1.26x; a rerun gave 12 MiB 1.11x, 16 MiB 1.08x, 24 MiB 1.07x, 32 MiB 1.07x. 2-core AMD
-#: EPYC Zen 4 (1 MiB L2 per core, 32 MiB L3), taking turns with the floor in sessions of 31
-#: repeats: 9 steps (16 MiB) 1.035x-1.083x in three, 13 steps (22 MiB) 0.987x-1.039x; at
-#: T=50, 9 steps 1.040x, 13 steps 0.957x, 17 steps 0.965x (one session of 9 repeats: 9 steps
-#: 1.006x-1.050x, 13 steps 1.057x)
+#: chosen from sweeps on the tutorial-6 conv network on a Xeon and an AMD EPYC Zen 4 VM (the
+#: numbers: docs/backends.md, "Time chunks")
 CHUNK_BYTES = 24 << 20
 _in_chunk: contextvars.ContextVar[bool] = contextvars.ContextVar("snncore_in_chunk",
                                                                  default=False)
@@ -236,16 +230,16 @@ class Sequential(nn.Sequential):
         if x.shape[0] > 1 and x.stride(0) == 0 and not _compiling():
             x, start = self._shared_prefix(x)
         key = (tuple(x_in.shape[1:]), x_in.dtype)
+        measure = self.time_chunk == "auto" and key not in self._step_bytes
         sizes = self._chunk_sizes(x, start, key)
         if not _compiling():
             self._last_bytes = 0
         if sizes is None:
             x = self._run_layers(x, states, start, backend)
         else:
-            # a first call of the automatic plan runs step 0 alone to measure it, then the
-            # other steps in blocks of the measured size (not as one folded block: that would
-            # make the first training step the slowest and the one with the highest peak)
-            measure = self.time_chunk == "auto" and key not in self._step_bytes
+            # a first call of the automatic plan (sizes [1, T - 1]) runs step 0 alone to measure
+            # it, then the other steps in blocks of the measured size (not as one folded block:
+            # that would make the first training step the slowest and the highest in memory)
             outs = []
             token = _in_chunk.set(True)
             try:

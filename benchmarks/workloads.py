@@ -12,6 +12,7 @@ import importlib
 import math
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -382,10 +383,25 @@ def _channels_last(z: Tensor) -> Tensor:
     return z.contiguous(memory_format=torch.channels_last)
 
 
-def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
+def conv_network(c1: nn.Module, c2: nn.Module, fc: nn.Module,
+                 time_chunk: int | str = "auto") -> snn.Sequential:
+    """The tutorial-6 network around the given layers, with ``Leaky(beta=0.5)`` neurons."""
+    pool = nn.MaxPool2d(2)
+
+    def lif() -> nn.Module:
+        return snn.Leaky(beta=0.5)
+
+    return snn.Sequential(c1, pool, lif(), c2, pool, lif(), nn.Flatten(), fc, lif(),
+                          time_chunk=time_chunk)
+
+
+def conv_contenders(T: int = 25, B: int = 64, time_chunks: tuple[int, ...] = (),
+                    peers: bool = True, floor_chunk: int = 5) -> Contenders:
     """The tutorial-6 conv network: snncore, the conv-only floors and the peers. Every
     contender's loss is the same dense upstream gradient on its ``[T, B, 10]`` output (what a
-    real loss feeds back), so the floors and the networks do the same backward work."""
+    real loss feeds back), so the floors and the networks do the same backward work.
+    ``time_chunks`` adds snncore with those fixed time-block lengths; ``floor_chunk`` is the
+    chunk length of the chunked floors; ``peers=False`` leaves the peers out."""
     c1, c2, fc = conv_layers()
     params = [*c1.parameters(), *c2.parameters(), *fc.parameters()]
     x = (torch.rand(T, B, 1, 28, 28) > 0.7).float()
@@ -395,15 +411,13 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
     def dense(y: Tensor) -> tuple[Tensor, DenseLoss]:
         return y, DenseLoss(y, grad)
 
-    def lif() -> nn.Module:
-        return snn.Leaky(beta=0.5)
-
-    net = snn.Sequential(c1, pool, lif(), c2, pool, lif(), nn.Flatten(), fc, lif())
-
-    def ours() -> tuple[Tensor, DenseLoss]:
+    def ours(net: snn.Sequential) -> tuple[Tensor, DenseLoss]:
         return dense(net(x)[0])
 
-    out: Contenders = {"snncore Sequential": (ours, params)}
+    out: Contenders = {"snncore Sequential": (partial(ours, conv_network(c1, c2, fc)), params)}
+    for k in time_chunks:
+        out[f"snncore Sequential, time_chunk={k}"] = (
+            partial(ours, conv_network(c1, c2, fc, time_chunk=k)), params)
 
     # the conv-only floor: neurons replaced by identity, in six arrangements
     def stages(z: Tensor, cl: bool) -> Tensor:
@@ -419,15 +433,17 @@ def conv_contenders(T: int = 25, B: int = 64) -> Contenders:
     def floor_folded(cl: bool) -> tuple[Tensor, DenseLoss]:
         return dense(stages(x.reshape(T * B, 1, 28, 28), cl).reshape(T, B, 10))
 
-    def floor_chunked(cl: bool, k: int = 5) -> tuple[Tensor, DenseLoss]:
+    def floor_chunked(cl: bool, k: int = floor_chunk) -> tuple[Tensor, DenseLoss]:
         parts = [stages(x[t:t + k].reshape(-1, 1, 28, 28), cl).reshape(-1, B, 10)
                  for t in range(0, T, k)]
         return dense(torch.cat(parts))
 
     for cl, tag in ((False, ""), (True, ", channels-last")):
         out[f"floor: per step{tag}"] = (lambda cl=cl: floor_step(cl), params)
-        out[f"floor: 5-step chunks{tag}"] = (lambda cl=cl: floor_chunked(cl), params)
+        out[f"floor: {floor_chunk}-step chunks{tag}"] = (lambda cl=cl: floor_chunked(cl), params)
         out[f"floor: folded{tag}"] = (lambda cl=cl: floor_folded(cl), params)
+    if not peers:
+        return out
     if snntorch is not None:
         from snntorch import surrogate as sg
 

@@ -75,6 +75,23 @@ def test_pair_overhead_diagnostic_times_every_part():
     assert "apply" not in vars(_fused._FusedLinearFunction)  # restored to the inherited one
 
 
+def test_conv_overhead_diagnostic_compares_with_the_floor():
+    """benchmarks/conv_overhead.py runs snncore's conv network (automatic and fixed time
+    blocks) against the conv-only floor, with no peer in between, and times the B=1 forward."""
+    mod = _benchmark_module("conv_overhead")
+    res = mod.measure(1, chunks=(2,), T=4, B=2, warmup=0)
+    assert set(res) == {mod.OURS, f"{mod.OURS}, time_chunk=2", mod.FLOOR}
+    for r in res.values():
+        assert r["fwd"] > 0 and r["bwd"] > 0 and r["total"] >= r["fwd"] and r["ratio"] > 0
+    assert res[mod.FLOOR]["ratio"] == 1.0
+    cost = mod.fixed_cost(steps=4, block=2, reps=2)
+    assert set(cost) == {"snncore", "floor"} and min(cost.values()) > 0
+    with pytest.raises(SystemExit):
+        mod.main(["--chunks", "5,x"])
+    with pytest.raises(SystemExit):
+        mod.main(["--block", "0"])
+
+
 def test_benchmark_report_shows_only_measuring_arguments():
     """The command that docs/benchmarks.md quotes leaves out where the results were written
     (``--json``/``--out``, often a local path) and keeps what changes the measurement."""

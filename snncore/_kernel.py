@@ -705,7 +705,10 @@ def _build(neuron: Any, names: tuple[str, ...]) -> KernelDescription:
     if any(tuple(s) != tuple(probe.shape) for s in shapes):
         raise NotFusable("a state field is not shaped like the input (the update mixes neurons)")
     try:
-        with plain_saved_tensors():
+        # recorded in normal autograd mode whatever mode the caller is in: under
+        # inference_mode, autograd records nothing, and the gradient program (cached for
+        # every later call) would come out as zeros
+        with plain_saved_tensors(), torch.inference_mode(False):
             gf, gj, _ = _record(neuron, names)
     except NotFusable:
         raise

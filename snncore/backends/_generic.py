@@ -35,7 +35,7 @@ from .. import _env
 from .._backends import Backend, once_differentiable, without_grad
 from .._kernel import KernelDescription, NotFusable, Program, describe, plain_saved_tensors
 from . import _codegen as codegen
-from . import _fused
+from . import _fused, _pool
 from . import _native as native
 
 __all__ = ["GenericBackend", "generic_library", "generic_status", "generic_supports",
@@ -545,7 +545,9 @@ def eager_probe(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any,
     pflags = tuple((n, bool(p.requires_grad)) for n, p in neuron.named_parameters())
     idx = [i for i, p in enumerate(params or ()) if p.requires_grad]
     ck = (key, T, bool(x_grad), sflags, pflags, tuple(idx))
-    hit = _probe_cache.get(ck)
+    # under inference_mode autograd tracks nothing: the answer holds for this call only
+    cache = not torch.is_inference_mode_enabled()
+    hit = _probe_cache.get(ck) if cache else None
     if hit is not None:
         return hit
     if not (x_grad or any(sflags) or any(f for _, f in pflags)):
@@ -553,6 +555,8 @@ def eager_probe(neuron: Any, key: Any, x_seq: Tensor, x_grad: bool, state: Any,
     else:
         result = _probe(neuron, x_seq, x_grad, state, sflags,
                         [params[i] for i in idx] if params else [], idx)
+    if not cache:
+        return result
     if len(_probe_cache) >= _PROBE_CACHE_SIZE:
         _probe_cache.clear()
     _probe_cache[ck] = result
@@ -679,6 +683,10 @@ class GenericBackend(Backend):
     def run(self, neuron: Any, x_seq: Tensor, state: Any) -> tuple[Tensor, Any]:
         out, fin, _ = generic_run(neuron, x_seq, state)
         return out, fin
+
+    def run_stateless(self, layer: Any, z: Tensor) -> Tensor | None:
+        """As the ``fused`` backend: native ``MaxPool2d`` (:mod:`snncore.backends._pool`)."""
+        return _pool.run_stateless(layer, z)
 
     def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:

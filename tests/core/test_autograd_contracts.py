@@ -4,6 +4,8 @@ recorded step, zero-width layers."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from contextlib import nullcontext
 from typing import NamedTuple
 
 import pytest
@@ -12,6 +14,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
 import snncore as snn
+from snncore import _kernel
+from snncore.backends import _generic
 
 
 def _mlp():
@@ -34,6 +38,32 @@ def test_evaluation_modes_give_eager_outputs_on_every_backend(mode):
             out = net(x, backend=backend)[0]
         assert torch.equal(out, ref)
         assert not out.requires_grad
+
+
+@pytest.mark.parametrize("grad_inside", [False, True])
+def test_a_run_in_inference_mode_leaves_no_wrong_gradients_behind(grad_inside, monkeypatch):
+    # the first description of a neuron (and the first probe of what eager tracks) made under
+    # inference_mode is cached for later calls: it must not say "no gradient"
+    monkeypatch.setattr(_kernel, "_cache", OrderedDict())
+    monkeypatch.setattr(_generic, "_probe_cache", {})
+    net = _mlp()
+    x = torch.rand(6, 3, 4) * 2
+    with torch.inference_mode(), torch.enable_grad() if grad_inside else nullcontext():
+        first = net(x, backend="generic")[0]  # describes the neurons under inference_mode
+        for backend in (None, "fused", "eager"):
+            out = net(x, backend=backend)[0]
+            assert torch.equal(out, first) and not out.requires_grad
+
+    def grads(backend):
+        net.zero_grad()
+        out = net(x, backend=backend)[0]
+        out.backward(torch.rand(out.shape, generator=torch.Generator().manual_seed(2)))
+        return [out.detach()] + [p.grad.clone() for p in net.parameters()]
+
+    ref = grads("eager")
+    for backend in ("fused", "generic"):
+        for a, b in zip(grads(backend), ref, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_a_no_grad_forward_keeps_nothing_for_a_backward():

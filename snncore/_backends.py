@@ -139,6 +139,17 @@ class Backend:
         two one after the other. A combined path must give the same results."""
         return None
 
+    def run_stateless(self, layer: Any, z: Tensor) -> Tensor | None:
+        """Optionally apply the stateless ``layer`` to ``z`` (its input with time folded into
+        the batch, ``[T*B, ...]``) with an implementation of this backend's own. Called by
+        :class:`~snncore.Sequential` for a layer without module hooks whose output goes
+        straight into a neuron that this backend runs (outside any tracer, see
+        :func:`graph_tracing`). Returns the output, or None (the default) to let the caller
+        apply the layer itself; an implementation must give the layer's values and
+        gradients (e.g. the ``fused`` backend's native ``MaxPool2d`` on channels-last CPU
+        input in a training forward)."""
+        return None
+
 
 @contextlib.contextmanager
 def use_backend(name: str | None) -> Iterator[None]:
@@ -429,12 +440,13 @@ def module_hooked(module: torch.nn.Module) -> bool:
 
 
 def without_grad(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``args`` with every tensor detached when grad mode is off (``no_grad``,
-    ``inference_mode``), else unchanged: an ``autograd.Function`` sees ``needs_input_grad``
-    from ``requires_grad`` alone, so without this a backend's forward would keep what its
-    backward needs (and touch version counters, which inference tensors lack) although no
-    backward can run."""
-    if torch.is_grad_enabled():
+    """``args`` with every tensor detached when grad mode is off (``no_grad``) or inference
+    mode is on (also with ``enable_grad`` inside it: autograd records nothing there), else
+    unchanged: an ``autograd.Function`` sees ``needs_input_grad`` from ``requires_grad``
+    alone, so without this a backend's forward would keep what its backward needs (and touch
+    version counters, which inference tensors lack) although no backward can run."""
+    if torch.is_grad_enabled() and (torch.compiler.is_compiling()
+                                    or not torch.is_inference_mode_enabled()):
         return args
     return tuple(a.detach() if isinstance(a, Tensor) else a for a in args)
 

@@ -380,11 +380,15 @@ class Sequential(nn.Sequential):
         z = x.reshape(t * b, *x.shape[2:])
         if isinstance(layer, nn.Conv2d) and z.dim() == 4 and self._channels_last(z):
             z = _to_channels_last(z)
+        y = None
         if _lean_pool(layer, z):
-            y = _MaxPool2dIndices.apply(z, layer.kernel_size, layer.stride or layer.kernel_size)
+            y = self._consumer_run(i, layer, z, t, backend)
+            if y is None:
+                y = _MaxPool2dIndices.apply(z, layer.kernel_size,
+                                            layer.stride or layer.kernel_size)
         elif _lean_linear(layer, z):
             y = _linear_releasing_input(layer, z)
-        else:
+        elif y is None:
             y = layer(z)
         if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != t * b:
             raise ValueError(
@@ -394,6 +398,21 @@ class Sequential(nn.Sequential):
         if not _compiling():
             self._last_bytes = max(self._last_bytes, y.numel() * y.element_size() // t)
         return y.reshape(t, b, *y.shape[1:]), None
+
+    def _consumer_run(self, i: int, layer: nn.Module, z: Tensor, t: int, backend: str | None
+                      ) -> Tensor | None:
+        """Layer ``i`` (a lean max pool: :func:`_lean_pool`) applied by the backend of the
+        neuron it feeds, layer ``i + 1`` (:meth:`Backend.run_stateless`), or None."""
+        if i + 1 >= len(self):
+            return None
+        neuron = self[i + 1]
+        if not isinstance(neuron, Neuron) or _step_hooked(neuron):
+            return None
+        n, c, h, w = z.shape
+        kh, kw = _pair(layer.kernel_size)
+        # the neuron's input as the backend selection sees it, without its data
+        probe = z.new_empty(()).expand(t, n // t, c, h // kh, w // kw)
+        return select_backend(neuron, probe, backend).run_stateless(layer, z)
 
     def _channels_last(self, z: Tensor) -> bool:
         if self.channels_last is None:
@@ -576,19 +595,27 @@ def _to_channels_last(z: Tensor) -> Tensor:
     return z.contiguous(memory_format=torch.channels_last)
 
 
+def _recording() -> bool:
+    """Whether autograd records operations now: grad mode on and not in inference mode (where
+    ``enable_grad`` records nothing and inference tensors cannot be saved for a backward)."""
+    return torch.is_grad_enabled() and (torch.compiler.is_compiling()  # (untraceable query)
+                                        or not torch.is_inference_mode_enabled())
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
 def _lean_pool(layer: nn.Module, z: Tensor) -> bool:
     """A ``MaxPool2d`` with non-overlapping windows in a training forward (no tracer, see
     :func:`_lean_linear`): its backward needs only the indices of the maxima, not its input
     (which autograd would otherwise keep)."""
     if type(layer) is not nn.MaxPool2d or z.dim() != 4:
         return False
-    k, s = layer.kernel_size, layer.stride or layer.kernel_size
-    k = (k, k) if isinstance(k, int) else tuple(k)
-    s = (s, s) if isinstance(s, int) else tuple(s)
-    d = layer.dilation if not isinstance(layer.dilation, int) else (layer.dilation,) * 2
-    p = layer.padding if not isinstance(layer.padding, int) else (layer.padding,) * 2
-    return (k == s and tuple(d) == (1, 1) and tuple(p) == (0, 0) and not layer.ceil_mode
-            and not layer.return_indices and torch.is_grad_enabled() and z.requires_grad
+    k, s = _pair(layer.kernel_size), _pair(layer.stride or layer.kernel_size)
+    d, p = _pair(layer.dilation), _pair(layer.padding)
+    return (k == s and d == (1, 1) and p == (0, 0) and not layer.ceil_mode
+            and not layer.return_indices and _recording() and z.requires_grad
             and not module_hooked(layer) and not graph_tracing())
 
 
@@ -617,7 +644,7 @@ def _lean_linear(layer: nn.Module, z: Tensor) -> bool:
     forward whose weight needs a gradient: run as :func:`_linear_releasing_input` (its input
     gradient comes from the buffer cache, where the released input's memory waits: CPU
     only)."""
-    if type(layer) is not nn.Linear or z.dim() != 2 or not torch.is_grad_enabled() \
+    if type(layer) is not nn.Linear or z.dim() != 2 or not _recording() \
             or type(z) is not Tensor or z.device.type != "cpu":
         return False
     w = layer.weight

@@ -48,7 +48,7 @@ from .._backends import (
 from .._buffers import buffer_cache_info
 from .._errors import BackendFallbackWarning
 from .._surrogate import heaviside
-from . import _feedback
+from . import _feedback, _pool
 from . import _generic as generic
 from . import _native as native
 
@@ -972,6 +972,11 @@ class FusedBackend(Backend):
         if linear_unfusable(linear, neuron, x_seq):
             return None
         return fused_linear_run(linear, neuron, x_seq, state)
+
+    def run_stateless(self, layer: Any, z: Tensor) -> Tensor | None:
+        """A training-mode ``nn.MaxPool2d`` on channels-last float32 CPU input runs natively
+        (:mod:`snncore.backends._pool`)."""
+        return _pool.run_stateless(layer, z)
 
     def record(self, neuron: Any, x_seq: Tensor, state: Any, fields: tuple[str, ...]
                ) -> tuple[Tensor, Any, dict[str, Tensor]]:

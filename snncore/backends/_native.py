@@ -47,8 +47,7 @@ from .._buffers import buffer_cache
 from .._errors import NativeBuildWarning
 
 __all__ = ["native_library", "native_status", "parallel_ranges", "call_parallel", "empty_like",
-           "empty",
-           "SURROGATE_IDS"]
+           "empty", "max_pool2d", "max_pool2d_backward", "SURROGATE_IDS"]
 
 log = logging.getLogger("snncore.backends.fused")
 
@@ -61,10 +60,10 @@ SURROGATE_IDS = {"ATan": 1, "FastSigmoid": 2}
 
 #: the C++ sources, shipped as package data next to this module
 SOURCE_DIR = Path(__file__).with_name("native")
-_SOURCES = ("fused_loops.cpp", "fused_loops.h", "streaming.h")
+_SOURCES = ("fused_loops.cpp", "fused_loops.h", "streaming.h", "max_pool.h")
 _MAIN_SOURCE = "fused_loops.cpp"
 #: must equal SNNCORE_FUSED_ABI_VERSION in fused_loops.h
-ABI_VERSION = 9
+ABI_VERSION = 10
 
 
 def source_text() -> str:
@@ -174,6 +173,10 @@ def _setup(lib: Any) -> None:
     fn.restype = i32
     fn.argtypes = [i32, i32, i32, i32, i64, i64, i64, i64, i64, vp, vp, i64] + [vp] * 15 + [
         ctypes.c_float, vp, i64, vp, i64, vp]
+    for name in ("snncore_max_pool2d_fwd_f32", "snncore_max_pool2d_bwd_f32"):
+        fn = getattr(lib, name)
+        fn.restype = i32
+        fn.argtypes = [i64] * 8 + [vp] * 3
 
 
 #: measured cost of the PyTorch loop against the native one (training, CPU, float32)
@@ -521,3 +524,35 @@ def ptr(t: Tensor | None) -> int | None:
 
 def threads() -> int:
     return max(1, torch.get_num_threads())
+
+
+def max_pool2d(z: Tensor, kh: int, kw: int) -> tuple[Tensor, Tensor]:
+    """Max pooling of a channels-last contiguous float32 CPU tensor ``z`` ``[N, C, H, W]`` over
+    non-overlapping ``kh x kw`` windows (floor mode; ``kh * kw <= 256``; the library must be
+    loaded): the output (channels-last) and, per output element, the position ``dy * kw + dx``
+    of its window's maximum as ``uint8`` (same shape and order). Values and positions are
+    those of ``torch.nn.functional.max_pool2d``."""
+    n, c, h, w = z.shape
+    oh, ow = h // kh, w // kw
+    y = torch.empty((n, oh, ow, c), dtype=torch.float32)
+    idx = torch.empty((n, oh, ow, c), dtype=torch.uint8)
+    fn = _lib.snncore_max_pool2d_fwd_f32
+    call_parallel(fn, parallel_ranges(n * oh, threads(), 1, 64),
+                  lambda r0, r1: (n, h, w, c, kh, kw, r0, r1, z.data_ptr(), y.data_ptr(),
+                                  idx.data_ptr()), work=z.numel())
+    return y.permute(0, 3, 1, 2), idx.permute(0, 3, 1, 2)
+
+
+def max_pool2d_backward(g: Tensor, idx: Tensor, kh: int, kw: int, size: tuple[int, int]
+                        ) -> Tensor:
+    """The input gradient ``[N, C, H, W]`` (channels-last) of :func:`max_pool2d` for the
+    output gradient ``g`` (channels-last contiguous float32) and its positions ``idx``; ``size``
+    is the input's ``(H, W)``."""
+    n, c, oh, ow = g.shape
+    h, w = size
+    gx = torch.empty((n, h, w, c), dtype=torch.float32)
+    fn = _lib.snncore_max_pool2d_bwd_f32
+    call_parallel(fn, parallel_ranges(n * h, threads(), 1, 64),
+                  lambda r0, r1: (n, h, w, c, kh, kw, r0, r1, g.data_ptr(), idx.data_ptr(),
+                                  gx.data_ptr()), work=gx.numel())
+    return gx.permute(0, 3, 1, 2)

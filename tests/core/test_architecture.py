@@ -34,7 +34,7 @@ LAYERS: dict[str, int] = {
     "snncore.plasticity": 3,
     # 4 backend implementations
     "snncore.backends": 4, "snncore.backends._eager": 4, "snncore.backends._fused": 4,
-    "snncore.backends._native": 4, "snncore.backends._triton": 4,
+    "snncore.backends._native": 4, "snncore.backends._pool": 4, "snncore.backends._triton": 4,
     "snncore.backends._triton_kernels": 4, "snncore.backends._generic": 4,
     "snncore.backends._codegen": 4, "snncore.backends._feedback": 4,
     "snncore.backends._triton_codegen": 4, "snncore.backends._triton_generic": 4,

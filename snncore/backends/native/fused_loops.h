@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#define SNNCORE_FUSED_ABI_VERSION 9
+#define SNNCORE_FUSED_ABI_VERSION 10
 
 extern "C" {
 
@@ -53,6 +53,20 @@ int snncore_fused_bwd_rc_f32(int kind, int reset, int delay, int sg, int64_t T, 
                              const float* thr, const float* g, float sa, double* gsum,
                              int64_t gmts, const float* grmem, int64_t gsts,
                              const float* grsyn);
+
+// Max pooling of a channels-last [N, H, W, C] float32 input x over non-overlapping kh x kw
+// windows (floor mode): y [N, H/kh, W/kw, C] and idx, the position dy * kw + dx of each
+// window's maximum (as torch's max_pool2d picks it), for output rows r = n * (H/kh) + oh in
+// [r0, r1). Returns 1 for arguments out of range (kh * kw > 256, a window larger than the
+// input, rows outside [0, N * H/kh)).
+int snncore_max_pool2d_fwd_f32(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh,
+                               int64_t kw, int64_t r0, int64_t r1, const float* x, float* y,
+                               uint8_t* idx);
+// Its backward: gx [N, H, W, C] for input rows r = n * H + h in [r0, r1), from the output
+// gradient g and idx: g at each window's recorded position, zero everywhere else.
+int snncore_max_pool2d_bwd_f32(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh,
+                               int64_t kw, int64_t r0, int64_t r1, const float* g,
+                               const uint8_t* idx, float* gx);
 
 }  // extern "C"
 

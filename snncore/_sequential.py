@@ -380,7 +380,6 @@ class Sequential(nn.Sequential):
         z = x.reshape(t * b, *x.shape[2:])
         if isinstance(layer, nn.Conv2d) and z.dim() == 4 and self._channels_last(z):
             z = _to_channels_last(z)
-        y = None
         if _lean_pool(layer, z):
             y = self._consumer_run(i, layer, z, t, backend)
             if y is None:
@@ -388,7 +387,7 @@ class Sequential(nn.Sequential):
                                             layer.stride or layer.kernel_size)
         elif _lean_linear(layer, z):
             y = _linear_releasing_input(layer, z)
-        elif y is None:
+        else:
             y = layer(z)
         if not isinstance(y, Tensor) or y.dim() < 1 or y.shape[0] != t * b:
             raise ValueError(

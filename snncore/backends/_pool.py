@@ -27,33 +27,23 @@ import torch
 from torch import Tensor, nn
 
 from .._backends import wrapped_tensor
+from .._sequential import _lean_pool, _pair
 from . import _native as native
 
 __all__ = ["max_pool_kernel", "run_stateless"]
 
 
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
 def max_pool_kernel(layer: nn.Module, z: Tensor) -> tuple[int, int] | None:
-    """``(kh, kw)`` when the native kernel can run ``layer`` on ``z`` in a training forward:
-    an exact ``nn.MaxPool2d`` with stride equal to its kernel (or unset), no padding, no
-    dilation, floor mode, no returned indices, windows of at most 256 elements that fit the
-    input, on a channels-last contiguous float32 CPU tensor that needs a gradient, with the
+    """``(kh, kw)`` when the native kernel can run ``layer`` on ``z``: a pool the runner keeps
+    lean (:func:`snncore._sequential._lean_pool`: an exact ``nn.MaxPool2d`` over
+    non-overlapping windows in a training forward, no hooks, no tracer) with windows of at most
+    256 elements that fit the input, on a channels-last contiguous float32 CPU tensor, with the
     native library loaded; else None."""
-    if type(layer) is not nn.MaxPool2d or type(z) is not Tensor or z.dim() != 4:
+    if type(z) is not Tensor or wrapped_tensor(z) or not _lean_pool(layer, z):
         return None
-    if z.dtype != torch.float32 or z.device.type != "cpu" or not z.requires_grad \
-            or not torch.is_grad_enabled() or torch.is_inference_mode_enabled() \
-            or wrapped_tensor(z):
+    if z.dtype != torch.float32 or z.device.type != "cpu":
         return None
-    k = _pair(layer.kernel_size)
-    s = _pair(layer.stride or layer.kernel_size)
-    if k != s or _pair(layer.padding) != (0, 0) or _pair(layer.dilation) != (1, 1) \
-            or layer.ceil_mode or layer.return_indices:
-        return None
-    kh, kw = k
+    kh, kw = _pair(layer.kernel_size)
     n, c, h, w = z.shape
     if kh * kw > 256 or h < kh or w < kw or min(n, c) < 1:
         return None

@@ -589,9 +589,8 @@ extern "C" int snncore_fused_openmp() {
 extern "C" int snncore_max_pool2d_fwd_f32(int64_t N, int64_t H, int64_t W, int64_t C,
                                           int64_t kh, int64_t kw, int64_t r0, int64_t r1,
                                           const float* x, float* y, uint8_t* idx) {
-    if (kh < 1 || kw < 1 || kh * kw > 256 || H < kh || W < kw || C < 1) return 1;
+    if (!snn_pool::valid(N, H, W, C, kh, kw, r0, r1, N * (H / kh))) return 1;
     const snn_pool::Shape s{H, W, C, kh, kw, H / kh, W / kw};
-    if (r0 < 0 || r1 > N * s.OH || r0 > r1) return 1;
     snn_pool::rows(r0, r1, (r1 - r0) * kh * W * C, snncore_fused_serial_work,
                    [&](int64_t a, int64_t b) {
         snn_pool::by_width<snn_pool::Fwd>(s, a, b, x, y, idx);
@@ -601,9 +600,8 @@ extern "C" int snncore_max_pool2d_fwd_f32(int64_t N, int64_t H, int64_t W, int64
 extern "C" int snncore_max_pool2d_bwd_f32(int64_t N, int64_t H, int64_t W, int64_t C,
                                           int64_t kh, int64_t kw, int64_t r0, int64_t r1,
                                           const float* g, const uint8_t* idx, float* gx) {
-    if (kh < 1 || kw < 1 || kh * kw > 256 || H < kh || W < kw || C < 1) return 1;
+    if (!snn_pool::valid(N, H, W, C, kh, kw, r0, r1, N * H)) return 1;
     const snn_pool::Shape s{H, W, C, kh, kw, H / kh, W / kw};
-    if (r0 < 0 || r1 > N * H || r0 > r1) return 1;
     snn_pool::rows(r0, r1, (r1 - r0) * W * C, snncore_fused_serial_work,
                    [&](int64_t a, int64_t b) {
         snn_pool::by_width<snn_pool::Bwd>(s, a, b, g, idx, gx);

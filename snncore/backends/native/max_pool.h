@@ -32,6 +32,15 @@ struct Shape {
     int64_t H, W, C, kh, kw, OH, OW;
 };
 
+// Whether the arguments describe a pool the kernels can run: positions fit a byte, the window
+// fits the input, and rows [r0, r1) lie within [0, rows) (output rows for the forward, input
+// rows for the backward).
+inline bool valid(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw,
+                  int64_t r0, int64_t r1, int64_t rows) {
+    return N >= 0 && kh >= 1 && kw >= 1 && kh * kw <= 256 && H >= kh && W >= kw && C >= 1
+           && r0 >= 0 && r0 <= r1 && r1 <= rows;
+}
+
 // Output rows r = (n, oh) in [r0, r1); K: the window size when it is K x K, else 0.
 template <int VW, int K>
 void fwd_rows(const Shape& s, int64_t r0, int64_t r1, const float* x, float* y, uint8_t* idx) {
